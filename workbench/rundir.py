@@ -1,0 +1,164 @@
+"""The run folder: the only channel between the UI/CLI and a worker process.
+
+Layout (see DESIGN.md): config.json, status.json, metrics.jsonl, log.txt, STOP, checkpoints/,
+adapter/, eval/. Each file has exactly one writer; JSON files are replaced atomically and
+metrics.jsonl is read incrementally from a byte offset. This module does no training and no
+process management. Standard library only (layer 1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STATES = ("queued", "running", "finished", "failed", "stopped")
+FINAL_STATES = ("finished", "failed", "stopped")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and os.replace, so readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); treat it as dead.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    # files ------------------------------------------------------------------------------------
+    config_file = property(lambda self: self.path / "config.json")
+    status_file = property(lambda self: self.path / "status.json")
+    metrics_file = property(lambda self: self.path / "metrics.jsonl")
+    log_file = property(lambda self: self.path / "log.txt")
+    stop_file = property(lambda self: self.path / "STOP")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    adapter = property(lambda self: self.path / "adapter")
+    eval_dir = property(lambda self: self.path / "eval")
+
+    def exists(self) -> bool:
+        return self.config_file.exists()
+
+    # config: written once, before the worker starts ---------------------------------------------
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_json(self.config_file, config)
+
+    def read_config(self) -> dict[str, Any]:
+        data = read_json(self.config_file)
+        if data is None:
+            raise FileNotFoundError(f"{self.path} is not a run folder (no config.json)")
+        return data
+
+    # status: worker writes, everyone reads --------------------------------------------------------
+    def read_status(self) -> dict[str, Any]:
+        return read_json(self.status_file, {"state": "queued"}) or {"state": "queued"}
+
+    def write_status(self, **fields: Any) -> dict[str, Any]:
+        status = self.read_status()
+        status.update(fields)
+        status["updated_at"] = time.time()
+        atomic_write_json(self.status_file, status)
+        return status
+
+    def effective_state(self) -> str:
+        """The state as a user should see it: a 'running' run whose process is gone has crashed."""
+        status = self.read_status()
+        if status.get("state") == "running" and not pid_alive(status.get("pid")):
+            return "crashed"
+        return status.get("state", "queued")
+
+    # metrics: worker appends, readers read from an offset -----------------------------------------
+    def append_metric(self, record: dict[str, Any]) -> None:
+        record = {**record, "t": record.get("t", time.time())}
+        line = json.dumps(record, ensure_ascii=False, default=float) + "\n"
+        with open(self.metrics_file, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+
+    def read_metrics(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Complete records written since ``offset`` and the offset to pass next time."""
+        try:
+            with open(self.metrics_file, "rb") as fh:
+                fh.seek(offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return [], offset
+        end = chunk.rfind(b"\n") + 1  # a half-written last line waits for the next read
+        records = [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
+        return records, offset + end
+
+    # stop flag ---------------------------------------------------------------------------------
+    def request_stop(self) -> None:
+        atomic_write_text(self.stop_file, str(time.time()))
+
+    def stop_requested(self) -> bool:
+        return self.stop_file.exists()
+
+    def clear_stop(self) -> None:
+        self.stop_file.unlink(missing_ok=True)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log_file, "rb") as fh:
+                fh.seek(0, os.SEEK_END)
+                size = fh.tell()
+                fh.seek(max(0, size - 64 * 1024))
+                text = fh.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def last_checkpoint(self) -> Path | None:
+        if not self.checkpoints.is_dir():
+            return None
+        ckpts = [p for p in self.checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+        return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
