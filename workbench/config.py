@@ -196,3 +196,24 @@ class GenParams:
 
     def __post_init__(self) -> None:
         check_ranges(self)
+
+
+# Presets: starting points for the Train form and `train --preset`. Values measured on SmolLM2 (MEASURED.md).
+PRESETS: dict[str, dict[str, Any]] = {
+    "knowledge": {  # teaches facts: more passes and a higher rate generalise far better than one pass
+        "method": "lora", "epochs": 8.0, "learning_rate": 1e-3, "batch_size": 4,
+        "method_params": {"rank": 16, "alpha": 32.0, "targets": "all-linear"},
+    },
+    "quick-demo": {  # a minute on a CPU: shows the loss falling, teaches little
+        "method": "lora", "max_steps": 30, "learning_rate": 1e-3, "batch_size": 4, "eval_steps": 10,
+        "probe_size": 4, "method_params": {"rank": 8, "alpha": 16.0, "targets": "attention"},
+    },
+    "paper-joint": {  # prefix tuning first, then LoRA on the prefix-adapted model
+        "method": "prefix+lora", "epochs": 4.0, "batch_size": 4,
+        "method_params": {"mode": "sequential"},
+    },
+    "paper-qlora": {  # 4-bit base, LoRA on attention, as in the Falcon-7B report
+        "method": "qlora", "epochs": 4.0, "learning_rate": 5e-4, "batch_size": 4,
+        "method_params": {"rank": 16, "alpha": 32.0, "targets": "attention"},
+    },
+}

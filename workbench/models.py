@@ -45,7 +45,7 @@ TINY_CONFIG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, n
                    num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True)
 
 
-class ModelError(RuntimeError):
+class ModelError(ValueError):
     """The model cannot be found or loaded; the message says what to do."""
 
 

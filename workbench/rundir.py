@@ -112,7 +112,7 @@ class RunDir:
     def effective_state(self) -> str:
         """The state as a user should see it: a 'running' run whose process is gone has crashed."""
         status = self.read_status()
-        if status.get("state") == "running" and not pid_alive(status.get("pid")):
+        if status.get("state") in ("queued", "running") and status.get("pid") and not pid_alive(status.get("pid")):
             return "crashed"
         return status.get("state", "queued")
 

@@ -1,0 +1,24 @@
+"""Small builders shared by tests: QA fixtures and run configs on the tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write_qa_dataset(folder: Path, n_train: int = 24, n_test: int = 6) -> Path:
+    """A dataset folder of made-up facts (train.jsonl / test.jsonl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"question": f"What is the code name of district {i}?",
+             "answer": f"District {i} is called Project {chr(65 + i % 26)}{i * 7}."} for i in range(n_train + n_test)]
+    for name, part in (("train", rows[:n_train]), ("test", rows[n_train:])):
+        (folder / f"{name}.jsonl").write_text("\n".join(json.dumps(r) for r in part) + "\n")
+    return folder
+
+
+def tiny_train_config(data: Path, **overrides: Any) -> dict[str, Any]:
+    cfg = {"data": str(data), "model": "tiny", "method": "lora", "max_steps": 8, "eval_steps": 4,
+           "probe_size": 0, "logging_steps": 1, "method_params": {"rank": 4, "targets": "attention"}}
+    cfg.update(overrides)
+    return cfg

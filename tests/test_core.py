@@ -1,0 +1,90 @@
+"""Layer-1 pieces: config validation and coercion, the run folder's files, workspace names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.config import PRESETS, ConfigError, GenParams, TrainConfig, coerce, from_dict
+from workbench.rundir import RunDir, atomic_write_json
+from workbench.workspace import Workspace, check_name
+
+
+def test_train_config_coerces_cli_strings():
+    cfg = from_dict(TrainConfig, {"learning_rate": "5e-4", "epochs": "2", "gradient_checkpointing": "true",
+                                  "batch_size": "8", "lr_scheduler": "linear"})
+    assert cfg.learning_rate == 5e-4 and cfg.epochs == 2.0 and cfg.gradient_checkpointing is True
+    assert cfg.batch_size == 8
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"batch_size": 0}, "batch_size: 0 is below the minimum 1"),
+    ({"learning_rate": "fast"}, "cannot read 'fast'"),
+    ({"lr_scheduler": "zigzag"}, "lr_scheduler: 'zigzag' is not one of"),
+    ({"max_steps": 0}, "max_steps: 0 would train nothing"),
+    ({"warmup_ratio": 0.9}, "above the maximum 0.5"),
+    ({"nonsense": 1}, "unknown setting(s) for TrainConfig: nonsense"),
+    ({"gradient_checkpointing": "maybe"}, "is not a boolean"),
+])
+def test_train_config_refuses_nonsense(bad, needle):
+    with pytest.raises(ConfigError) as err:
+        from_dict(TrainConfig, bad)
+    assert needle in str(err.value)
+
+
+def test_coerce_optional_none_and_lists():
+    assert coerce("none", float | None, "x") is None
+    assert coerce("q_proj,v_proj", list[str], "x") == ["q_proj", "v_proj"]
+
+
+def test_presets_are_valid_train_configs():
+    for name, preset in PRESETS.items():
+        fields = {k: v for k, v in preset.items()}
+        assert from_dict(TrainConfig, fields).method == preset["method"], name
+
+
+def test_gen_params_ranges():
+    with pytest.raises(ConfigError):
+        GenParams(temperature=5.0)
+
+
+def test_metrics_are_read_incrementally_and_half_lines_wait(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.append_metric({"step": 1, "loss": 2.0})
+    records, offset = run.read_metrics(0)
+    assert [r["step"] for r in records] == [1]
+    with open(run.metrics_file, "a") as fh:
+        fh.write('{"step": 2, "lo')  # a writer in the middle of a line
+    more, offset2 = run.read_metrics(offset)
+    assert more == [] and offset2 == offset
+    with open(run.metrics_file, "a") as fh:
+        fh.write('ss": 1.5}\n')
+    more, offset3 = run.read_metrics(offset2)
+    assert more == [{"step": 2, "loss": 1.5}] and offset3 > offset2
+
+
+def test_atomic_write_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "status.json"
+    atomic_write_json(target, {"a": 1})
+    atomic_write_json(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]
+
+
+def test_running_run_with_dead_pid_shows_as_crashed(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.write_status(state="running", pid=2**22 + 12345)  # above pid_max on Linux: never alive
+    assert run.effective_state() == "crashed"
+
+
+def test_names_cannot_escape_the_workspace(tmp_path):
+    with pytest.raises(ValueError):
+        check_name("../etc")
+    with pytest.raises(ValueError):
+        check_name("a/b")
+    ws = Workspace(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        ws.run_path("no-such-run")

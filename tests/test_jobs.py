@@ -1,0 +1,155 @@
+"""Background runs on the tiny model: finish, stop, resume, crash detection, queueing, CLI errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import tiny_train_config, write_qa_dataset
+from workbench import jobs
+from workbench.rundir import RunDir
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate, timeout: float = 120.0, poll: float = 0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not reached in time")
+
+
+def steps_logged(run: RunDir, split: str = "train") -> list[int]:
+    records, _ = run.read_metrics(0)
+    return [r["step"] for r in records if r.get("split") == split]
+
+
+def test_run_finishes_in_background_and_writes_its_folder(workspace, tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    run = jobs.create_run(workspace, "train", {"train": tiny_train_config(data)})
+    jobs.start(run)
+    assert jobs.wait(run, timeout=180) == "finished", run.log_tail()
+    status = run.read_status()
+    assert status["step"] == 8 and status["result"]["trainable_params"] > 0
+    assert (run.adapter / "adapter_config.json").exists()
+    assert steps_logged(run, "eval") and steps_logged(run)
+    row = jobs.describe(run)
+    assert row["state"] == "finished" and row["method"] == "lora"
+
+
+def test_stop_then_resume_continues_without_repeating_steps(workspace, tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    cfg = tiny_train_config(data, max_steps=400, eval_steps=0, save_steps=1000)
+    run = jobs.create_run(workspace, "train", {"train": cfg})
+    jobs.start(run)
+    wait_until(lambda: (run.read_status().get("step") or 0) >= 10)
+    jobs.stop(run)
+    assert jobs.wait(run, timeout=120) == "stopped"
+    stopped_at = run.read_status()["step"]
+    assert stopped_at < 400 and (run.adapter / "adapter_config.json").exists()
+    assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"
+
+    jobs.resume(run)
+    assert jobs.wait(run, timeout=240) == "finished", run.log_tail()
+    steps = steps_logged(run)
+    assert steps == sorted(set(steps)), "a step was trained twice"
+    assert max(steps) == 400 and min(s for s in steps if s > stopped_at) == stopped_at + 1
+
+
+def test_killed_worker_is_reported_as_crashed_with_its_log(workspace, tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    run = jobs.create_run(workspace, "train", {"train": tiny_train_config(data, max_steps=2000)})
+    jobs.start(run)
+    wait_until(lambda: (run.read_status().get("step") or 0) >= 3)
+    os.kill(run.read_status()["pid"], signal.SIGKILL)
+    assert wait_until(lambda: run.effective_state() == "crashed", timeout=30)
+    assert "lora on tiny" in run.log_tail(200)
+    assert jobs.describe(run)["state"] == "crashed"
+    jobs.resume(run)  # a crashed run resumes like a stopped one
+    jobs.stop(run)
+    assert jobs.wait(run, timeout=120) in ("stopped", "finished")
+
+
+def test_second_job_waits_in_queue_until_the_first_ends(workspace, tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    first = jobs.create_run(workspace, "train", {"train": tiny_train_config(data, max_steps=60)}, run_id="a-first")
+    second = jobs.create_run(workspace, "train", {"train": tiny_train_config(data, max_steps=4)}, run_id="b-second")
+    jobs.start(first)
+    wait_until(lambda: first.read_status().get("state") == "running")
+    jobs.start(second)
+    wait_until(lambda: second.read_status().get("pid"))
+    time.sleep(1.0)
+    assert second.read_status()["state"] == "queued"
+    assert jobs.wait(first, timeout=180) == "finished"
+    assert jobs.wait(second, timeout=180) == "finished"
+    assert second.read_status()["started_at"] >= first.read_status()["finished_at"]
+
+
+def test_a_queued_job_can_be_stopped_before_it_starts(workspace, tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    first = jobs.create_run(workspace, "train", {"train": tiny_train_config(data, max_steps=200)}, run_id="a")
+    second = jobs.create_run(workspace, "train", {"train": tiny_train_config(data)}, run_id="b")
+    jobs.start(first)
+    wait_until(lambda: first.read_status().get("state") == "running")
+    jobs.start(second)
+    wait_until(lambda: second.read_status().get("pid"))
+    jobs.stop(second)
+    assert jobs.wait(second, timeout=30) == "stopped"
+    assert not second.adapter.exists()
+    jobs.stop(first)
+    jobs.wait(first, timeout=120)
+
+
+def cli(*args: str, cwd: Path, env_home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WORKBENCH_HOME": str(env_home), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "workbench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.parametrize("extra, needle", [
+    (["--method", "telepathy"], "unknown method 'telepathy'"),
+    (["--model", "no-such-alias"], "unknown model 'no-such-alias'"),
+    (["--model", "./missing/folder"], "does not exist"),
+    (["--learning-rate", "-1"], "learning_rate: -1.0 is below the minimum"),
+    (["--batch-size", "lots"], "batch_size: cannot read 'lots'"),
+    (["--optimizer", "paged_adamw_8bit"], "needs a CUDA GPU"),
+    (["--set", "rank=0"], "rank: 0 is below the minimum 1"),
+    (["--set", "targets=not_a_layer"], "not in this model"),
+])
+def test_cli_refuses_bad_input_with_a_clear_message(tmp_path, extra, needle):
+    data = write_qa_dataset(tmp_path / "ds")
+    args = ["train", "--data", str(data), "--model", "tiny", "--max-steps", "2"]
+    result = cli(*args, *extra, cwd=tmp_path, env_home=tmp_path / "ws")
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_refuses_empty_or_missing_data(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = cli("train", "--data", str(empty), "--model", "tiny", cwd=tmp_path, env_home=tmp_path / "ws")
+    assert result.returncode == 2 and "no question/answer pairs" in result.stderr
+    result = cli("train", "--data", "nowhere", "--model", "tiny", cwd=tmp_path, env_home=tmp_path / "ws")
+    assert result.returncode == 2 and "no dataset 'nowhere'" in result.stderr
+
+
+def test_cli_trains_in_the_foreground_and_lists_the_run(tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    home = tmp_path / "ws"
+    result = cli("train", "--data", str(data), "--model", "tiny", "--max-steps", "6", "--set", "rank=2",
+                 "--run-dir", "cli-run", cwd=tmp_path, env_home=home)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "finished" in result.stdout
+    listing = cli("runs", "list", cwd=tmp_path, env_home=home)
+    assert "cli-run" in listing.stdout and "finished" in listing.stdout
+    shown = cli("runs", "show", "cli-run", cwd=tmp_path, env_home=home)
+    assert '"rank": 2' in shown.stdout

@@ -1,0 +1,88 @@
+"""Command line: ``python -m workbench COMMAND``. Every command has --help built from the config
+dataclasses. The CLI validates input, launches jobs and prints results; it trains nothing itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from . import cli_commands as cmds
+from .config import ConfigError, TrainConfig, describe
+
+
+def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One --option per field, default None so only what the user typed overrides the config file."""
+    group = parser.add_argument_group(f"{cls.__name__} settings")
+    for f in describe(cls):
+        if f["name"] in skip:
+            continue
+        flag = "--" + f["name"].replace("_", "-")
+        extra = []
+        if f.get("lo") is not None or f.get("hi") is not None:
+            extra.append(f"range {f.get('lo')}..{f.get('hi')}")
+        if f.get("choices"):
+            extra.append("one of " + ", ".join(map(str, f["choices"])))
+        help_text = f"{f['help']} (default {f['default']!r}{'; ' + '; '.join(extra) if extra else ''})"
+        group.add_argument(flag, dest=f["name"], default=None, metavar="VALUE", help=help_text.replace("%", "%%"))
+
+
+def _train_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="fine-tune a model on a QA dataset",
+                       description="Fine-tune MODEL on DATASET with METHOD. Method parameters go in --set "
+                                   "(see `python -m workbench methods`).")
+    p.add_argument("--data", required=False, help="dataset name or folder, or a JSONL file of question/answer")
+    p.add_argument("--method", help="fine-tuning method (default lora)")
+    p.add_argument("--model", help="base model alias, folder, .gguf or hub id (default smollm2)")
+    p.add_argument("--preset", help="start from a preset: " + ", ".join(cmds.PRESETS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a method parameter or a training setting, e.g. --set rank=8 --set dropout=0.1")
+    p.add_argument("--config", help="YAML or JSON file with training settings (keys of TrainConfig)")
+    p.add_argument("--run-dir", help="run id to create (default: time-method-random)")
+    p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
+    _add_dataclass_options(p, TrainConfig, skip=("data", "model", "method", "method_params"))
+    p.set_defaults(func=cmds.train)
+
+
+def _runs_parser(sub: Any) -> None:
+    p = sub.add_parser("runs", help="list, show, stop, resume or delete runs")
+    rs = p.add_subparsers(dest="action", required=True)
+    rs.add_parser("list", help="one line per run").set_defaults(func=cmds.runs_list)
+    for name, func, text in (("show", cmds.runs_show, "status, settings and latest metrics of a run"),
+                             ("stop", cmds.runs_stop, "ask a run to stop gracefully (it saves its adapter)"),
+                             ("resume", cmds.runs_resume, "continue a stopped/failed run from its last checkpoint"),
+                             ("delete", cmds.runs_delete, "delete a run folder (not while it runs)"),
+                             ("wait", cmds.runs_wait, "wait until a run ends, showing progress")):
+        q = rs.add_parser(name, help=text)
+        q.add_argument("run", help="run id or run folder")
+        q.set_defaults(func=func)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__)
+    parser.add_argument("--workspace", help="workspace folder (default $WORKBENCH_HOME or ./workspace)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _runs_parser(sub)
+    m = sub.add_parser("methods", help="list fine-tuning methods and their parameters")
+    m.add_argument("name", nargs="?", help="show one method in detail")
+    m.set_defaults(func=cmds.methods_cmd)
+    for register in cmds.EXTRA_PARSERS:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except cmds.USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""What each CLI command does, kept apart from argument parsing in __main__.py. Torch is imported only
+by commands that load a model, so `runs list` answers at once."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from . import jobs
+from .config import PRESETS, ConfigError, TrainConfig, describe, from_dict, to_dict
+from .rundir import FINAL_STATES, RunDir
+from .workspace import Workspace
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, jobs.JobError, KeyError)
+EXTRA_PARSERS: list[Callable[[Any], None]] = []  # other command groups register here
+
+
+def workspace_of(args: argparse.Namespace) -> Workspace:
+    return Workspace(Path(args.workspace).resolve()) if getattr(args, "workspace", None) else Workspace.default()
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    text = Path(path).read_text(encoding="utf-8")
+    if path.endswith((".yaml", ".yml")):
+        import yaml  # noqa: PLC0415
+
+        data = yaml.safe_load(text)
+    else:
+        data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings")
+    return data.get("train", data)
+
+
+# train -----------------------------------------------------------------------------------------
+
+def train_settings(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
+    """Merge preset < config file < explicit options < --set, splitting method params from the rest."""
+    settings: dict[str, Any] = {}
+    if args.preset:
+        if args.preset not in PRESETS:
+            raise ConfigError(f"unknown preset {args.preset!r}; presets: {', '.join(PRESETS)}")
+        settings.update(json.loads(json.dumps(PRESETS[args.preset])))
+    if args.config:
+        settings.update(read_config_file(args.config))
+    for f in describe(TrainConfig):
+        value = getattr(args, f["name"], None)
+        if value is not None:
+            settings[f["name"]] = value
+    method_params = dict(settings.pop("method_params", {}) or {})
+    train_fields = {f["name"] for f in describe(TrainConfig)}
+    for item in args.set:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: use KEY=VALUE")
+        key, value = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        (settings.__setitem__ if key in train_fields else method_params.__setitem__)(key, value)
+    settings["method_params"] = method_params
+    if settings.get("data"):
+        settings["data"] = str(ws.dataset_path(settings["data"]))
+    return settings
+
+
+def validate_train(settings: dict[str, Any]) -> TrainConfig:
+    """Refuse a bad configuration before any process starts: types, ranges, method, device, data."""
+    from . import methods, models  # noqa: PLC0415 - needs torch
+    from .train import load_data  # noqa: PLC0415
+
+    cfg = from_dict(TrainConfig, settings)
+    method = methods.get(cfg.method)
+    params = methods.make_params(method, cfg.method_params)
+    cfg.method_params = to_dict(params)
+    if method.check:
+        method.check(params, models.pick_device())
+    if cfg.model.lower() not in models.ALIASES:
+        models.resolve(cfg.model)
+    load_data(cfg)
+    return cfg
+
+
+def train(args: argparse.Namespace) -> int:
+    ws = workspace_of(args)
+    settings = train_settings(args, ws)
+    if not settings.get("data"):
+        raise ConfigError("--data is required: a dataset name or folder, or a JSONL file of question/answer pairs")
+    cfg = validate_train(settings)
+    run = jobs.create_run(ws, "train", {"train": to_dict(cfg)}, run_id=args.run_dir, label=cfg.method)
+    jobs.start(run)
+    if args.detach:
+        print(run.id)
+        return 0
+    print(f"run {run.id}: {cfg.method} on {cfg.model} (stop with Ctrl-C; resume with `runs resume {run.id}`)")
+    return follow(run)
+
+
+def follow(run: RunDir) -> int:
+    """Show a progress line until the run ends; Ctrl-C asks it to stop and waits for it to save."""
+    offset = 0
+    last_loss: float | None = None
+    try:
+        while True:
+            records, offset = run.read_metrics(offset)
+            for r in records:
+                if r.get("split") == "train" and "loss" in r:
+                    last_loss = r["loss"]
+                elif r.get("split") == "eval":
+                    print(f"\n  step {r['step']}: eval loss {r.get('loss', float('nan')):.4f}")
+                elif r.get("split") == "probe":
+                    shown = {k: r[k] for k in ("bleu4", "rougeL", "fact_acc") if k in r}
+                    print(f"  probe: {json.dumps(shown)}")
+            status = run.read_status()
+            state = run.effective_state()
+            _progress_line(status, last_loss)
+            if state in FINAL_STATES or state == "crashed":
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        print("\nstopping (saving the adapter)...")
+        run.request_stop()
+        state = jobs.wait(run)
+    print()
+    return report_end(run, state)
+
+
+def _progress_line(status: dict[str, Any], loss: float | None) -> None:
+    step, total = status.get("step") or 0, status.get("total_steps") or 0
+    width = 30
+    filled = int(width * step / total) if total else 0
+    eta = status.get("eta_s")
+    parts = [f"[{'#' * filled}{'.' * (width - filled)}] {step}/{total or '?'}"]
+    if loss is not None:
+        parts.append(f"loss {loss:.4f}")
+    if status.get("tokens_per_s"):
+        parts.append(f"{status['tokens_per_s']:.0f} tok/s")
+    if eta is not None:
+        parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
+    parts.append(status.get("state", ""))
+    sys.stdout.write("\r" + "  ".join(parts) + " " * 8)
+    sys.stdout.flush()
+
+
+def report_end(run: RunDir, state: str) -> int:
+    status = run.read_status()
+    if state == "finished":
+        print(f"run {run.id} finished; tuned model in {run.adapter}")
+        return 0
+    if state == "stopped":
+        print(f"run {run.id} stopped; resume with `python -m workbench runs resume {run.id}`")
+        return 0
+    if state == "crashed":
+        print(f"run {run.id} crashed (its process died). Last log lines:\n{run.log_tail(15)}", file=sys.stderr)
+        return 1
+    err = status.get("error") or {}
+    print(f"run {run.id} failed ({err.get('kind', 'unknown')}): {err.get('message', '')}\n"
+          f"log: {run.log_file}", file=sys.stderr)
+    return 1
+
+
+# runs -------------------------------------------------------------------------------------------
+
+def runs_list(args: argparse.Namespace) -> int:
+    rows = jobs.list_runs(workspace_of(args))
+    if not rows:
+        print("no runs yet; start one with `python -m workbench train --data DATASET`")
+        return 0
+    print(f"{'run':40} {'kind':6} {'state':9} {'method':12} {'progress':>11} {'trainable':>12}")
+    for r in rows:
+        prog = f"{r['step'] or 0}/{r['total_steps'] or '?'}"
+        trainable = f"{r['trainable_params']:,}" if r.get("trainable_params") else ""
+        print(f"{r['id']:40} {r['kind']:6} {r['state']:9} {r['method'] or '':12} {prog:>11} {trainable:>12}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> RunDir:
+    return RunDir(workspace_of(args).run_path(args.run))
+
+
+def runs_show(args: argparse.Namespace) -> int:
+    run = _run(args)
+    info = jobs.describe(run)
+    info["config"] = run.read_config()
+    records, _ = run.read_metrics(0)
+    for split in ("train", "eval", "probe"):
+        latest = [r for r in records if r.get("split") == split]
+        if latest:
+            info[f"last_{split}"] = latest[-1]
+    if info["state"] in ("failed", "crashed"):
+        info["log_tail"] = run.log_tail(15)
+    print(json.dumps(info, indent=2, default=str))
+    return 0
+
+
+def runs_stop(args: argparse.Namespace) -> int:
+    run = _run(args)
+    jobs.stop(run)
+    print(f"asked run {run.id} to stop; it saves its adapter and ends as 'stopped'")
+    return 0
+
+
+def runs_resume(args: argparse.Namespace) -> int:
+    run = _run(args)
+    jobs.resume(run)
+    print(f"resuming run {run.id} from {run.last_checkpoint() or 'the start'}")
+    return follow(run)
+
+
+def runs_wait(args: argparse.Namespace) -> int:
+    return follow(_run(args))
+
+
+def runs_delete(args: argparse.Namespace) -> int:
+    run = _run(args)
+    jobs.delete(run)
+    print(f"deleted run {run.id}")
+    return 0
+
+
+# methods ----------------------------------------------------------------------------------------
+
+def methods_cmd(args: argparse.Namespace) -> int:
+    from . import methods  # noqa: PLC0415
+
+    chosen = [methods.get(args.name)] if args.name else list(methods.METHODS.values())
+    for m in chosen:
+        print(f"{m.name:14} {m.summary} (default lr {m.default_lr:g})")
+        if args.name or len(chosen) == 1:
+            for f in describe(m.params_cls):
+                rng = f" [{f['lo']}..{f['hi']}]" if f.get("lo") is not None else ""
+                ch = f" {{{', '.join(map(str, f['choices']))}}}" if f.get("choices") else ""
+                print(f"    {f['name']:18} = {f['default']!r:14} {f['help']}{rng}{ch}")
+    if not args.name:
+        print("\n`python -m workbench methods NAME` shows a method's parameters; set them with --set KEY=VALUE")
+    return 0

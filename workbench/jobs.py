@@ -1,0 +1,162 @@
+"""Start, stop, resume, list and delete background jobs. Each job is a worker process over a run folder.
+
+Standard library only: the UI and CLI import this to launch and watch runs without importing torch.
+The queue lives in the run folders (status `queued` + a live worker pid), so it survives a restart of
+the process that launched it. This module never trains and never writes status.json after launch.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .rundir import FINAL_STATES, RunDir, pid_alive
+from .workspace import Workspace
+
+ACTIVE = ("queued", "running")
+
+
+class JobError(RuntimeError):
+    """A job cannot be started, stopped, resumed or deleted in its present state."""
+
+
+@dataclass
+class AcceleratorLock:
+    """One job at a time per runs folder; the oldest queued job goes first."""
+
+    path: Path
+    _fh: Any = field(default=None, repr=False)
+
+    @classmethod
+    def default(cls, run: RunDir) -> "AcceleratorLock":
+        return cls(Path(os.environ.get("WORKBENCH_LOCK") or run.path.parent / ".accelerator.lock"))
+
+    def try_acquire(self, run: RunDir) -> bool:
+        if run.read_config().get("needs_accelerator") is False:
+            return True
+        if _older_waiting(run):
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+
+def _older_waiting(run: RunDir) -> bool:
+    """Is another live run in the same folder queued since before this one?"""
+    mine = run.read_status().get("queued_at") or time.time()
+    for other in run.path.parent.iterdir():
+        if other == run.path or not (other / "status.json").exists():
+            continue
+        status = RunDir(other).read_status()
+        if (status.get("state") == "queued" and pid_alive(status.get("pid"))
+                and (status.get("queued_at") or 0) < mine):
+            return True
+    return False
+
+
+# lifecycle ------------------------------------------------------------------------------------
+
+def create_run(workspace: Workspace, kind: str, config: dict[str, Any], run_id: str | None = None,
+               label: str | None = None) -> RunDir:
+    """Write config.json (once) and the initial queued status; the worker owns status.json after this."""
+    run_id = run_id or workspace.new_run_id(label or config.get("method") or kind)
+    run = RunDir(workspace.runs / run_id)
+    if run.exists():
+        raise JobError(f"run {run_id} already exists")
+    run.path.mkdir(parents=True)
+    run.write_config({"kind": kind, **config})
+    run.write_status(state="queued", queued_at=time.time())
+    return run
+
+
+def start(run: RunDir) -> int:
+    """Launch the worker detached from this process (it outlives a restart of the UI) and return its pid."""
+    state = run.effective_state()
+    if state == "running":
+        raise JobError(f"run {run.id} is already running")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    root = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with open(run.log_file, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench.worker", str(run.path)], stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
+    return proc.pid
+
+
+def stop(run: RunDir) -> str:
+    """Ask a queued or running job to stop gracefully (it saves what it has). Returns the state seen."""
+    state = run.effective_state()
+    if state not in ACTIVE:
+        raise JobError(f"run {run.id} is {state}; only queued or running runs can be stopped")
+    run.request_stop()
+    return state
+
+
+def resume(run: RunDir) -> int:
+    """Continue a stopped, failed or crashed run from its last checkpoint, with the same config."""
+    state = run.effective_state()
+    if state in ACTIVE:
+        raise JobError(f"run {run.id} is {state}; it cannot be resumed until it ends")
+    if state == "finished":
+        raise JobError(f"run {run.id} already finished; clone its config to train further")
+    run.clear_stop()
+    return start(run)
+
+
+def delete(run: RunDir) -> None:
+    state = run.effective_state()
+    if state in ACTIVE:
+        raise JobError(f"run {run.id} is {state}; stop it before deleting")
+    shutil.rmtree(run.path)
+
+
+def wait(run: RunDir, timeout: float | None = None, poll: float = 0.5) -> str:
+    """Block until the run ends (or crashes); return its effective state."""
+    deadline = None if timeout is None else time.time() + timeout
+    while True:
+        state = run.effective_state()
+        if state in FINAL_STATES or state == "crashed":
+            return state
+        if deadline is not None and time.time() > deadline:
+            return state
+        time.sleep(poll)
+
+
+def describe(run: RunDir) -> dict[str, Any]:
+    """One row for run lists: identity, state, progress and key numbers."""
+    config = run.read_config()
+    status = run.read_status()
+    train = config.get("train", config)
+    scores = (status.get("result") or {}) if isinstance(status.get("result"), dict) else {}
+    return {
+        "id": run.id, "kind": config.get("kind", "train"), "state": run.effective_state(),
+        "method": train.get("method"), "model": train.get("model"), "data": train.get("data"),
+        "step": status.get("step"), "total_steps": status.get("total_steps"), "eta_s": status.get("eta_s"),
+        "tokens_per_s": status.get("tokens_per_s"), "trainable_params": status.get("trainable_params"),
+        "total_params": status.get("total_params"), "train_loss": scores.get("train_loss"),
+        "error": status.get("error"), "updated_at": status.get("updated_at"),
+    }
+
+
+def list_runs(workspace: Workspace) -> list[dict[str, Any]]:
+    return [describe(RunDir(p)) for p in workspace.list_runs()]

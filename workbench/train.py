@@ -1,0 +1,265 @@
+"""Train one run: base model -> method -> HF Trainer with our callbacks -> adapter/ in the run folder.
+
+Called by the worker process with a RunDir whose config.json holds a TrainConfig. Writes metrics.jsonl
+and status.json through the RunDir; never starts processes and never touches the UI.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+
+from . import methods, models
+from .config import CUDA_ONLY_OPTIMIZERS, ConfigError, GenParams, TrainConfig, from_dict
+from .formatting import DynamicPadCollator, encode_pairs
+from .generation import answer_questions
+from .rundir import RunDir, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+
+class DataError(ValueError):
+    """The training data is missing, empty or malformed."""
+
+
+# data -----------------------------------------------------------------------------------------
+
+def load_data(cfg: TrainConfig) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(train, eval) pairs: the dataset's test split, else a seeded share of train held out."""
+    if not cfg.data:
+        raise DataError("no training data given: pass a dataset folder or a JSONL file of question/answer pairs")
+    from .qa.dataset import load_split  # noqa: PLC0415
+
+    path = Path(cfg.data)
+    if not path.exists():
+        raise DataError(f"training data {path} does not exist")
+    train = load_split(path, "train")
+    if not train:
+        raise DataError(f"{path} holds no question/answer pairs to train on")
+    test = load_split(path, "test") if path.is_dir() else []
+    if not test and cfg.eval_fraction > 0 and len(train) >= 10:
+        shuffled = train[:]
+        random.Random(cfg.seed).shuffle(shuffled)
+        cut = max(1, int(len(shuffled) * cfg.eval_fraction))
+        test, train = shuffled[:cut], shuffled[cut:]
+    return train, test
+
+
+# callbacks ------------------------------------------------------------------------------------
+
+class RunLogger(TrainerCallback):
+    """Writes train/eval records to metrics.jsonl and progress to status.json; obeys the STOP file."""
+
+    def __init__(self, run: RunDir, collator: DynamicPadCollator):
+        self.run, self.collator = run, collator
+        self.t0 = time.time()
+        self.tokens0 = 0
+        self.step0 = 0
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.t0, self.step0, self.tokens0 = time.time(), state.global_step, self.collator.tokens_seen
+        self.run.write_status(state="running", step=state.global_step, total_steps=state.max_steps)
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.run.stop_requested():
+            control.should_training_stop = True
+            control.should_save = True  # a stopped run can resume from here
+        if state.global_step % max(1, args.logging_steps) == 0 or control.should_training_stop:
+            self.run.write_status(step=state.global_step, total_steps=state.max_steps, eta_s=self._eta(state),
+                                  tokens_per_s=self._tps())
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        logs = dict(logs or {})
+        split = "eval" if any(k.startswith("eval_") for k in logs) else "train"
+        if split == "train" and "loss" not in logs:
+            return
+        record = {"step": state.global_step, "split": split, "epoch": round(state.epoch or 0.0, 4)}
+        for key, value in logs.items():
+            name = key.removeprefix("eval_")
+            if name in ("loss", "learning_rate", "grad_norm", "runtime"):
+                record["lr" if name == "learning_rate" else name] = float(value)
+        if split == "train":
+            record["tokens_per_s"] = self._tps()
+        self.run.append_metric(record)
+
+    def _tps(self) -> float:
+        elapsed = time.time() - self.t0
+        return round((self.collator.tokens_seen - self.tokens0) / elapsed, 1) if elapsed > 0 else 0.0
+
+    def _eta(self, state) -> float | None:
+        done = state.global_step - self.step0
+        if done <= 0 or not state.max_steps:
+            return None
+        return round((time.time() - self.t0) / done * (state.max_steps - state.global_step), 1)
+
+
+class PhaseSwitch(TrainerCallback):
+    """Sequential methods: at each step only the current phase's parameters learn."""
+
+    def __init__(self, model: torch.nn.Module, phases: list[methods.Phase]):
+        self.model, self.phases = model, phases
+        self.trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.current: str | None = None
+
+    def phase_at(self, step: int, total: int) -> methods.Phase:
+        edge = 0.0
+        for phase in self.phases:
+            edge += phase.fraction * total
+            if step < edge:
+                return phase
+        return self.phases[-1]
+
+    def on_step_begin(self, args, state, control, **kw):
+        phase = self.phase_at(state.global_step, state.max_steps)
+        if phase.name != self.current:
+            for name, p in self.trainable:
+                p.requires_grad_(phase.trains(name))
+                if not p.requires_grad:
+                    p.grad = None  # AdamW skips parameters without a gradient
+            self.current = phase.name
+            log.info("step %d: phase %s", state.global_step, phase.name)
+
+
+class GenerationProbe(TrainerCallback):
+    """After every evaluation, answer a fixed sample of test questions and log BLEU-4, ROUGE-L, facts."""
+
+    def __init__(self, run: RunDir, model, tok, probe: list[dict[str, Any]], cfg: TrainConfig):
+        self.run, self.model, self.tok, self.probe, self.cfg = run, model, tok, probe, cfg
+
+    def on_evaluate(self, args, state, control, **kw):
+        from .metrics import score_all  # noqa: PLC0415 - metrics pulls in nltk and rouge only when probing
+
+        was_training = self.model.training
+        self.model.eval()
+        gen = GenParams(max_new_tokens=self.cfg.probe_max_new_tokens, batch_size=len(self.probe))
+        t0 = time.time()
+        answers = answer_questions(self.model, self.tok, [p["question"] for p in self.probe], gen,
+                                   self.cfg.system_prompt)
+        if was_training:
+            self.model.train()
+        scores = score_all(answers, [p["answer"] for p in self.probe], metrics=["bleu4", "rougeL", "fact_acc"],
+                           keys=[p.get("keys") for p in self.probe])
+        record = {"step": state.global_step, "split": "probe", "epoch": round(state.epoch or 0.0, 4),
+                  "seconds": round(time.time() - t0, 2), "example": {"q": self.probe[0]["question"],
+                                                                     "a": answers[0]}}
+        record.update({k: v for k, v in scores.items() if isinstance(v, (int, float))})
+        self.run.append_metric(record)
+
+
+# trainer assembly -----------------------------------------------------------------------------
+
+def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype, has_eval: bool) -> TrainingArguments:
+    if cfg.optimizer in CUDA_ONLY_OPTIMIZERS and device != "cuda":
+        raise ConfigError(f"optimizer {cfg.optimizer} needs a CUDA GPU; use adamw_torch (or adamw_bnb_8bit) here")
+    per_epoch = cfg.eval_steps == 0
+    eval_strategy = "no" if not has_eval else ("epoch" if per_epoch else "steps")
+    save_strategy = "epoch" if cfg.save_steps == 0 else "steps"
+    early = cfg.early_stopping_patience > 0 and has_eval
+    if early and (eval_strategy != save_strategy or (save_strategy == "steps" and cfg.save_steps % cfg.eval_steps)):
+        # Early stopping keeps the best checkpoint, so it must save whenever it evaluates.
+        save_strategy = eval_strategy
+    return TrainingArguments(
+        output_dir=str(run.checkpoints),
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=float(cfg.warmup_ratio),
+        num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, optim=cfg.optimizer, seed=cfg.seed,
+        eval_strategy=eval_strategy, eval_steps=cfg.eval_steps or None,
+        save_strategy=save_strategy, save_steps=cfg.save_steps or 500, save_total_limit=cfg.save_total_limit,
+        load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
+        greater_is_better=False if early else None,
+        logging_steps=cfg.logging_steps, logging_first_step=True, report_to="none", disable_tqdm=True,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu",
+        remove_unused_columns=False, dataloader_pin_memory=device == "cuda",
+    )
+
+
+def build_optimizer(model, method: methods.Method, params: Any, args: TrainingArguments):
+    """Optimiser with the method's own parameter groups (separate learning rates), or None for the default."""
+    if method.param_groups is None:
+        return None
+    groups = [g for g in method.param_groups(model, params, args.learning_rate) if g["params"]]
+    cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(args, model)
+    kwargs.pop("lr", None)
+    for g in groups:
+        g.setdefault("weight_decay", args.weight_decay)
+    return cls(groups, lr=args.learning_rate, **kwargs)
+
+
+def parse_config(run: RunDir) -> TrainConfig:
+    raw = run.read_config()
+    return from_dict(TrainConfig, raw.get("train", raw))
+
+
+def train(run: RunDir) -> dict[str, Any]:
+    """Train the run described by its config.json; resumes from its last checkpoint if there is one."""
+    cfg = parse_config(run)
+    method = methods.get(cfg.method)
+    params = methods.make_params(method, cfg.method_params)
+    models.set_threads(cfg.threads)
+    device = models.pick_device()
+    if method.check:
+        method.check(params, device)
+    train_pairs, eval_pairs = load_data(cfg)
+
+    load_kwargs = method.load_kwargs(params, device) if method.load_kwargs else {}
+    model, tok, info = models.load_model(cfg.model, precision=cfg.precision, device=device,
+                                         trust_remote_code=cfg.trust_remote_code, **load_kwargs)
+    dtype = models.pick_dtype(device, cfg.precision)
+    model = method.build(model, params)
+    trainable, total = models.count_params(model)
+    if trainable == 0:
+        raise methods.MethodError(f"{method.name} left no parameter trainable; check its settings")
+    if cfg.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
+        model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
+
+    train_ds = encode_pairs(tok, train_pairs, cfg.system_prompt, cfg.max_seq_len)
+    eval_ds = encode_pairs(tok, eval_pairs, cfg.system_prompt, cfg.max_seq_len)
+    if not train_ds:
+        raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
+    lr = cfg.learning_rate or method.default_lr
+    cfg_lr = TrainConfig(**{**cfg.__dict__, "learning_rate": lr})
+    args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))
+    collator = DynamicPadCollator(pad_id=tok.pad_token_id)
+    callbacks: list[TrainerCallback] = [RunLogger(run, collator)]
+    if method.phases:
+        callbacks.append(PhaseSwitch(model, method.phases(params)))
+    if eval_ds and cfg.probe_size > 0:
+        callbacks.append(GenerationProbe(run, model, tok, eval_pairs[: cfg.probe_size], cfg))
+    if args.load_best_model_at_end:
+        callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold))
+    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
+                      eval_dataset=eval_ds or None, callbacks=callbacks,
+                      optimizers=(build_optimizer(model, method, params, args), None))
+
+    summary = {"model": info.__dict__, "method": method.name, "summary": method.summary,
+               "trainable_params": trainable, "total_params": total,
+               "trainable_share": round(trainable / total, 6), "learning_rate": lr,
+               "train_examples": len(train_ds), "eval_examples": len(eval_ds)}
+    atomic_write_json(run.path / "summary.json", summary)
+    run.write_status(trainable_params=trainable, total_params=total)
+    log.info("%s on %s: %d of %d parameters trainable (%.3f%%)", method.name, info.spec, trainable, total,
+             100 * trainable / total)
+
+    resume = run.last_checkpoint()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    method.save(model, run.adapter)
+    tok.save_pretrained(run.adapter)
+    stopped = run.stop_requested()
+    summary.update(train_loss=result.training_loss, steps=trainer.state.global_step,
+                   train_seconds=round(result.metrics.get("train_runtime", 0.0), 1),
+                   best_eval_loss=trainer.state.best_metric, stopped=stopped)
+    if not math.isfinite(result.training_loss):
+        raise DataError("the training loss became NaN/inf; lower the learning rate")
+    atomic_write_json(run.path / "summary.json", summary)
+    return summary

@@ -1,0 +1,110 @@
+"""``python -m workbench.worker RUN_DIR``: run one job (training, QA generation, evaluation, study cell)
+in this process and record its life in the run folder.
+
+The worker is the only writer of status.json and metrics.jsonl after launch. It waits in `queued` for
+the accelerator lock (one job at a time on this machine), then runs, then ends `finished`, `stopped`
+or `failed` with a classified error. It does not decide what to run next; jobs.py does not train.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from .jobs import AcceleratorLock
+from .rundir import RunDir
+
+log = logging.getLogger("workbench.worker")
+
+
+def _train(run: RunDir) -> dict[str, Any]:
+    from .train import train  # noqa: PLC0415 - torch is imported only once the job really starts
+
+    return train(run)
+
+
+def _qa(run: RunDir) -> dict[str, Any]:
+    from .qa.pipeline import run_job  # noqa: PLC0415
+
+    return run_job(run)
+
+
+def _eval(run: RunDir) -> dict[str, Any]:
+    from .evaluate import run_job  # noqa: PLC0415
+
+    return run_job(run)
+
+
+JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval}
+
+
+def classify(exc: BaseException) -> str:
+    """A short error class for the status file, so the UI can say what to do."""
+    name = type(exc).__name__
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or "out of memory" in text or name == "OutOfMemoryError":
+        return "out_of_memory"
+    if name in ("ConfigError", "MethodError") or isinstance(exc, (TypeError,)) and "argument" in text:
+        return "bad_config"
+    if name in ("DataError", "CorpusError", "DatasetError", "JSONDecodeError"):
+        return "bad_data"
+    if name == "ModelError":
+        return "model"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    return "internal"
+
+
+def _wait_for_turn(run: RunDir, lock: AcceleratorLock) -> bool:
+    """Block in `queued` until this run holds the lock; False if it was asked to stop meanwhile."""
+    while not lock.try_acquire(run):
+        if run.stop_requested():
+            return False
+        time.sleep(0.5)
+    return True
+
+
+def run(run_dir: Path) -> int:
+    run = RunDir(run_dir)
+    config = run.read_config()
+    kind = config.get("kind", "train")
+    run.write_status(state="queued", pid=os.getpid(), kind=kind, queued_at=run.read_status().get("queued_at")
+                     or time.time(), error=None)
+    lock = AcceleratorLock.default(run)
+    if not _wait_for_turn(run, lock):
+        run.write_status(state="stopped", finished_at=time.time())
+        return 0
+    try:
+        run.write_status(state="running", started_at=time.time())
+        log.info("run %s: %s job started (pid %d)", run.id, kind, os.getpid())
+        result = JOBS[kind](run)
+        state = "stopped" if run.stop_requested() else "finished"
+        run.write_status(state=state, finished_at=time.time(), result=result)
+        log.info("run %s: %s", run.id, state)
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised as an exit code
+        kind_ = classify(exc)
+        traceback.print_exc()
+        run.write_status(state="failed", finished_at=time.time(), error={"kind": kind_, "message": str(exc)})
+        return 1
+    finally:
+        lock.release()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m workbench.worker RUN_DIR", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return run(Path(argv[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
