@@ -38,6 +38,12 @@ if [[ $DEV == 1 ]]; then
   "${PIP[@]}" -r requirements-dev.txt
   bash scripts/install-browser.sh || echo "setup: no Chromium; browser tests will be skipped"
 fi
+# METEOR needs WordNet; Debian ships it (PyPI has no package that carries NLTK's WordNet data).
+if [[ ! -f /usr/share/wordnet/data.noun && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing WordNet for METEOR"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      wordnet-base wordnet-sense-index; } >/dev/null 2>&1 || echo "setup: no WordNet; METEOR will show as unavailable"
+fi
 "$VENV/bin/python" -m workbench.setup_data || { echo "setup: data step failed" >&2; exit 1; }
 echo "$want_hash" > "$STAMP"
 echo "setup: done"

@@ -42,8 +42,7 @@ def coerce(value: Any, tp: Any, name: str) -> Any:
     """Convert ``value`` (often a string from the CLI) to the annotated type ``tp``."""
     base, optional = _strip_optional(tp)
     if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null", "")):
-        if optional or value is None:
-            return None
+        return None
     origin = get_origin(base)
     try:
         if origin is Literal:
@@ -184,6 +183,14 @@ class TrainConfig:
             raise ConfigError("learning_rate must be positive")
 
 
+def check_device(cfg: TrainConfig, device: str) -> None:
+    """Refuse settings this device cannot run, saying what to use instead."""
+    if cfg.optimizer in CUDA_ONLY_OPTIMIZERS and device != "cuda":
+        raise ConfigError(f"optimizer {cfg.optimizer} needs a CUDA GPU; use adamw_torch (or adamw_bnb_8bit) here")
+    if cfg.precision == "fp16" and device != "cuda":
+        raise ConfigError("precision fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU")
+
+
 @dataclass
 class GenParams:
     """Decoding settings shared by evaluation, probes and chat."""
@@ -217,3 +224,119 @@ PRESETS: dict[str, dict[str, Any]] = {
         "method_params": {"rank": 16, "alpha": 32.0, "targets": "attention"},
     },
 }
+
+
+# Metric names of workbench.metrics.METRICS (a test keeps the two in step; this layer cannot import metrics).
+EVAL_METRICS = ("bleu4", "sacrebleu", "rouge", "meteor", "bertscore", "fact_acc")
+
+
+@dataclass
+class EvalConfig:
+    """Which answer-quality metrics an evaluation computes, and an optional LLM judge."""
+
+    metrics: list = param(["bleu4", "sacrebleu", "rouge", "meteor", "fact_acc"],
+                          "metrics to compute: " + ", ".join(EVAL_METRICS))
+    bertscore: bool = param(False, "also compute BERTScore with the all-MiniLM-L6-v2 encoder (slower: loads a "
+                            "23M-parameter model)")
+    lang: str = param("auto", "language of the answers for tokenisation; auto = zh when most letters are "
+                      "CJK, else en", choices=("auto", "en", "zh"))
+    judge_model: str = param("", "model name for an optional LLM judge behind an OpenAI-compatible API; "
+                             "empty = no judge")
+    judge_url: str = param("", "base URL of the judge's OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1")
+    judge_key: str = param("", "API key for the judge; empty = read $WORKBENCH_JUDGE_KEY (a key typed here "
+                           "is saved in the run's config.json)", ui=False)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        unknown = [m for m in self.metrics if m not in EVAL_METRICS]
+        if unknown:
+            raise ConfigError(f"metrics: unknown {', '.join(map(str, unknown))}; known: {', '.join(EVAL_METRICS)}")
+        if not self.metrics and not self.bertscore:
+            raise ConfigError("metrics: choose at least one metric")
+        if self.judge_url and not self.judge_url.startswith(("http://", "https://")):
+            raise ConfigError(f"judge_url: {self.judge_url!r} must start with http:// or https://")
+        if bool(self.judge_url) != bool(self.judge_model):
+            raise ConfigError("judge_model and judge_url go together: set both to use a judge, or neither")
+
+    def metric_names(self) -> list[str]:
+        """The metrics to compute, with bertscore added when switched on."""
+        names = list(dict.fromkeys(self.metrics))
+        return names + ["bertscore"] if self.bertscore and "bertscore" not in names else names
+
+
+def _check_template(name: str, text: str, required: str, allowed: tuple[str, ...]) -> None:
+    """A prompt template must name ``{required}`` and no placeholder outside ``allowed``."""
+    import string
+
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}; write literal braces as {{{{ and }}}}") from None
+    if required not in fields:
+        raise ConfigError(f"{name}: the template must contain {{{required}}}")
+    unknown = sorted(fields - set(allowed))
+    if unknown:
+        raise ConfigError(f"{name}: unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}; "
+                          f"allowed: {', '.join('{' + a + '}' for a in allowed)} (literal braces: {{{{ }}}})")
+
+
+@dataclass
+class QAGenConfig:
+    """Building a QA dataset from documents: passages, generation (LLM and/or rules), filters, split."""
+
+    model: str = param("smollm2", "generator model: alias, HF folder, GGUF file or hub id (not used with "
+                       "endpoint_url)")
+    endpoint_url: str = param("", "OpenAI-compatible API base URL, e.g. http://127.0.0.1:8000/v1; empty = run "
+                              "`model` on this machine")
+    endpoint_model: str = param("", "model name sent to the endpoint; empty = the value of `model`")
+    api_key: str = param("", "API key for the endpoint; empty = read $WORKBENCH_QA_API_KEY (never written to the "
+                         "dataset's config.json)", ui=False)
+    fallback_only: bool = param(False, "rule-based questions only, no LLM: seconds instead of minutes")
+    top_up: bool = param(True, "add rule-based pairs where the LLM gave fewer usable pairs than pairs_per_passage")
+    pairs_per_passage: int = param(3, "questions asked per passage", lo=1, hi=20)
+    paraphrases: int = param(1, "extra phrasings per question, same answer (0 = none)", lo=0, hi=5)
+    batch_size: int = param(8, "passages generated at once (left-padded batch)", lo=1, hi=256)
+    max_new_tokens: int = param(320, "longest model reply in tokens", lo=16, hi=4096)
+    temperature: float = param(0.0, "0 = greedy (deterministic); higher = more varied", lo=0.0, hi=2.0, step=0.05)
+    top_p: float = param(1.0, "nucleus sampling mass (used when temperature > 0)", lo=0.05, hi=1.0, step=0.05)
+    system_prompt: str = param("", "system message for generation; empty = the built-in one")
+    qa_prompt: str = param("", "question-writing prompt with {passage} and {n}; empty = the built-in one "
+                           "(workbench.qa.generate.QA_PROMPT)")
+    paraphrase_prompt: str = param("", "rewording prompt with {question} (and optionally {answer}); empty = "
+                                   "the built-in one")
+    chunk_unit: str = param("chars", "passage size unit", choices=("chars", "sentences"))
+    chunk_size: int = param(800, "passage size (characters or sentences)", lo=1, hi=100_000)
+    chunk_overlap: int = param(100, "overlap between consecutive passages (same unit)", lo=0, hi=50_000)
+    max_file_mb: int = param(50, "larger files are skipped", lo=1, hi=4096)
+    max_passages: int = param(0, "use only the first N passages (quick trials); 0 = all", lo=0, hi=10_000_000)
+    min_grounding: float = param(0.6, "share of the answer's words that must occur in its passage", lo=0.0,
+                                 hi=1.0, step=0.05)
+    grounding_metric: str = param("overlap", "overlap = token recall; rouge_l = ROUGE-L recall",
+                                  choices=("overlap", "rouge_l"))
+    dedup_threshold: float = param(0.7, "drop a question whose ROUGE-L F with a kept one is above this", lo=0.1,
+                                   hi=1.0, step=0.05)
+    min_question_tokens: int = param(3, "shortest question kept (tokens)", lo=1, hi=1000)
+    max_question_tokens: int = param(60, "longest question kept (tokens)", lo=1, hi=1000)
+    max_answer_tokens: int = param(200, "longest answer kept (tokens)", lo=1, hi=10_000)
+    test_fraction: float = param(0.2, "share of pairs held out as the test split", lo=0.0, hi=0.9, step=0.05)
+    split_by: str = param("passage", "passage = test questions about unseen passages; pair = a fact and its "
+                          "paraphrases stay together; paraphrase = reworded questions of trained facts",
+                          choices=("passage", "pair", "paraphrase"))
+    seed: int = param(42, "random seed for the split and sampling", lo=0, hi=2**31 - 1)
+    threads: int = param(0, "CPU threads for a local model; 0 = the CPU quota", lo=0, hi=1024)
+
+    def __post_init__(self) -> None:
+        check_ranges(self)
+        if self.chunk_overlap >= self.chunk_size:
+            raise ConfigError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                              f"({self.chunk_size})")
+        if self.chunk_unit == "chars" and self.chunk_size < 50:
+            raise ConfigError("chunk_size: passages under 50 characters cannot hold a sentence")
+        if self.min_question_tokens > self.max_question_tokens:
+            raise ConfigError("min_question_tokens is above max_question_tokens")
+        if self.endpoint_url and not self.endpoint_url.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoint_url: {self.endpoint_url!r} must start with http:// or https://")
+        if self.qa_prompt:
+            _check_template("qa_prompt", self.qa_prompt, "passage", ("passage", "n"))
+        if self.paraphrase_prompt:
+            _check_template("paraphrase_prompt", self.paraphrase_prompt, "question", ("question", "answer"))
