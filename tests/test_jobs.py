@@ -10,9 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-
 from helpers import tiny_train_config, write_qa_dataset
+
 from workbench import jobs
+from workbench.__main__ import main
 from workbench.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,21 +49,21 @@ def test_run_finishes_in_background_and_writes_its_folder(workspace, tmp_path):
 
 def test_stop_then_resume_continues_without_repeating_steps(workspace, tmp_path):
     data = write_qa_dataset(tmp_path / "ds")
-    cfg = tiny_train_config(data, max_steps=400, eval_steps=0, save_steps=1000)
+    cfg = tiny_train_config(data, max_steps=150, eval_steps=50, save_steps=1000)
     run = jobs.create_run(workspace, "train", {"train": cfg})
     jobs.start(run)
-    wait_until(lambda: (run.read_status().get("step") or 0) >= 10)
+    wait_until(lambda: (run.read_status().get("step") or 0) >= 5, poll=0.05)
     jobs.stop(run)
     assert jobs.wait(run, timeout=120) == "stopped"
     stopped_at = run.read_status()["step"]
-    assert stopped_at < 400 and (run.adapter / "adapter_config.json").exists()
+    assert stopped_at < 150 and (run.adapter / "adapter_config.json").exists()
     assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"
 
     jobs.resume(run)
     assert jobs.wait(run, timeout=240) == "finished", run.log_tail()
     steps = steps_logged(run)
     assert steps == sorted(set(steps)), "a step was trained twice"
-    assert max(steps) == 400 and min(s for s in steps if s > stopped_at) == stopped_at + 1
+    assert max(steps) == 150 and min(s for s in steps if s > stopped_at) == stopped_at + 1
 
 
 def test_killed_worker_is_reported_as_crashed_with_its_log(workspace, tmp_path):
@@ -125,21 +126,22 @@ def cli(*args: str, cwd: Path, env_home: Path) -> subprocess.CompletedProcess:
     (["--set", "rank=0"], "rank: 0 is below the minimum 1"),
     (["--set", "targets=not_a_layer"], "not in this model"),
 ])
-def test_cli_refuses_bad_input_with_a_clear_message(tmp_path, extra, needle):
+def test_cli_refuses_bad_input_with_a_clear_message(workspace, tmp_path, capsys, extra, needle):
     data = write_qa_dataset(tmp_path / "ds")
-    args = ["train", "--data", str(data), "--model", "tiny", "--max-steps", "2"]
-    result = cli(*args, *extra, cwd=tmp_path, env_home=tmp_path / "ws")
-    assert result.returncode == 2, result.stderr
-    assert needle in result.stderr and "Traceback" not in result.stderr
+    code = main(["train", "--data", str(data), "--model", "tiny", "--max-steps", "2", *extra])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert needle in err and err.startswith("error: ")
+    assert not list(workspace.runs.iterdir()), "a refused run must not leave a run folder behind"
 
 
-def test_cli_refuses_empty_or_missing_data(tmp_path):
+def test_cli_refuses_empty_or_missing_data(workspace, tmp_path, capsys):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    result = cli("train", "--data", str(empty), "--model", "tiny", cwd=tmp_path, env_home=tmp_path / "ws")
-    assert result.returncode == 2 and "no question/answer pairs" in result.stderr
-    result = cli("train", "--data", "nowhere", "--model", "tiny", cwd=tmp_path, env_home=tmp_path / "ws")
-    assert result.returncode == 2 and "no dataset 'nowhere'" in result.stderr
+    assert main(["train", "--data", str(empty), "--model", "tiny"]) == 2
+    assert "no question/answer pairs" in capsys.readouterr().err
+    assert main(["train", "--data", "nowhere", "--model", "tiny"]) == 2
+    assert "no dataset 'nowhere'" in capsys.readouterr().err
 
 
 def test_cli_trains_in_the_foreground_and_lists_the_run(tmp_path):

@@ -4,13 +4,11 @@ dataclasses. The CLI validates input, launches jobs and prints results; it train
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import cli_commands as cmds
-from .config import ConfigError, TrainConfig, describe
+from .config import TrainConfig, describe
 
 
 def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:

@@ -7,11 +7,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import jobs
-from .config import PRESETS, ConfigError, TrainConfig, describe, from_dict, to_dict
+from .config import PRESETS, ConfigError, TrainConfig, check_device, describe, from_dict, to_dict
 from .rundir import FINAL_STATES, RunDir
 from .workspace import Workspace
 
@@ -26,7 +27,7 @@ def workspace_of(args: argparse.Namespace) -> Workspace:
 def read_config_file(path: str) -> dict[str, Any]:
     text = Path(path).read_text(encoding="utf-8")
     if path.endswith((".yaml", ".yml")):
-        import yaml  # noqa: PLC0415
+        import yaml
 
         data = yaml.safe_load(text)
     else:
@@ -67,17 +68,20 @@ def train_settings(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
 
 def validate_train(settings: dict[str, Any]) -> TrainConfig:
     """Refuse a bad configuration before any process starts: types, ranges, method, device, data."""
-    from . import methods, models  # noqa: PLC0415 - needs torch
-    from .train import load_data  # noqa: PLC0415
+    from . import methods, models
+    from .methods.preview import preview
+    from .train import load_data
 
     cfg = from_dict(TrainConfig, settings)
     method = methods.get(cfg.method)
     params = methods.make_params(method, cfg.method_params)
     cfg.method_params = to_dict(params)
+    check_device(cfg, models.pick_device())
     if method.check:
         method.check(params, models.pick_device())
     if cfg.model.lower() not in models.ALIASES:
         models.resolve(cfg.model)
+    preview(method, params, cfg.model, cfg.trust_remote_code)
     load_data(cfg)
     return cfg
 
@@ -222,7 +226,7 @@ def runs_delete(args: argparse.Namespace) -> int:
 # methods ----------------------------------------------------------------------------------------
 
 def methods_cmd(args: argparse.Namespace) -> int:
-    from . import methods  # noqa: PLC0415
+    from . import methods
 
     chosen = [methods.get(args.name)] if args.name else list(methods.METHODS.values())
     for m in chosen:

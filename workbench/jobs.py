@@ -35,7 +35,7 @@ class AcceleratorLock:
     _fh: Any = field(default=None, repr=False)
 
     @classmethod
-    def default(cls, run: RunDir) -> "AcceleratorLock":
+    def default(cls, run: RunDir) -> AcceleratorLock:
         return cls(Path(os.environ.get("WORKBENCH_LOCK") or run.path.parent / ".accelerator.lock"))
 
     def try_acquire(self, run: RunDir) -> bool:
@@ -44,7 +44,7 @@ class AcceleratorLock:
         if _older_waiting(run):
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        fh = open(self.path, "a+")  # noqa: SIM115 - held open while the job runs: the open file is the lock
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -100,7 +100,21 @@ def start(run: RunDir) -> int:
         proc = subprocess.Popen([sys.executable, "-m", "workbench.worker", str(run.path)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
+    _await_announcement(run, proc)
     return proc.pid
+
+
+def _await_announcement(run: RunDir, proc: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Return once the worker has written its pid, so that callers never read the previous life's state."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if run.read_status().get("pid") == proc.pid:
+            return
+        if proc.poll() is not None:
+            raise JobError(f"the worker for run {run.id} exited at once (code {proc.returncode}):\n"
+                           f"{run.log_tail(10)}")
+        time.sleep(0.05)
+    raise JobError(f"the worker for run {run.id} did not start within {timeout:.0f} s; see {run.log_file}")
 
 
 def stop(run: RunDir) -> str:

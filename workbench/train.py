@@ -17,7 +17,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 
 from . import methods, models
-from .config import CUDA_ONLY_OPTIMIZERS, ConfigError, GenParams, TrainConfig, from_dict
+from .config import GenParams, TrainConfig, check_device, from_dict
 from .formatting import DynamicPadCollator, encode_pairs
 from .generation import answer_questions
 from .rundir import RunDir, atomic_write_json
@@ -35,7 +35,7 @@ def load_data(cfg: TrainConfig) -> tuple[list[dict[str, Any]], list[dict[str, An
     """(train, eval) pairs: the dataset's test split, else a seeded share of train held out."""
     if not cfg.data:
         raise DataError("no training data given: pass a dataset folder or a JSONL file of question/answer pairs")
-    from .qa.dataset import load_split  # noqa: PLC0415
+    from .qa.dataset import load_split
 
     path = Path(cfg.data)
     if not path.exists():
@@ -135,7 +135,7 @@ class GenerationProbe(TrainerCallback):
         self.run, self.model, self.tok, self.probe, self.cfg = run, model, tok, probe, cfg
 
     def on_evaluate(self, args, state, control, **kw):
-        from .metrics import score_all  # noqa: PLC0415 - metrics pulls in nltk and rouge only when probing
+        from .metrics import score_all
 
         was_training = self.model.training
         self.model.eval()
@@ -157,8 +157,7 @@ class GenerationProbe(TrainerCallback):
 # trainer assembly -----------------------------------------------------------------------------
 
 def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype, has_eval: bool) -> TrainingArguments:
-    if cfg.optimizer in CUDA_ONLY_OPTIMIZERS and device != "cuda":
-        raise ConfigError(f"optimizer {cfg.optimizer} needs a CUDA GPU; use adamw_torch (or adamw_bnb_8bit) here")
+    check_device(cfg, device)
     per_epoch = cfg.eval_steps == 0
     eval_strategy = "no" if not has_eval else ("epoch" if per_epoch else "steps")
     save_strategy = "epoch" if cfg.save_steps == 0 else "steps"

@@ -13,8 +13,9 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .jobs import AcceleratorLock
 from .rundir import RunDir
@@ -23,19 +24,19 @@ log = logging.getLogger("workbench.worker")
 
 
 def _train(run: RunDir) -> dict[str, Any]:
-    from .train import train  # noqa: PLC0415 - torch is imported only once the job really starts
+    from .train import train
 
     return train(run)
 
 
 def _qa(run: RunDir) -> dict[str, Any]:
-    from .qa.pipeline import run_job  # noqa: PLC0415
+    from .qa.pipeline import run_job
 
     return run_job(run)
 
 
 def _eval(run: RunDir) -> dict[str, Any]:
-    from .evaluate import run_job  # noqa: PLC0415
+    from .evaluate import run_job
 
     return run_job(run)
 
@@ -73,8 +74,9 @@ def run(run_dir: Path) -> int:
     run = RunDir(run_dir)
     config = run.read_config()
     kind = config.get("kind", "train")
+    # A resumed run starts a new life: clear what the previous one reported.
     run.write_status(state="queued", pid=os.getpid(), kind=kind, queued_at=run.read_status().get("queued_at")
-                     or time.time(), error=None)
+                     or time.time(), error=None, result=None, finished_at=None, started_at=None)
     lock = AcceleratorLock.default(run)
     if not _wait_for_turn(run, lock):
         run.write_status(state="stopped", finished_at=time.time())
@@ -87,7 +89,7 @@ def run(run_dir: Path) -> int:
         run.write_status(state=state, finished_at=time.time(), result=result)
         log.info("run %s: %s", run.id, state)
         return 0
-    except BaseException as exc:  # noqa: BLE001 - every failure is recorded, then re-raised as an exit code
+    except BaseException as exc:
         kind_ = classify(exc)
         traceback.print_exc()
         run.write_status(state="failed", finished_at=time.time(), error={"kind": kind_, "message": str(exc)})
