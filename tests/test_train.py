@@ -1,0 +1,86 @@
+"""Training in-process on the tiny model: formatting, padding, probes, early stopping, phases."""
+
+from __future__ import annotations
+
+import torch
+
+from helpers import tiny_train_config, write_qa_dataset
+from workbench.formatting import IGNORE, DynamicPadCollator, encode_pair
+from workbench.rundir import RunDir
+from workbench.train import PhaseSwitch, train
+from workbench.methods import Phase
+
+
+def make_run(tmp_path, **overrides) -> RunDir:
+    data = write_qa_dataset(tmp_path / "ds")
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_config({"kind": "train", "train": tiny_train_config(data, **overrides)})
+    return run
+
+
+def test_only_answer_tokens_carry_loss(tiny):
+    _, tok = tiny
+    ex = encode_pair(tok, "Where is the depot?", "On Kai Street.", system_prompt="Be brief.")
+    labelled = [t for t, label in zip(ex["input_ids"], ex["labels"]) if label != IGNORE]
+    text = tok.decode(labelled)
+    assert text.startswith("On Kai Street.") and "Where is the depot" not in text
+    assert ex["labels"][: len(ex["labels"]) - len(labelled)] == [IGNORE] * (len(ex["labels"]) - len(labelled))
+
+
+def test_batches_pad_to_their_own_longest_example():
+    collator = DynamicPadCollator(pad_id=0)
+    batch = collator([{"input_ids": [5] * 3, "labels": [5] * 3}, {"input_ids": [6] * 10, "labels": [6] * 10}])
+    assert batch["input_ids"].shape == (2, 16)  # 10 rounded up to a multiple of 8, never max_seq_len
+    assert batch["attention_mask"].sum().item() == 13 and collator.tokens_seen == 13
+    assert (batch["labels"][0, 3:] == IGNORE).all()
+
+
+def test_training_logs_loss_eval_and_probe_metrics(tmp_path):
+    run = make_run(tmp_path, max_steps=8, eval_steps=4, probe_size=3, probe_max_new_tokens=8)
+    summary = train(run)
+    records, _ = run.read_metrics(0)
+    train_recs = [r for r in records if r["split"] == "train"]
+    probes = [r for r in records if r["split"] == "probe"]
+    assert train_recs and all({"loss", "lr", "tokens_per_s", "grad_norm", "epoch"} <= r.keys() for r in train_recs)
+    assert [r["step"] for r in records if r["split"] == "eval"][:2] == [4, 8]
+    assert probes and {"bleu4", "rougeL", "fact_acc"} <= probes[0].keys()
+    assert summary["steps"] == 8 and 0 < summary["trainable_share"] < 0.01
+    assert (run.path / "summary.json").exists() and (run.adapter / "adapter_model.safetensors").exists()
+
+
+def test_loss_falls_at_a_high_learning_rate(tmp_path):
+    run = make_run(tmp_path, max_steps=30, learning_rate=5e-3, eval_steps=0, probe_size=0,
+                   method_params={"rank": 8, "targets": "all-linear"})
+    train(run)
+    losses = [r["loss"] for r in run.read_metrics(0)[0] if r["split"] == "train"]
+    assert losses[-1] < losses[0] - 0.5
+
+
+def test_early_stopping_ends_before_max_steps(tmp_path):
+    # A tiny learning rate never improves eval loss by the threshold, so patience 1 stops after 2 evaluations.
+    run = make_run(tmp_path, max_steps=200, eval_steps=2, save_steps=2, learning_rate=1e-7,
+                   early_stopping_patience=1, early_stopping_threshold=0.5)
+    summary = train(run)
+    assert summary["steps"] < 200
+
+
+def test_epochs_drive_the_step_count(tmp_path):
+    run = make_run(tmp_path, max_steps=-1, epochs=2, batch_size=4, eval_steps=0)
+    summary = train(run)
+    assert summary["steps"] == 12  # 24 pairs / batch 4 = 6 steps per epoch
+
+
+def test_phase_switch_trains_only_the_current_phase():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    switch = PhaseSwitch(model, [Phase("first", 0.5, lambda n: n.startswith("0.")),
+                                 Phase("second", 0.5, lambda n: n.startswith("1."))])
+
+    class State:
+        global_step, max_steps = 0, 10
+
+    switch.on_step_begin(None, State, None)
+    assert model[0].weight.requires_grad and not model[1].weight.requires_grad
+    State.global_step = 5
+    switch.on_step_begin(None, State, None)
+    assert not model[0].weight.requires_grad and model[1].weight.requires_grad
