@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from . import cli_commands as cmds
+from . import cli_eval, cli_study  # noqa: F401 - importing them registers their commands
 from .config import TrainConfig, describe
 
 

@@ -41,7 +41,13 @@ def _eval(run: RunDir) -> dict[str, Any]:
     return run_job(run)
 
 
-JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval}
+def _study(run: RunDir) -> dict[str, Any]:
+    from .study import run_job  # noqa: PLC0415
+
+    return run_job(run)
+
+
+JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval, "study": _study}
 
 
 def classify(exc: BaseException) -> str:
@@ -50,7 +56,7 @@ def classify(exc: BaseException) -> str:
     text = str(exc).lower()
     if isinstance(exc, MemoryError) or "out of memory" in text or name == "OutOfMemoryError":
         return "out_of_memory"
-    if name in ("ConfigError", "MethodError") or isinstance(exc, (TypeError,)) and "argument" in text:
+    if name in ("ConfigError", "MethodError", "StudyError", "EvalError", "CoraError") or isinstance(exc, (TypeError,)) and "argument" in text:
         return "bad_config"
     if name in ("DataError", "CorpusError", "DatasetError", "JSONDecodeError"):
         return "bad_data"

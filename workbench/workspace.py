@@ -37,7 +37,7 @@ class Workspace:
     root: Path
 
     @classmethod
-    def default(cls) -> "Workspace":
+    def default(cls) -> Workspace:
         return cls(Path(os.environ.get("WORKBENCH_HOME") or Path.cwd() / "workspace").resolve())
 
     def __post_init__(self) -> None:
