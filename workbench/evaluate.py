@@ -1,0 +1,777 @@
+"""Evaluate a tuned run against its own base model on a QA set.
+
+Both sides answer the same questions with the same decoding settings (``GenParams``, greedy by default),
+in left-padded batches. For PEFT runs ONE model is loaded: the tuned side runs with the adapter and the base
+side inside ``model.disable_adapter()`` with every nested adapter layer switched off too (``chat.adapters_off``);
+full and partial fine-tunes load the base separately, after the tuned model is freed. Results go to
+``<train run>/eval/`` (and a copy to the eval run's own eval/ folder when run as a job): ``predictions.jsonl``
+(one row per question with both answers and their per-example scores), ``forgetting.jsonl`` (the
+general-knowledge probe) and ``scores.json`` ({"base", "tuned", "delta"} plus perplexity of the references,
+settings, the sacreBLEU signature, the BERTScore encoder, timings and an optional LLM judge's marks).
+
+Also here: the eval job (``run_job`` for the worker, ``start_eval`` to launch one), the per-question view
+(improved / regressed / unchanged), the comparison of several runs and the LLM judge.
+
+This module does not define metrics (metrics.py), draw figures (plots.py) or train. Torch, transformers
+and peft are imported only inside the functions that run a model, so launching an evaluation or reading
+its results does not load them.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import jobs
+from .config import ConfigError, EvalConfig, GenParams, from_dict, to_dict
+from .rundir import RunDir, atomic_write_json, atomic_write_text, read_json
+from .workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+SIDES = ("base", "tuned")
+FORGETTING_METRICS = ("fact_acc", "rouge")
+JUDGE_CRITERIA = ("fluency", "relevance", "accuracy")
+JUDGE_KEY_ENV = "WORKBENCH_JUDGE_KEY"
+JUDGE_MAX_NEW_TOKENS = 160
+JUDGE_TIMEOUT_S = 120.0
+
+JUDGE_PROMPT = """You are a strict examiner grading one answer to a question.
+
+Question: {question}
+Reference answer: {reference}
+Answer to grade: {answer}
+
+Give three marks from 0 (worst) to 100 (best):
+- fluency: is the answer well-formed, readable language?
+- relevance: does it address the question that was asked?
+- accuracy: does it state the same facts as the reference answer, without contradicting it?
+
+Reply with one JSON object and nothing else, for example:
+{{"fluency": 90, "relevance": 80, "accuracy": 40, "reason": "Fluent and on topic, but gives the wrong year."}}"""
+
+
+class EvalError(ValueError):
+    """The evaluation cannot run with this input; the message says what to change."""
+
+
+class JudgeError(ValueError):
+    """The LLM judge cannot be reached or used; the message says what to check."""
+
+
+class EvalStopped(Exception):
+    """A stop was requested while the evaluation ran; nothing was written."""
+
+
+# the job description ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    """Who grades the answers: a local model (alias or folder) or a model behind an OpenAI-compatible API."""
+
+    model: str = ""  # local alias/path, or the model name sent to the endpoint
+    url: str = ""  # base URL of an OpenAI-compatible API; empty = run `model` locally
+
+    def __post_init__(self) -> None:
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise EvalError(f"judge URL {self.url!r} must start with http:// or https://")
+        if not self.url and not self.model:
+            raise EvalError("a judge needs a local model (alias or folder) or the URL of an OpenAI-compatible API")
+
+    @classmethod
+    def parse(cls, target: str, model: str = "") -> JudgeSpec:
+        """``--judge MODEL|URL``: a URL names an endpoint (``model`` is the name sent to it), else a local model."""
+        target = (target or "").strip()
+        if target.startswith(("http://", "https://")):
+            return cls(model=model, url=target)
+        if "://" in target:
+            raise EvalError(f"judge {target!r}: only http:// and https:// endpoints are supported")
+        return cls(model=target or model)
+
+    def describe(self) -> str:
+        return f"{self.model or 'default model'} at {self.url}" if self.url else f"local model {self.model}"
+
+
+@dataclass
+class EvalJob:
+    """Everything an evaluation needs; stored as the "eval" part of an eval run's config.json."""
+
+    run: str  # the trained run's folder
+    data: str = ""  # dataset folder (its test split) or QA file; empty = the run's held-out pairs
+    gen: GenParams = field(default_factory=GenParams)
+    settings: EvalConfig = field(default_factory=EvalConfig)
+    judge: JudgeSpec | None = None
+    limit: int = 0  # use only the first N questions; 0 = all
+    probe: bool = True  # also answer the general-knowledge forgetting probe
+
+    def __post_init__(self) -> None:
+        if self.limit < 0:
+            raise EvalError(f"limit {self.limit} must be 0 (all questions) or a positive number")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": str(self.run), "data": str(self.data or ""), "gen": to_dict(self.gen),
+                "metrics": self.settings.metric_names(), "lang": self.settings.lang,
+                "judge": {"model": self.judge.model, "url": self.judge.url} if self.judge else None,
+                "limit": self.limit, "probe": self.probe}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalJob:
+        if not isinstance(data, dict) or not data.get("run"):
+            raise EvalError("the eval config needs 'run': the folder of the trained run to evaluate")
+        known = {"run", "data", "gen", "metrics", "lang", "judge", "limit", "probe"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise EvalError(f"unknown eval setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        settings: dict[str, Any] = {"lang": data.get("lang", "auto")}
+        if data.get("metrics") is not None:
+            settings["metrics"] = data["metrics"]
+        judge = data.get("judge")
+        return cls(run=str(data["run"]), data=str(data.get("data") or ""),
+                   gen=from_dict(GenParams, data.get("gen") or {}), settings=from_dict(EvalConfig, settings),
+                   judge=JudgeSpec(**judge) if judge else None, limit=int(data.get("limit") or 0),
+                   probe=bool(data.get("probe", True)))
+
+
+# progress and stopping ------------------------------------------------------------------------------
+
+@dataclass
+class Progress:
+    """Counts answered questions (the slow part) and reports them; raises EvalStopped when asked to stop."""
+
+    total: int = 0
+    report: Callable[[int, int, str], None] | None = None
+    should_stop: Callable[[], bool] | None = None
+    done: int = 0
+
+    def advance(self, n: int, phase: str) -> None:
+        self.done += n
+        self.check(phase)
+
+    def check(self, phase: str) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise EvalStopped(phase)
+        if self.report is not None:
+            self.report(self.done, self.total, phase)
+
+
+# data ------------------------------------------------------------------------------------------
+
+def load_eval_pairs(job: EvalJob) -> tuple[list[dict[str, Any]], str]:
+    """The QA pairs to evaluate on and a description of where they came from.
+
+    A dataset folder gives its test split; a file gives all its pairs; no data gives the pairs the run
+    itself held out (its dataset's test split, or the seeded share it kept aside for eval loss).
+    """
+    if job.data:
+        pairs, where = explicit_pairs(Path(job.data))
+    else:
+        from .methods.loading import run_config
+        from .train import load_data  # torch is imported only when an evaluation runs
+
+        _, pairs = load_data(run_config(RunDir(Path(job.run))))
+        where = "pairs the run held out from training"
+        if not pairs:
+            raise EvalError("the run's training data has no held-out pairs (no test split, fewer than 10 pairs or "
+                            "eval_fraction 0); pass evaluation data with --data")
+    if not pairs:
+        raise EvalError(f"{where} holds no question/answer pairs")
+    if job.limit:
+        pairs = pairs[: job.limit]
+    return pairs, where
+
+
+def explicit_pairs(path: Path) -> tuple[list[dict[str, Any]], str]:
+    """A dataset folder's test split, or every pair of a QA file, and a description. Torch-free."""
+    from .qa.dataset import load_split
+
+    if not path.exists():
+        raise EvalError(f"evaluation data {path} does not exist")
+    if path.is_dir():
+        pairs, where = load_split(path, "test"), f"test split of {path.name}"
+        if not pairs:
+            raise EvalError(f"dataset {path.name} has no test split to evaluate on; pass a QA file with "
+                            "--data, or rebuild the dataset with a test fraction above 0")
+    else:
+        pairs, where = load_split(path, "train"), path.name
+    if not pairs:
+        raise EvalError(f"{where} holds no question/answer pairs")
+    return pairs, where
+
+
+def pair_keys(pairs: Sequence[dict[str, Any]]) -> list[list[str] | None]:
+    """Explicit key facts of each pair (a list of strings), or None to let fact accuracy extract them."""
+    out: list[list[str] | None] = []
+    for p in pairs:
+        keys = p.get("keys")
+        out.append([keys] if isinstance(keys, str) else list(keys) if isinstance(keys, list) and keys else None)
+    return out
+
+
+# running one side --------------------------------------------------------------------------------
+
+@dataclass
+class SideResult:
+    answers: list[str]
+    probe_answers: list[str]
+    nll: list[tuple[float, int]]  # per reference: summed negative log-likelihood of its answer tokens, count
+    seconds: float
+    tokens: int
+
+
+def answer_in_batches(model: Any, tok: Any, questions: Sequence[str], gen: GenParams, system_prompt: str,
+                      progress: Progress, phase: str) -> list[str]:
+    """Answers in the same batches ``generate_batch`` would form (longest prompts first), reporting each batch."""
+    from .formatting import messages_for, prompt_text
+    from .generation import generate_batch
+
+    order = sorted(range(len(questions)), key=lambda i: -len(prompt_text(tok, questions[i], system_prompt)))
+    answers: dict[int, str] = {}
+    for start in range(0, len(order), gen.batch_size):
+        idx = order[start:start + gen.batch_size]
+        replies = generate_batch(model, tok, [messages_for(questions[i], system_prompt) for i in idx], gen)
+        answers.update(zip(idx, replies))
+        progress.advance(len(idx), phase)
+    return [answers[i] for i in range(len(questions))]
+
+
+def answer_nll(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], system_prompt: str, batch_size: int = 8,
+               max_len: int = 1024) -> list[tuple[float, int]]:
+    """Per pair: the summed negative log-likelihood (nats) of the reference answer's tokens given the prompt
+    under the chat template, and how many answer tokens there were. Prompt tokens are not scored."""
+    import torch
+    import torch.nn.functional as F
+
+    from .formatting import IGNORE, DynamicPadCollator, encode_pair
+
+    examples = [encode_pair(tok, p["question"], p["answer"], system_prompt, max_len) for p in pairs]
+    collate = DynamicPadCollator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+    device = next(model.parameters()).device
+    order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
+    out: dict[int, tuple[float, int]] = {}
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx]).items()}
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+            labels = batch["labels"][:, 1:]
+            width = batch["input_ids"].shape[1]
+            logits = logits[:, -width:-1]  # prompt-learning methods may prepend virtual-token positions
+            nll = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
+            counts = (labels != IGNORE).sum(dim=1)
+            for j, i in enumerate(idx):
+                out[i] = (float(nll[j].sum()), int(counts[j]))
+    return [out[i] for i in range(len(examples))]
+
+
+def perplexity(nll: Sequence[tuple[float, int]]) -> float | None:
+    """exp(total NLL / total answer tokens) over all references; None when there is no answer token."""
+    tokens = sum(n for _, n in nll)
+    return math.exp(sum(s for s, _ in nll) / tokens) if tokens else None
+
+
+def run_side(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], probe: Sequence[dict[str, Any]],
+             gen: GenParams, system_prompt: str, progress: Progress, side: str) -> SideResult:
+    t0 = time.perf_counter()
+    answers = answer_in_batches(model, tok, [p["question"] for p in pairs], gen, system_prompt, progress,
+                                f"{side} answers")
+    probe_answers = answer_in_batches(model, tok, [p["question"] for p in probe], gen, system_prompt, progress,
+                                      f"{side} forgetting probe") if probe else []
+    seconds = time.perf_counter() - t0
+    progress.check(f"{side} perplexity")
+    nll = answer_nll(model, tok, pairs, system_prompt, gen.batch_size)
+    tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in answers + probe_answers)
+    return SideResult(answers, probe_answers, nll, seconds, tokens)
+
+
+def free_memory() -> None:
+    """Release what a dropped model held, on the GPU too."""
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[str, Any]],
+                   progress: Progress) -> tuple[dict[str, SideResult], dict[str, Any]]:
+    """Answers of the tuned model and of its base, with one model in memory at a time."""
+    from . import models
+    from .chat import adapters_off
+    from .methods.loading import load_tuned
+
+    progress.check("loading the tuned model")
+    tuned = load_tuned(job.run)
+    cfg = tuned.config
+    models.set_threads(cfg.threads)
+    sp = cfg.system_prompt
+    info = {"model": tuned.info.spec, "method": cfg.method, "device": tuned.info.device, "dtype": tuned.info.dtype,
+            "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
+    results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}
+    if tuned.shares_base:
+        with adapters_off(tuned.model):
+            results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base")
+        del tuned
+        free_memory()
+    else:
+        device, precision = tuned.info.device, cfg.precision
+        del tuned
+        free_memory()
+        progress.check("loading the base model")
+        base, tok, _ = models.load_model(cfg.model, precision=precision, device=device,
+                                         trust_remote_code=cfg.trust_remote_code)
+        results["base"] = run_side(base, tok, pairs, probe, job.gen, sp, progress, "base")
+        del base
+        free_memory()
+    return results, info
+
+
+# scores -------------------------------------------------------------------------------------------
+
+def numbers_only(scores: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in scores.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def delta(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, float]:
+    """tuned - base for every number both sides have (``n`` and counts excluded)."""
+    b, t = numbers_only(base), numbers_only(tuned)
+    return {k: t[k] - b[k] for k in t if k in b and k != "n" and not k.endswith("_n")}
+
+
+def score_sides(answers: dict[str, list[str]], pairs: Sequence[dict[str, Any]], metric_names: Sequence[str],
+                lang: str) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """Corpus scores and per-example scores for each side; texts that describe the scoring are split off."""
+    from . import metrics
+
+    refs, keys = [p["answer"] for p in pairs], pair_keys(pairs)
+    corpus, rows, notes = {}, {}, {}
+    for side, preds in answers.items():
+        scores = metrics.score_all(preds, refs, metrics=list(metric_names), keys=keys, lang=lang)
+        for name in ("sacrebleu_signature", "bertscore_encoder"):
+            if isinstance(scores.get(name), str) and not metrics.is_unavailable(scores[name]):
+                notes[name] = scores.pop(name)
+        corpus[side] = scores
+        rows[side] = metrics.per_example(preds, refs, metrics=list(metric_names), keys=keys, lang=lang)
+    return corpus, rows, notes
+
+
+def prediction_rows(pairs: Sequence[dict[str, Any]], results: dict[str, SideResult],
+                    rows: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    out = []
+    for i, pair in enumerate(pairs):
+        row: dict[str, Any] = {"index": i, "id": pair.get("id"), "question": pair["question"],
+                               "reference": pair["answer"], "keys": pair_keys([pair])[0]}
+        row.update({side: results[side].answers[i] for side in SIDES})
+        scores = {}
+        for side in SIDES:
+            nll, count = results[side].nll[i]
+            scores[side] = {**rows[side][i], "ppl": math.exp(nll / count) if count else None}
+        row["scores"] = scores
+        out.append(row)
+    return out
+
+
+def forgetting_scores(probe: list[dict[str, Any]], results: dict[str, SideResult],
+                      lang: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    answers = {side: results[side].probe_answers for side in SIDES}
+    corpus, rows, _ = score_sides(answers, probe, FORGETTING_METRICS, lang)
+    summary = {"n": len(probe), "base": corpus["base"], "tuned": corpus["tuned"],
+               "delta": delta(corpus["base"], corpus["tuned"])}
+    records = [{"index": i, "question": p["question"], "reference": p["answer"], "keys": p.get("keys"),
+                "base": answers["base"][i], "tuned": answers["tuned"][i],
+                "scores": {side: rows[side][i] for side in SIDES}} for i, p in enumerate(probe)]
+    return summary, records
+
+
+# the LLM judge -----------------------------------------------------------------------------------
+
+_NUMBER = r"(\d{1,3}(?:\.\d+)?)\s*(?:/\s*(100|10)\b|%)?"
+
+
+def _mark(value: Any, scale: str | None = None) -> float | None:
+    """A mark on 0-100 from a number or numeric text ("85", "85/100", "8.5/10", "85%")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        m = re.search(_NUMBER, value)
+        if not m:
+            return None
+        value, scale = m.group(1), m.group(2)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if scale == "10":
+        number *= 10
+    return max(0.0, min(100.0, number)) if math.isfinite(number) else None
+
+
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    decoder = json.JSONDecoder()
+    for m in re.finditer(r"\{", text):
+        try:
+            obj, _ = decoder.raw_decode(text[m.start():])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            yield obj
+
+
+def parse_judgement(text: str) -> dict[str, Any]:
+    """Marks for fluency, relevance and accuracy (0-100, None when missing) and a short reason.
+
+    Reads the first JSON object holding any of the marks (keys in any case, numbers or numeric text); without
+    one, looks for "fluency: 80"-style lines. ``parsed`` says whether all three marks were found.
+    """
+    text = text or ""
+    marks: dict[str, float | None] = dict.fromkeys(JUDGE_CRITERIA)
+    reason = ""
+    for obj in _json_objects(text):
+        lowered = {str(k).strip().lower(): v for k, v in obj.items()}
+        if any(c in lowered for c in JUDGE_CRITERIA):
+            marks = {c: _mark(lowered.get(c)) for c in JUDGE_CRITERIA}
+            reason = str(lowered.get("reason") or lowered.get("explanation") or "")
+            break
+    else:
+        for c in JUDGE_CRITERIA:
+            m = re.search(rf"\b{c}\b[\"'*\s]*[:=\-]?\s*[\"']?" + _NUMBER, text, flags=re.IGNORECASE)
+            marks[c] = _mark(m.group(1), m.group(2)) if m else None
+        m = re.search(r"\breason\b[\"'*\s]*[:=\-]\s*[\"']?(.+)", text, flags=re.IGNORECASE)
+        reason = m.group(1).strip().strip("\"'}") if m else ""
+    return {**marks, "reason": " ".join(reason.split())[:300], "parsed": all(v is not None for v in marks.values())}
+
+
+def judge_prompts(pairs: Sequence[dict[str, Any]], answers: Sequence[str]) -> list[str]:
+    return [JUDGE_PROMPT.format(question=p["question"], reference=p["answer"], answer=a or "(no answer)")
+            for p, a in zip(pairs, answers)]
+
+
+def endpoint_url(base_url: str) -> str:
+    """The chat-completions address for a base URL given with or without /v1."""
+    base = base_url.rstrip("/")
+    base = base.removesuffix("/chat/completions").removesuffix("/v1")
+    return f"{base}/v1/chat/completions"
+
+
+def ask_endpoint(spec: JudgeSpec, prompt: str, timeout: float = JUDGE_TIMEOUT_S) -> str:
+    """One chat completion from an OpenAI-compatible API (greedy); the API key is read from $WORKBENCH_JUDGE_KEY."""
+    import requests
+
+    headers = {"Content-Type": "application/json"}
+    if os.environ.get(JUDGE_KEY_ENV):
+        headers["Authorization"] = f"Bearer {os.environ[JUDGE_KEY_ENV]}"
+    body = {"model": spec.model or "default", "messages": [{"role": "user", "content": prompt}],
+            "temperature": 0, "max_tokens": JUDGE_MAX_NEW_TOKENS}
+    url = endpoint_url(spec.url)
+    try:
+        resp = requests.post(url, json=body, headers=headers, timeout=timeout)
+    except requests.RequestException as exc:
+        raise JudgeError(f"cannot reach the judge at {url}: {exc.__class__.__name__}; is the server running?") \
+            from None
+    if resp.status_code != 200:
+        raise JudgeError(f"the judge at {url} answered HTTP {resp.status_code}: {resp.text[:200]}")
+    try:
+        return str(resp.json()["choices"][0]["message"]["content"] or "")
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise JudgeError(f"the judge at {url} did not answer in the chat-completions format: "
+                         f"{resp.text[:200]}") from None
+
+
+def ask_local(spec: JudgeSpec, prompts: list[str]) -> list[str]:
+    """Greedy replies of a local judge model (loaded here, freed after)."""
+    from . import models
+    from .generation import generate_batch
+
+    model, tok, _ = models.load_model(spec.model)
+    try:
+        gen = GenParams(max_new_tokens=JUDGE_MAX_NEW_TOKENS, repetition_penalty=1.0)
+        return generate_batch(model, tok, [[{"role": "user", "content": p}] for p in prompts], gen)
+    finally:
+        del model
+        free_memory()
+
+
+def run_judge(spec: JudgeSpec, pairs: Sequence[dict[str, Any]], answers: dict[str, list[str]],
+              progress: Progress) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Mean marks per side and each answer's marks; an unreachable judge is reported in the summary."""
+    t0 = time.perf_counter()
+    per_side: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for side in SIDES:
+            prompts = judge_prompts(pairs, answers[side])
+            if spec.url:
+                replies = []
+                for prompt in prompts:
+                    replies.append(ask_endpoint(spec, prompt))
+                    progress.advance(1, f"judging {side} answers")
+            else:
+                replies = ask_local(spec, prompts)
+                progress.advance(len(prompts), f"judging {side} answers")
+            per_side[side] = [{**parse_judgement(r), "raw": r[:1000]} for r in replies]
+    except JudgeError as exc:
+        log.warning("judge failed: %s", exc)
+        return {"judge": spec.describe(), "error": str(exc)}, {}
+    summary: dict[str, Any] = {"judge": spec.describe(), "prompt": JUDGE_PROMPT,
+                               "seconds": round(time.perf_counter() - t0, 2)}
+    for side in SIDES:
+        marks = per_side[side]
+        summary[side] = {c: _mean([m[c] for m in marks if m[c] is not None]) for c in JUDGE_CRITERIA}
+        summary[side]["unparsed"] = sum(not m["parsed"] for m in marks)
+    summary["delta"] = delta(summary["base"], summary["tuned"])
+    summary["delta"].pop("unparsed", None)
+    return summary, per_side
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+# the whole evaluation -------------------------------------------------------------------------------
+
+def evaluate(job: EvalJob, out_dirs: Sequence[Path] = (), progress: Progress | None = None) -> dict[str, Any]:
+    """Answer, score and compare; write predictions.jsonl, forgetting.jsonl and scores.json into each of
+    ``out_dirs`` (default: the trained run's eval/ folder) and return the scores."""
+    from .metrics import load_forgetting_probe
+
+    t_start = time.perf_counter()
+    progress = progress or Progress()
+    pairs, where = load_eval_pairs(job)
+    probe = load_forgetting_probe() if job.probe else []
+    n_judged = 2 * len(pairs) if job.judge else 0
+    progress.total = 2 * (len(pairs) + len(probe)) + n_judged
+    results, info = run_both_sides(job, pairs, probe, progress)
+
+    progress.check("scoring")
+    t0 = time.perf_counter()
+    metric_names = job.settings.metric_names()
+    corpus, rows, notes = score_sides({s: results[s].answers for s in SIDES}, pairs, metric_names,
+                                      job.settings.lang)
+    for side in SIDES:
+        corpus[side]["perplexity"] = perplexity(results[side].nll)
+    metrics_s = time.perf_counter() - t0
+    predictions = prediction_rows(pairs, results, rows)
+
+    scores: dict[str, Any] = {
+        "run": RunDir(Path(job.run)).id, "n": len(pairs), "data": where, "base": corpus["base"],
+        "tuned": corpus["tuned"], "delta": delta(corpus["base"], corpus["tuned"]),
+        "sacrebleu_signature": notes.get("sacrebleu_signature"), "bertscore_encoder": notes.get("bertscore_encoder"),
+        "settings": {**job.to_dict(), **info, "perplexity": "exp(mean NLL of the reference answer tokens, prompt "
+                                                            "tokens excluded)"},
+    }
+    forgetting_records: list[dict[str, Any]] = []
+    if probe:
+        scores["forgetting"], forgetting_records = forgetting_scores(probe, results, job.settings.lang)
+    if job.judge:
+        scores["judge"], marks = run_judge(job.judge, pairs, {s: results[s].answers for s in SIDES}, progress)
+        for side, side_marks in marks.items():
+            for row, mark in zip(predictions, side_marks):
+                row.setdefault("judge", {})[side] = mark
+    total_s = time.perf_counter() - t_start
+    scores["timings"] = timings(results, len(pairs) + len(probe), metrics_s, total_s)
+    scores["created_at"] = time.time()
+    for out in out_dirs or [RunDir(Path(job.run)).eval_dir]:
+        write_results(Path(out), scores, predictions, forgetting_records)
+    progress.check("done")
+    return scores
+
+
+def timings(results: dict[str, SideResult], questions: int, metrics_s: float, total_s: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"metrics_s": round(metrics_s, 2), "total_s": round(total_s, 2)}
+    for side in SIDES:
+        r = results[side]
+        out[f"{side}_generate_s"] = round(r.seconds, 2)
+        out[f"{side}_questions_per_min"] = round(questions / r.seconds * 60, 1) if r.seconds else None
+        out[f"{side}_tokens_per_s"] = round(r.tokens / r.seconds, 1) if r.seconds else None
+    return out
+
+
+def write_results(out: Path, scores: dict[str, Any], predictions: list[dict[str, Any]],
+                  forgetting: list[dict[str, Any]]) -> None:
+    """predictions.jsonl and forgetting.jsonl first, scores.json last: its presence marks a complete result."""
+    atomic_write_text(out / "predictions.jsonl", _jsonl(predictions))
+    if forgetting:
+        atomic_write_text(out / "forgetting.jsonl", _jsonl(forgetting))
+    else:
+        (out / "forgetting.jsonl").unlink(missing_ok=True)
+    atomic_write_json(out / "scores.json", scores)
+
+
+def _jsonl(records: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n" for r in records)
+
+
+# the eval job ------------------------------------------------------------------------------------
+
+def has_saved_model(run: RunDir) -> bool:
+    """Is there a tuned model to load (a PEFT adapter or a whole model)? Torch-free."""
+    adapter = run.adapter
+    return ((adapter / "adapter_config.json").exists() or any(adapter.glob("*/adapter_config.json"))
+            or (adapter / "config.json").exists())
+
+
+def run_job(run: RunDir) -> dict[str, Any]:
+    """Worker entry for an eval run: evaluate, write into the trained run's eval/ and a copy into this run's."""
+    job = EvalJob.from_dict(run.read_config().get("eval") or {})
+    progress = Progress(report=lambda done, total, phase: run.write_status(step=done, total_steps=total,
+                                                                           phase=phase),
+                        should_stop=run.stop_requested)
+    try:
+        scores = evaluate(job, [RunDir(Path(job.run)).eval_dir, run.eval_dir], progress)
+    except EvalStopped as stop:
+        log.info("evaluation stopped during %s; nothing written", stop)
+        return {"stopped": True, "phase": str(stop)}
+    return summary(scores)
+
+
+def summary(scores: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of an evaluation (for status.json and run lists)."""
+    out: dict[str, Any] = {"run": scores.get("run"), "n": scores.get("n")}
+    for side in (*SIDES, "delta"):
+        out[side] = numbers_only(scores.get(side) or {})
+    if "forgetting" in scores:
+        out["forgetting_delta"] = scores["forgetting"].get("delta")
+    if "judge" in scores:
+        out["judge"] = {k: scores["judge"].get(k) for k in ("base", "tuned", "delta", "error") if k in scores["judge"]}
+    return out
+
+
+def start_eval(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
+               gen: GenParams | None = None, settings: EvalConfig | None = None, judge: JudgeSpec | None = None,
+               limit: int = 0, probe: bool = True, run_id: str | None = None) -> RunDir:
+    """Check the request, write an eval run folder and launch its worker; returns the eval run.
+
+    ``train_run`` is a run id or folder; ``data`` a dataset name/folder or QA file (None = the run's held-out
+    pairs). A judge set in ``settings`` (judge_model, with judge_url for an API) is used when ``judge`` is not
+    given; its API key is read from $WORKBENCH_JUDGE_KEY at run time and never stored in the run folder.
+    """
+    job = eval_job(workspace, train_run, data, gen=gen, settings=settings, judge=judge, limit=limit, probe=probe)
+    run = jobs.create_run(workspace, "eval", {"eval": job.to_dict()}, run_id=run_id,
+                          label=f"eval-{RunDir(Path(job.run)).id}"[:60])
+    jobs.start(run)
+    return run
+
+
+def eval_job(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
+             gen: GenParams | None = None, settings: EvalConfig | None = None, judge: JudgeSpec | None = None,
+             limit: int = 0, probe: bool = True) -> EvalJob:
+    """A validated EvalJob with resolved paths; raises EvalError/ValueError with what to fix."""
+    train = RunDir(workspace.run_path(str(train_run)))
+    kind = train.read_config().get("kind", "train")
+    if kind != "train":
+        raise EvalError(f"run {train.id} is a {kind} run; evaluate a training run")
+    if not has_saved_model(train):
+        raise EvalError(f"run {train.id} has no saved model yet (state: {train.effective_state()}); "
+                        "wait until it finishes or stop it (a stopped run saves its adapter)")
+    settings = settings or EvalConfig()
+    if judge is None and (settings.judge_url or settings.judge_model):
+        judge = JudgeSpec(model=settings.judge_model, url=settings.judge_url)
+    data_path = str(workspace.dataset_path(str(data))) if data else ""
+    if data_path:
+        explicit_pairs(Path(data_path))  # refuse unreadable or empty data before a process starts
+    return EvalJob(run=str(train.path), data=data_path, gen=gen or GenParams(), settings=settings, judge=judge,
+                   limit=limit, probe=probe)
+
+
+# reading results ----------------------------------------------------------------------------------
+
+def load_scores(run: RunDir | str | Path) -> dict[str, Any] | None:
+    """The run's last evaluation scores, or None when it has not been evaluated."""
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    return read_json(run.eval_dir / "scores.json")
+
+
+def load_predictions(run: RunDir | str | Path, name: str = "predictions.jsonl") -> list[dict[str, Any]]:
+    run = run if isinstance(run, RunDir) else RunDir(Path(run))
+    path = run.eval_dir / name
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def question_changes(predictions: Sequence[dict[str, Any]], metric: str = "rougeL",
+                     tolerance: float = 1e-9) -> dict[str, list[dict[str, Any]]]:
+    """Sort questions into improved / regressed / unchanged by ``metric`` (tuned minus base), biggest wins
+    and biggest losses first; questions the metric could not score go to ``unscored``."""
+    groups: dict[str, list[dict[str, Any]]] = {"improved": [], "regressed": [], "unchanged": [], "unscored": []}
+    for row in predictions:
+        b, t = (row.get("scores", {}).get(side, {}).get(metric) for side in SIDES)
+        item = {"index": row.get("index"), "question": row.get("question"), "reference": row.get("reference"),
+                "base": row.get("base"), "tuned": row.get("tuned"), "base_score": b, "tuned_score": t}
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (b, t)):
+            groups["unscored"].append({**item, "delta": None})
+            continue
+        d = t - b
+        if metric == "ppl":
+            d = -d  # a lower perplexity is better
+        group = "improved" if d > tolerance else "regressed" if d < -tolerance else "unchanged"
+        groups[group].append({**item, "delta": d})
+    groups["improved"].sort(key=lambda r: -r["delta"])
+    groups["regressed"].sort(key=lambda r: r["delta"])
+    return groups
+
+
+def compare_runs(runs: Sequence[RunDir | str | Path]) -> list[dict[str, Any]]:
+    """One row per run: method, model, data and base/tuned/delta of every metric (runs not yet evaluated
+    get a row with ``evaluated: False``)."""
+    rows = []
+    for item in runs:
+        run = item if isinstance(item, RunDir) else RunDir(Path(item))
+        config = run.read_config()
+        train = config.get("train", config)
+        row: dict[str, Any] = {"run": run.id, "method": train.get("method"), "model": train.get("model")}
+        scores = load_scores(run)
+        if not scores:
+            rows.append({**row, "evaluated": False})
+            continue
+        row.update(evaluated=True, n=scores.get("n"), data=scores.get("data"))
+        for side in (*SIDES, "delta"):
+            for key, value in numbers_only(scores.get(side) or {}).items():
+                if key != "n" and not key.endswith("_n"):
+                    row[f"{side}_{key}"] = value
+        for key, value in ((scores.get("forgetting") or {}).get("delta") or {}).items():
+            row[f"forgetting_delta_{key}"] = value
+        judge = scores.get("judge") or {}
+        for key, value in (judge.get("tuned") or {}).items():
+            if key in JUDGE_CRITERIA:
+                row[f"judge_tuned_{key}"] = value
+        rows.append(row)
+    return rows
+
+
+def comparison_scores(runs: Sequence[RunDir | str | Path]) -> dict[str, dict[str, Any]]:
+    """Scores keyed by what answered, for ``plots.scores_bar_figure``: each evaluated run's tuned scores under
+    its id, and each distinct base (model and evaluation data) once under "base: <model>"."""
+    out: dict[str, dict[str, Any]] = {}
+    bases: dict[tuple, str] = {}
+    for item in runs:
+        run = item if isinstance(item, RunDir) else RunDir(Path(item))
+        scores = load_scores(run)
+        if not scores:
+            continue
+        model = (scores.get("settings") or {}).get("model", "?")
+        key = (model, scores.get("data"), scores.get("n"))
+        if key not in bases:
+            bases[key] = f"base: {model}" + (f" ({len(bases) + 1})" if any(k[0] == model for k in bases) else "")
+            out[bases[key]] = scores.get("base") or {}
+        out[run.id] = scores.get("tuned") or {}
+    return out
+
+
+def check_eval_settings(metrics_text: str | None, lang: str = "auto") -> EvalConfig:
+    """An EvalConfig from a comma-separated metric list; ConfigError names the unknown ones."""
+    settings: dict[str, Any] = {"lang": lang}
+    if metrics_text:
+        settings["metrics"] = [m.strip() for m in metrics_text.split(",") if m.strip()]
+    try:
+        return from_dict(EvalConfig, settings)
+    except ConfigError as exc:
+        raise EvalError(str(exc)) from None
