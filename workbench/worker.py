@@ -56,9 +56,9 @@ def classify(exc: BaseException) -> str:
     text = str(exc).lower()
     if isinstance(exc, MemoryError) or "out of memory" in text or name == "OutOfMemoryError":
         return "out_of_memory"
-    if name in ("ConfigError", "MethodError", "StudyError", "EvalError", "CoraError") or isinstance(exc, (TypeError,)) and "argument" in text:
+    if name in ("ConfigError", "MethodError", "StudyError", "CoraError", "JudgeError"):
         return "bad_config"
-    if name in ("DataError", "CorpusError", "DatasetError", "JSONDecodeError"):
+    if name in ("DataError", "CorpusError", "DatasetError", "JSONDecodeError", "EvalError", "PipelineError"):
         return "bad_data"
     if name == "ModelError":
         return "model"
