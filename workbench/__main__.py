@@ -8,24 +8,8 @@ import sys
 from typing import Any
 
 from . import cli_commands as cmds
-from . import cli_eval, cli_study  # noqa: F401 - importing them registers their commands
-from .config import TrainConfig, describe
-
-
-def _add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One --option per field, default None so only what the user typed overrides the config file."""
-    group = parser.add_argument_group(f"{cls.__name__} settings")
-    for f in describe(cls):
-        if f["name"] in skip:
-            continue
-        flag = "--" + f["name"].replace("_", "-")
-        extra = []
-        if f.get("lo") is not None or f.get("hi") is not None:
-            extra.append(f"range {f.get('lo')}..{f.get('hi')}")
-        if f.get("choices"):
-            extra.append("one of " + ", ".join(map(str, f["choices"])))
-        help_text = f"{f['help']} (default {f['default']!r}{'; ' + '; '.join(extra) if extra else ''})"
-        group.add_argument(flag, dest=f["name"], default=None, metavar="VALUE", help=help_text.replace("%", "%%"))
+from . import cli_data, cli_eval, cli_study  # noqa: F401 - importing them registers their commands
+from .config import TrainConfig
 
 
 def _train_parser(sub: Any) -> None:
@@ -41,7 +25,7 @@ def _train_parser(sub: Any) -> None:
     p.add_argument("--config", help="YAML or JSON file with training settings (keys of TrainConfig)")
     p.add_argument("--run-dir", help="run id to create (default: time-method-random)")
     p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
-    _add_dataclass_options(p, TrainConfig, skip=("data", "model", "method", "method_params"))
+    cmds.add_dataclass_options(p, TrainConfig, skip=("data", "model", "method", "method_params"))
     p.set_defaults(func=cmds.train)
 
 
@@ -65,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _runs_parser(sub)
+    s = sub.add_parser("serve", help="open the workbench UI (same as `python app.py`)", add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER, help="options of app.py (--host, --port, --share, --auth)")
+    s.set_defaults(func=lambda a: serve(a.rest))
     m = sub.add_parser("methods", help="list fine-tuning methods and their parameters")
     m.add_argument("name", nargs="?", help="show one method in detail")
     m.set_defaults(func=cmds.methods_cmd)
@@ -73,12 +60,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def serve(rest: list[str]) -> int:
+    from .ui.app import main as ui_main
+
+    return int(ui_main(rest) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except cmds.USER_ERRORS as exc:
+    except Exception as exc:
+        # Our own exception classes carry messages written for users; so do the standard input errors.
+        if not (isinstance(exc, cmds.USER_ERRORS) or type(exc).__module__.startswith("workbench.")):
+            raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

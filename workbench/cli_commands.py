@@ -37,6 +37,22 @@ def read_config_file(path: str) -> dict[str, Any]:
     return data.get("train", data)
 
 
+def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One --option per field, default None so only what the user typed overrides the config file."""
+    group = parser.add_argument_group(f"{cls.__name__} settings")
+    for f in describe(cls):
+        if f["name"] in skip:
+            continue
+        flag = "--" + f["name"].replace("_", "-")
+        extra = []
+        if f.get("lo") is not None or f.get("hi") is not None:
+            extra.append(f"range {f.get('lo')}..{f.get('hi')}")
+        if f.get("choices"):
+            extra.append("one of " + ", ".join(map(str, f["choices"])))
+        help_text = f"{f['help']} (default {f['default']!r}{'; ' + '; '.join(extra) if extra else ''})"
+        group.add_argument(flag, dest=f["name"], default=None, metavar="VALUE", help=help_text.replace("%", "%%"))
+
+
 # train -----------------------------------------------------------------------------------------
 
 def train_settings(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:

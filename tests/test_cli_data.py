@@ -1,0 +1,40 @@
+"""`ingest` and `qa` from the command line on the sample corpus (rule-based: no model, seconds)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import workbench.cli_data  # noqa: F401 - registers the commands
+from workbench.__main__ import main
+
+SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "sample_corpus"
+
+
+def test_qa_fallback_builds_a_dataset_and_prints_its_report(workspace, capsys):
+    assert main(["qa", str(SAMPLE), "--out", "sample", "--fallback-only", "--split-by", "paraphrase"]) == 0
+    out = capsys.readouterr().out
+    assert "pairs kept" in out and "coverage: " in out
+    folder = workspace.datasets / "sample"
+    report = json.loads((folder / "report.json").read_text())
+    assert report["counts"]["train"] > 0 and report["counts"]["test"] > 0
+    assert report["coverage"]["passages_with_pair"] == report["coverage"]["passages"]
+    # a second run refuses to overwrite without being asked
+    assert main(["qa", str(SAMPLE), "--out", "sample", "--fallback-only"]) == 2
+    assert "already" in capsys.readouterr().err
+
+
+def test_ingest_reports_each_document(workspace, tmp_path, capsys):
+    bad = tmp_path / "empty.txt"
+    bad.write_text("")
+    assert main(["ingest", str(SAMPLE), str(bad), "--out", "passages-only"]) == 0
+    out = capsys.readouterr().out
+    assert "ingested" in out and "empty.txt" in out
+    assert (workspace.datasets / "passages-only" / "passages.jsonl").exists()
+
+
+def test_qa_refuses_missing_inputs_and_bad_settings(workspace, capsys):
+    assert main(["qa", "/no/such/dir", "--out", "x", "--fallback-only"]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert main(["qa", str(SAMPLE), "--out", "x", "--fallback-only", "--test-fraction", "5"]) == 2
+    assert "test_fraction" in capsys.readouterr().err

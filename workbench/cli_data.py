@@ -1,0 +1,113 @@
+"""CLI for the data side: `ingest` (documents -> passages) and `qa` (documents -> reviewed QA dataset)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .cli_commands import EXTRA_PARSERS, add_dataclass_options, follow, workspace_of
+from .config import QAGenConfig, describe, from_dict
+
+SKIP = ("model", "endpoint_url", "endpoint_model", "api_key", "fallback_only")
+
+
+def out_folder(args: argparse.Namespace) -> Path:
+    """--out is a folder path, or a bare name for datasets/<name> in the workspace."""
+    out = Path(args.out)
+    if len(out.parts) == 1:
+        return workspace_of(args).datasets / out.name
+    return out.resolve()
+
+
+def qa_config(args: argparse.Namespace) -> QAGenConfig:
+    settings: dict[str, Any] = {f["name"]: getattr(args, f["name"]) for f in describe(QAGenConfig)
+                                if f["name"] not in SKIP and getattr(args, f["name"], None) is not None}
+    if args.generator:
+        if args.generator.startswith(("http://", "https://")):
+            settings["endpoint_url"] = args.generator
+            if args.endpoint_model:
+                settings["endpoint_model"] = args.endpoint_model
+        else:
+            settings["model"] = args.generator
+    settings["fallback_only"] = bool(args.fallback_only)
+    return from_dict(QAGenConfig, settings)
+
+
+def print_report(report: dict[str, Any], out: Path) -> None:
+    counts = report["counts"]
+    print(f"dataset {out}: {counts['kept']} pairs kept ({counts['train']} train, {counts['test']} test) "
+          f"from {counts['passages']} passages of {counts['documents_ingested']}/{counts['documents']} documents")
+    print("  dropped by filter: " + ", ".join(f"{k} {v}" for k, v in counts["dropped_by"].items()))
+    cov = report["coverage"]
+    print(f"  coverage: {cov['passages_with_pair']}/{cov['passages']} passages gave at least one pair")
+    for doc in report.get("documents", []):
+        if doc.get("status") != "ingested":
+            print(f"  skipped {doc.get('source')}: {doc.get('reason')}")
+    print(f"  generator: {report.get('generator')}; {report['timings'].get('total_s', 0):.1f} s")
+
+
+def ingest_cmd(args: argparse.Namespace) -> int:
+    from .qa.pipeline import ingest
+
+    out = out_folder(args)
+    summary = ingest(args.paths, out, qa_config(args))
+    for doc in summary.get("documents", []):
+        extra = f"{doc.get('passages', 0)} passages" if doc.get("status") == "ingested" else doc.get("reason")
+        print(f"{doc.get('status', '?'):9} {doc.get('source')}: {extra}")
+    print(f"wrote {out / 'passages.jsonl'}")
+    return 0
+
+
+def qa_cmd(args: argparse.Namespace) -> int:
+    from .qa import pipeline
+
+    out = out_folder(args)
+    cfg = qa_config(args)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+    if cfg.fallback_only:  # seconds, no model: run here
+        report = pipeline.build_dataset(args.paths, out, cfg, overwrite=args.overwrite)
+        print_report(report, out)
+        return 0
+    ws = workspace_of(args)
+    if out.parent != ws.datasets:
+        raise ValueError("LLM generation runs as a background job and writes into the workspace: give --out a "
+                         "dataset name, not a path")
+    run = pipeline.start_job(ws, args.paths, out.name, cfg, overwrite=args.overwrite)
+    if args.detach:
+        print(run.id)
+        return 0
+    print(f"run {run.id}: generating QA pairs with {cfg.endpoint_url or cfg.model}")
+    code = follow(run)
+    if code == 0 and (out / "report.json").exists():
+        print_report(json.loads((out / "report.json").read_text()), out)
+    return code
+
+
+def register(sub: Any) -> None:
+    i = sub.add_parser("ingest", help="read, clean and split documents into passages (no QA pairs)")
+    i.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
+    i.add_argument("--out", required=True, help="dataset name (datasets/NAME) or folder")
+    i.add_argument("--generator", help=argparse.SUPPRESS)
+    i.add_argument("--endpoint-model", help=argparse.SUPPRESS)
+    i.add_argument("--fallback-only", action="store_true", help=argparse.SUPPRESS)
+    add_dataclass_options(i, QAGenConfig, skip=SKIP)
+    i.set_defaults(func=ingest_cmd)
+
+    q = sub.add_parser("qa", help="turn documents into a question-answer dataset (LLM or rule-based)")
+    q.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
+    q.add_argument("--out", required=True, help="dataset name (datasets/NAME) or, with --fallback-only, a folder")
+    q.add_argument("--generator", help="model alias/folder (default smollm2) or an OpenAI-compatible URL "
+                                       "(http://host:port/v1)")
+    q.add_argument("--endpoint-model", help="model name sent to the endpoint")
+    q.add_argument("--fallback-only", action="store_true", help="rule-based questions only: seconds, no model")
+    q.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    q.add_argument("--detach", action="store_true", help="start the job and print its run id")
+    add_dataclass_options(q, QAGenConfig, skip=SKIP)
+    q.set_defaults(func=qa_cmd)
+
+
+EXTRA_PARSERS.append(register)
