@@ -1,0 +1,195 @@
+"""Dataset folders: split, load, export/re-import round trips, LLaMA-Factory entries, editing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from workbench.qa import dataset
+from workbench.qa.dataset import DatasetError
+
+
+def make_pairs(n_passages: int = 5, per_passage: int = 4) -> list[dict]:
+    pairs = []
+    for p in range(n_passages):
+        for k in range(per_passage):
+            group = f"p{p}-f{k // 2}"
+            pairs.append({"id": f"p{p}-q{k}", "question": f"Question {k} about passage {p}?",
+                          "answer": f"Answer {k} for passage {p} is {1990 + p}.", "passage_id": f"p{p}",
+                          "source": "doc.txt", "group": group, "kind": "original" if k % 2 == 0 else "paraphrase",
+                          "passage": f"Passage {p} text: Answer {k} for passage {p} is {1990 + p}."})
+    return pairs
+
+
+def make_folder(tmp_path: Path, name: str = "demo") -> Path:
+    pairs = make_pairs()
+    train, test = dataset.split_pairs(pairs, 0.2, seed=1, by="passage")
+    folder = tmp_path / name
+    dataset.write_dataset(folder, train=train, test=test, passages=[{"id": f"p{p}", "text": "t"} for p in range(5)],
+                          dropped=[], report={"counts": {"train": len(train), "test": len(test)}}, config={})
+    return folder
+
+
+# split -----------------------------------------------------------------------------------------------
+
+def test_split_by_passage_is_seeded_and_never_shares_a_passage():
+    pairs = make_pairs()
+    train, test = dataset.split_pairs(pairs, 0.2, seed=7, by="passage")
+    assert len(test) == 4 and len(train) == 16
+    assert not {p["passage_id"] for p in train} & {p["passage_id"] for p in test}
+    assert dataset.split_pairs(pairs, 0.2, seed=7, by="passage") == (train, test)
+    other = [dataset.split_pairs(pairs, 0.2, seed=s, by="passage")[1][0]["passage_id"] for s in range(10)]
+    assert len(set(other)) > 1  # the seed matters
+    assert [p["id"] for p in train] == [p["id"] for p in pairs if p in train]  # input order kept
+
+
+def test_split_by_pair_keeps_paraphrases_together():
+    train, test = dataset.split_pairs(make_pairs(), 0.25, seed=3, by="pair")
+    assert len(test) == 6  # 20 pairs * 0.25 = 5, whole groups of 2
+    assert not {p["group"] for p in train} & {p["group"] for p in test}
+
+
+def test_split_by_paraphrase_holds_out_rewordings_of_trained_facts():
+    train, test = dataset.split_pairs(make_pairs(), 0.2, seed=3, by="paraphrase")
+    assert len(test) == 4
+    assert all(p["kind"] == "paraphrase" for p in test)
+    assert {p["group"] for p in test} <= {p["group"] for p in train}
+
+
+def test_split_edge_cases():
+    assert dataset.split_pairs(make_pairs(1, 2), 0.5, by="passage") == (make_pairs(1, 2), [])  # one passage only
+    assert dataset.split_pairs(make_pairs(), 0.0)[1] == []
+    with pytest.raises(DatasetError):
+        dataset.split_pairs(make_pairs(), 1.0)
+
+
+# load -------------------------------------------------------------------------------------------------
+
+def test_load_pairs_and_split_from_folder_and_jsonl(tmp_path: Path):
+    folder = make_folder(tmp_path)
+    train, test = dataset.load_split(folder, "train"), dataset.load_split(folder, "test")
+    assert len(train) + len(test) == 20 and test
+    assert dataset.load_pairs(folder) == train + test
+    loose = tmp_path / "loose.jsonl"
+    loose.write_text('{"question": "Q one?", "answer": "A one."}\n\n{"instruction": "Q two?", "output": "A two."}\n')
+    assert [(p["question"], p["answer"]) for p in dataset.load_pairs(loose)] == [("Q one?", "A one."),
+                                                                                ("Q two?", "A two.")]
+    assert dataset.load_split(loose, "test") == []
+
+
+def test_load_errors_name_the_line(tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok?", "answer": "yes"}\n{"question": "no answer?"}\n')
+    with pytest.raises(DatasetError, match="bad.jsonl line 2 has no question/answer"):
+        dataset.load_pairs(bad)
+    bad.write_text('{"question": "ok?", "answer": "yes"}\nnot json\n')
+    with pytest.raises(DatasetError, match="line 2 is not valid JSON"):
+        dataset.load_pairs(bad)
+    with pytest.raises(DatasetError, match="not a dataset folder"):
+        dataset.load_split(tmp_path, "train")
+
+
+# export / import ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["alpaca", "sharegpt"])
+def test_export_reimport_round_trip(tmp_path: Path, fmt: str):
+    folder = make_folder(tmp_path)
+    written = dataset.export(folder, fmt, system="You answer questions about Vellmouth.")
+    info = json.loads(written["dataset_info"].read_text())
+    for split in ("train", "test"):
+        records = json.loads(written[split].read_text())
+        entry = info[f"demo_{split}_{fmt}"]
+        assert entry["file_name"] == written[split].name
+        assert entry["columns"]["system"] == "system"
+        if fmt == "alpaca":
+            assert set(records[0]) == {"instruction", "input", "output", "system"}
+            assert "formatting" not in entry and entry["columns"]["prompt"] == "instruction"
+        else:
+            assert records[0]["conversations"][0]["from"] == "human"
+            assert entry["formatting"] == "sharegpt" and entry["columns"]["messages"] == "conversations"
+        again = dataset.import_pairs(written[split])
+        original = dataset.load_split(folder, split)
+        assert [(p["question"], p["answer"]) for p in again] == [(p["question"], p["answer"]) for p in original]
+
+
+def test_export_merges_dataset_info(tmp_path: Path):
+    folder = make_folder(tmp_path)
+    out = tmp_path / "llamafactory-data"
+    dataset.export(folder, "alpaca", out_dir=out)
+    dataset.export(folder, "sharegpt", out_dir=out)
+    assert sorted(json.loads((out / "dataset_info.json").read_text())) == [
+        "demo_test_alpaca", "demo_test_sharegpt", "demo_train_alpaca", "demo_train_sharegpt"]
+
+
+def test_csv_import_and_import_dataset(tmp_path: Path):
+    csv_file = tmp_path / "qa.csv"
+    csv_file.write_text('Question,Answer,Notes\n"When did the tram open?","On 12 September 2009.",x\n'
+                        '"How long is the bridge, in metres?","280 metres.",y\n', encoding="utf-8")
+    pairs = dataset.import_csv(csv_file)
+    assert [(p["question"], p["answer"]) for p in pairs] == [("When did the tram open?", "On 12 September 2009."),
+                                                             ("How long is the bridge, in metres?", "280 metres.")]
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(DatasetError, match="cannot find question/answer columns"):
+        dataset.import_csv(tmp_path / "other.csv")
+    report = dataset.import_dataset([csv_file], tmp_path / "imported", test_fraction=0.5, seed=0)
+    assert report["counts"]["kept"] == 2 and report["counts"]["test"] == 1
+    assert len(dataset.load_pairs(tmp_path / "imported")) == 2
+
+
+def test_to_hf_dataset(tmp_path: Path):
+    folder = make_folder(tmp_path)
+    dd = dataset.to_hf_dataset(folder)
+    assert set(dd) == {"train", "test"}
+    assert dd["train"].num_rows + dd["test"].num_rows == 20
+    assert dd["train"][0]["question"] == dataset.load_split(folder, "train")[0]["question"]
+
+
+# editing -------------------------------------------------------------------------------------------------
+
+def test_edit_delete_add(tmp_path: Path):
+    folder = make_folder(tmp_path)
+    first = dataset.load_split(folder, "train")[0]
+    edited = dataset.edit_pair(folder, first["id"], answer="A corrected answer for 1990.")
+    assert edited["edited"] is True and edited["answer"] == "A corrected answer for 1990."
+    assert "grounding" in edited["scores"]
+    reloaded = dataset.load_split(folder, "train")
+    assert reloaded[0]["answer"] == "A corrected answer for 1990." and len(reloaded) == 16
+
+    gone = dataset.delete_pair(folder, first["id"])
+    assert gone["drop_reason"] == "deleted by hand"
+    assert first["id"] not in {p["id"] for p in dataset.load_pairs(folder)}
+    assert dataset.read_jsonl(folder / "dropped.jsonl")[-1]["id"] == first["id"]
+
+    added = dataset.add_pair(folder, "Who chaired the committee?", "Ines Carraway.", split="test")
+    assert added["id"] in {p["id"] for p in dataset.load_split(folder, "test")}
+    report = dataset.read_report(folder)
+    assert report["counts"]["train"] == 15 and report["counts"]["test"] == 5
+    assert report["edits"] == {"edited": 1, "deleted": 1, "added": 1}
+
+    with pytest.raises(DatasetError, match="no pair with id"):
+        dataset.edit_pair(folder, "missing", answer="x")
+    with pytest.raises(DatasetError, match="cannot be empty"):
+        dataset.edit_pair(folder, added["id"], question=" ")
+
+
+def test_concurrent_adds_lose_nothing(tmp_path: Path):
+    folder = make_folder(tmp_path)
+    errors = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(5):
+                dataset.add_pair(folder, f"Thread {k} question {i}?", f"Answer {k}.{i}.")
+        except DatasetError as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(dataset.load_split(folder, "train")) == 16 + 20

@@ -1,0 +1,117 @@
+"""Filters: each drops the pair it should, says why, and scores every pair."""
+
+from __future__ import annotations
+
+import pytest
+from rouge_score import rouge_scorer
+
+from workbench.qa import filters
+from workbench.qa.filters import FilterSettings, apply_filters
+
+PASSAGE = ("In 1998 the city council approved the Eastwharf Renewal Plan. The Vell Line tram opened on "
+           "12 September 2009 and has 11 stops. Canal Park covers 18 hectares.")
+GOOD = {"id": "good", "question": "When did the Vell Line tram open?",
+        "answer": "The Vell Line tram opened on 12 September 2009.", "passage_id": "p1"}
+
+
+def run(*pairs: dict, **settings) -> filters.FilterReport:
+    return apply_filters([dict(p) for p in pairs], {"p1": PASSAGE}, FilterSettings(**settings))
+
+
+def dropped_by(report: filters.FilterReport) -> dict[str, tuple[str, str]]:
+    return {p["id"]: (p["drop_filter"], p["drop_reason"]) for p in report.dropped}
+
+
+def test_a_good_pair_is_kept_and_scored():
+    report = run(GOOD)
+    assert [p["id"] for p in report.kept] == ["good"] and not report.dropped
+    scores = report.kept[0]["scores"]
+    assert scores["grounding"] == 1.0 and scores["rouge_l_recall"] == 1.0
+    assert scores["answer_novelty"] > 0 and scores["max_similarity"] == 0.0
+    assert report.to_dict() == {"kept": 1, "dropped": 0, "dropped_by": dict.fromkeys(filters.FILTER_NAMES, 0)}
+
+
+@pytest.mark.parametrize("pair,reason", [
+    ({"question": "", "answer": "x"}, "empty question"),
+    ({"question": "Q1: When did it open?", "answer": "In 2009."}, "template text"),
+    ({"question": "Tell me about {passage}", "answer": "In 2009."}, "template text"),
+    ({"question": "The tram opened", "answer": "In 2009."}, "not a question"),
+    ({"question": "When did the tram open?", "answer": "The text does not say when."}, "refusal"),
+])
+def test_malformed(pair: dict, reason: str):
+    report = run({"id": "bad", "passage_id": "p1", **pair}, GOOD)
+    name, why = dropped_by(report)["bad"]
+    assert name == "malformed" and reason in why
+    assert [p["id"] for p in report.kept] == ["good"]
+
+
+def test_length_bounds():
+    long_answer = {"id": "long", "question": "What does Canal Park cover?", "passage_id": "p1",
+                   "answer": "Canal Park covers 18 hectares. " * 30}
+    short_q = {"id": "short", "question": "When?", "answer": "In 1998.", "passage_id": "p1"}
+    report = run(long_answer, short_q, GOOD, max_answer_tokens=50)
+    drops = dropped_by(report)
+    assert drops["long"] == ("length", "answer has 150 tokens, outside 1-50")
+    assert drops["short"] == ("length", "question has 1 tokens, outside 3-60")
+
+
+def test_question_containing_its_answer():
+    pairs = [{"id": "echo", "question": "Did the tram open on 12 September 2009?", "answer": "12 September 2009",
+              "passage_id": "p1"},
+             {"id": "nothing-new", "question": "When did the tram open in 2009?",
+              "answer": "The tram did open in 2009.", "passage_id": "p1"}]
+    drops = dropped_by(run(*pairs, GOOD))
+    assert drops["echo"] == ("self_answer", "the question contains its own answer")
+    assert drops["nothing-new"] == ("self_answer", "every word of the answer is already in the question")
+
+
+def test_grounding_by_overlap_rouge_and_numbers():
+    invented = {"id": "invented", "question": "Who opened the tram?", "passage_id": "p1",
+                "answer": "The mayor Ines Carraway cut a ribbon with schoolchildren."}
+    wrong_number = {"id": "number", "question": "How many stops has the tram?", "passage_id": "p1",
+                    "answer": "The Vell Line tram has 14 stops."}
+    drops = dropped_by(run(invented, wrong_number, GOOD))
+    assert drops["invented"][0] == "grounded" and "of the answer is found in its passage" in drops["invented"][1]
+    assert drops["number"] == ("grounded", "the answer states number(s) not in its passage: 14")
+    # Same words in another order: full token overlap, but a low ROUGE-L recall.
+    shuffled = {"id": "shuffled", "question": "What happened to the tram?", "passage_id": "p1",
+                "answer": "2009 September 12 on opened tram Line Vell The"}
+    assert run(shuffled).kept
+    assert dropped_by(run(shuffled, grounding_metric="rouge_l"))["shuffled"][0] == "grounded"
+
+
+def test_near_duplicate_questions_but_not_close_paraphrases():
+    near = {"id": "near", "question": "When did the Vell Line tram first open?", "passage_id": "p1",
+            "answer": GOOD["answer"]}
+    paraphrase = {"id": "para", "group": "good", "question": "On what date did the Vell Line tram open?",
+                  "passage_id": "p1", "answer": GOOD["answer"]}
+    copy = {"id": "copy", "group": "good", "question": "When did the Vell Line tram open ?", "passage_id": "p1",
+            "answer": GOOD["answer"]}
+    report = run(GOOD, near, paraphrase, copy)
+    drops = dropped_by(report)
+    assert drops["near"][0] == "dedup" and "'good'" in drops["near"][1]
+    assert drops["copy"][0] == "dedup" and "paraphrase too close" in drops["copy"][1]
+    assert [p["id"] for p in report.kept] == ["good", "para"]
+    assert report.counts["dedup"] == 2
+
+
+def test_rouge_l_matches_rouge_score():
+    scorer = rouge_scorer.RougeScorer(["rougeL"])
+    pairs = [("When did the city council approve the plan?", "When was the plan approved by the city council?"),
+             ("How many stops does the tram have?", "The tram line has eleven stops and runs six kilometres."),
+             ("a b c d", "e f g")]
+    for cand, ref in pairs:
+        expected = scorer.score(ref, cand)["rougeL"]
+        got = filters.rouge_l(filters.tokenize(cand), filters.tokenize(ref))
+        assert got == pytest.approx((expected.precision, expected.recall, expected.fmeasure))
+
+
+def test_chinese_is_tokenised_by_character():
+    assert filters.tokenize("城市更新于1998年开始, 4,800 homes") == [
+        "城", "市", "更", "新", "于", "1998", "年", "开", "始", "4800", "homes"]
+    passage = "城市更新计划于1998年获得批准。新建住宅共4800套。"
+    report = apply_filters([{"id": "zh", "question": "城市更新计划何时获得批准？", "answer": "1998年获得批准。",
+                             "passage_id": "z"}], {"z": passage})
+    assert report.kept and report.kept[0]["scores"]["grounding"] == 1.0
+    recall = filters.rouge_l(filters.tokenize("新建住宅"), filters.tokenize("新建住宅共4800套"))[1]
+    assert recall == pytest.approx(4 / 7)

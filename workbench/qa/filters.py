@@ -1,0 +1,296 @@
+"""Quality filters for question-answer pairs: each drops pairs for one stated reason and scores every pair.
+
+Filters, in the order they run (a pair is dropped by the first that rejects it):
+  malformed    empty text, template leftovers, a "question" that asks nothing, a refusal as answer
+  length       question or answer outside the token bounds
+  self_answer  the question already contains its answer (the answer adds no new word)
+  grounded     the answer's words are not found in its passage (token-overlap or ROUGE-L recall below a
+               threshold), or it states a number the passage does not contain
+  dedup        the question is a near-duplicate (ROUGE-L F above 0.7, as in self-instruct) of a kept one;
+               paraphrases of the same fact are only dropped when almost identical to each other
+
+Every pair gets ``scores`` (grounding, rouge_l_recall, answer_novelty, max_similarity, token counts);
+dropped pairs keep ``drop_filter`` and ``drop_reason`` so a user can see why. Tokens are lower-case
+words and numbers, and single characters for Chinese/Japanese/Korean text (rouge-score's tokenizer would
+score Chinese as 0). This module does not generate, rewrite or store pairs. No torch import (layer 2).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+_CJK_CHAR = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+_TOKEN = re.compile(rf"{_CJK_CHAR}|\d+(?:\.\d+)?|(?:(?!{_CJK_CHAR})[^\W\d_])+")
+_CJK_RE = re.compile(_CJK_CHAR)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+STOPWORDS = frozenset(re.findall(r"\S+",
+    "a an the of in on at to for from by with and or but is are was were be been being it its this that these "
+    "those as into about than then so such what when where who whom which why how did do does done has have had "
+    "not no can could would should will may might there their they them he she his her we our you your i me my "
+    "also very more most some any each other per"))
+_QUESTION_START = re.compile(
+    r"^(?:what|when|where|who|whom|whose|which|why|how|is|are|was|were|do|does|did|can|could|would|should|will|"
+    r"has|have|had|in what|in which|according|name|list|describe|explain)\b", re.IGNORECASE)
+_LEFTOVER = re.compile(r"\{[a-z_]+\}|<\|?[a-z_]+\|?>|^\s*(?:Q|A|Question|Answer)\s*\d*\s*[:.]|\[(?:question|answer)\]",
+                       re.IGNORECASE)
+_REFUSAL = re.compile(r"\b(?:i (?:do not|don't|cannot|can't) (?:know|answer)|not (?:mentioned|stated|given|provided)"
+                      r" in the (?:text|passage)|the (?:text|passage) does not (?:say|mention|state))\b",
+                      re.IGNORECASE)
+
+
+def _split_digits(text: str) -> str:
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text.lower())
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word and number tokens; CJK characters one token each; "4,800" -> "4800"."""
+    return _TOKEN.findall(_split_digits(text))
+
+
+def content_tokens(text: str) -> list[str]:
+    return [t for t in tokenize(text) if t not in STOPWORDS]
+
+
+def lcs_length(a: list[str], b: list[str]) -> int:
+    if len(a) < len(b):
+        a, b = b, a
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def rouge_l(candidate: list[str], reference: list[str]) -> tuple[float, float, float]:
+    """(precision, recall, F1) of the longest common subsequence, as rouge-score computes ROUGE-L."""
+    if not candidate or not reference:
+        return 0.0, 0.0, 0.0
+    lcs = lcs_length(candidate, reference)
+    p, r = lcs / len(candidate), lcs / len(reference)
+    return p, r, (2 * p * r / (p + r) if lcs else 0.0)
+
+
+def overlap_recall(answer: str, passage: str) -> float:
+    """Share of the answer's content tokens that occur in the passage (1.0 for an answer of stopwords only)."""
+    words = content_tokens(answer)
+    if not words:
+        return 1.0 if tokenize(answer) else 0.0
+    present = set(tokenize(passage))
+    return sum(1 for w in words if w in present) / len(words)
+
+
+def missing_numbers(answer: str, passage: str) -> list[str]:
+    """Numbers stated in the answer that the passage does not contain."""
+    have = set(_NUMBER.findall(_split_digits(passage)))
+    return [n for n in dict.fromkeys(_NUMBER.findall(_split_digits(answer))) if n not in have]
+
+
+@dataclass
+class FilterSettings:
+    """Thresholds; the pipeline builds this from QAGenConfig."""
+
+    min_grounding: float = 0.6
+    grounding_metric: str = "overlap"  # overlap | rouge_l
+    dedup_threshold: float = 0.7
+    paraphrase_max_similarity: float = 0.95
+    min_question_tokens: int = 3
+    max_question_tokens: int = 60
+    min_answer_tokens: int = 1
+    max_answer_tokens: int = 200
+
+
+def score_pair(pair: dict[str, Any], passage: str) -> dict[str, float]:
+    """The per-pair scores every filter reads (not the set-level max_similarity)."""
+    q, a = pair.get("question") or "", pair.get("answer") or ""
+    q_tokens, a_content = tokenize(q), content_tokens(a)
+    q_set = set(q_tokens)
+    novelty = sum(1 for t in a_content if t not in q_set) / len(a_content) if a_content else 0.0
+    return {
+        "grounding": round(overlap_recall(a, passage), 4),
+        "rouge_l_recall": round(rouge_l(tokenize(passage), tokenize(a))[1], 4) if passage else 0.0,
+        "answer_novelty": round(novelty, 4),
+        "question_tokens": len(q_tokens),
+        "answer_tokens": len(tokenize(a)),
+    }
+
+
+# per-pair filters: (pair, passage, scores, settings) -> reason or None -------------------------------
+
+def check_malformed(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettings) -> str | None:
+    q, a = (pair.get("question") or "").strip(), (pair.get("answer") or "").strip()
+    if not q or not a:
+        return "empty question" if not q else "empty answer"
+    for name, text in (("question", q), ("answer", a)):
+        if _LEFTOVER.search(text):
+            return f"template text left in the {name}: {_LEFTOVER.search(text).group().strip()!r}"
+    if not (q.endswith(("?", "\uff1f")) or _QUESTION_START.match(q)):
+        return "the question is not a question (no '?' and no question word)"
+    if q.lower() == a.lower():
+        return "the answer repeats the question"
+    if _REFUSAL.search(a):
+        return "the answer is a refusal, not an answer"
+    return None
+
+
+def check_length(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettings) -> str | None:
+    qn, an = scores["question_tokens"], scores["answer_tokens"]
+    if not s.min_question_tokens <= qn <= s.max_question_tokens:
+        return f"question has {qn} tokens, outside {s.min_question_tokens}-{s.max_question_tokens}"
+    if not s.min_answer_tokens <= an <= s.max_answer_tokens:
+        return f"answer has {an} tokens, outside {s.min_answer_tokens}-{s.max_answer_tokens}"
+    return None
+
+
+def check_self_answer(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettings) -> str | None:
+    q, a = " ".join(tokenize(pair["question"])), " ".join(tokenize(pair["answer"]))
+    if a and re.search(rf"(?:^| ){re.escape(a)}(?: |$)", q):
+        return "the question contains its own answer"
+    if scores["answer_novelty"] == 0.0:
+        return "every word of the answer is already in the question"
+    return None
+
+
+def check_grounded(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettings) -> str | None:
+    if not passage:
+        return None  # imported or hand-written pairs without a passage cannot be checked
+    metric = "rouge_l_recall" if s.grounding_metric == "rouge_l" else "grounding"
+    if scores[metric] < s.min_grounding:
+        return f"only {scores[metric]:.0%} of the answer is found in its passage (need {s.min_grounding:.0%})"
+    missing = missing_numbers(pair["answer"], passage)
+    if missing:
+        return f"the answer states number(s) not in its passage: {', '.join(missing[:3])}"
+    return None
+
+
+PAIR_FILTERS: dict[str, Callable[[dict, str, dict, FilterSettings], str | None]] = {
+    "malformed": check_malformed,
+    "length": check_length,
+    "self_answer": check_self_answer,
+    "grounded": check_grounded,
+}
+FILTER_NAMES = (*PAIR_FILTERS, "dedup")
+
+
+def check_pair(pair: dict[str, Any], passage: str, settings: FilterSettings) -> tuple[dict, str | None, str]:
+    """(scores, filter name or None, reason) for one pair, running the per-pair filters in order."""
+    scores = score_pair(pair, passage)
+    for name, check in PAIR_FILTERS.items():
+        reason = check(pair, passage, scores, settings)
+        if reason:
+            return scores, name, reason
+    return scores, None, ""
+
+
+# dedup ---------------------------------------------------------------------------------------------
+
+class _QuestionIndex:
+    """Kept questions with an inverted index, so each new question is compared only with those sharing
+    a content token and whose bag-of-tokens bound can exceed the threshold."""
+
+    def __init__(self) -> None:
+        self.tokens: list[list[str]] = []
+        self.counts: list[Counter[str]] = []
+        self.meta: list[tuple[str, str]] = []  # (pair id, group)
+        self.by_token: dict[str, list[int]] = defaultdict(list)
+
+    def most_similar(self, tokens: list[str], floor: float, group: str,
+                     ) -> tuple[float, int | None, float, int | None]:
+        """(best F and index among other groups, best F and index within ``group``)."""
+        counts = Counter(tokens)
+        seen: set[int] = set()
+        best = (0.0, None, 0.0, None)
+        for t in {t for t in tokens if t not in STOPWORDS} or set(tokens):
+            for i in self.by_token.get(t, ()):
+                if i in seen:
+                    continue
+                seen.add(i)
+                bound = 2 * sum((counts & self.counts[i]).values()) / (len(tokens) + len(self.tokens[i]))
+                if bound <= floor and bound <= best[0]:
+                    continue
+                f = rouge_l(tokens, self.tokens[i])[2]
+                if self.meta[i][1] == group:
+                    if f > best[2]:
+                        best = (best[0], best[1], f, i)
+                elif f > best[0]:
+                    best = (f, i, best[2], best[3])
+        return best
+
+    def add(self, tokens: list[str], pair_id: str, group: str) -> None:
+        index = len(self.tokens)
+        self.tokens.append(tokens)
+        self.counts.append(Counter(tokens))
+        self.meta.append((pair_id, group))
+        for t in set(tokens):
+            self.by_token[t].append(index)
+
+
+def dedup(pairs: list[dict[str, Any]], settings: FilterSettings) -> tuple[list[dict], list[dict]]:
+    """Keep the first of near-duplicate questions; annotate scores.max_similarity. Returns (kept, dropped)."""
+    index = _QuestionIndex()
+    kept, dropped = [], []
+    for pair in pairs:
+        tokens = tokenize(pair["question"])
+        group = str(pair.get("group") or pair.get("id") or id(pair))
+        other, other_i, same, same_i = index.most_similar(tokens, settings.dedup_threshold, group)
+        pair.setdefault("scores", {})["max_similarity"] = round(max(other, same), 4)
+        if other > settings.dedup_threshold:
+            dropped.append(_drop(pair, "dedup", f"near-duplicate (ROUGE-L {other:.2f}) of the question "
+                                                f"{index.meta[other_i][0]!r}"))
+        elif same > settings.paraphrase_max_similarity:
+            dropped.append(_drop(pair, "dedup", f"paraphrase too close (ROUGE-L {same:.2f}) to "
+                                                f"{index.meta[same_i][0]!r}"))
+        else:
+            kept.append(pair)
+            index.add(tokens, str(pair.get("id", "")), group)
+    return kept, dropped
+
+
+# the whole chain -------------------------------------------------------------------------------------
+
+def _drop(pair: dict[str, Any], name: str, reason: str) -> dict[str, Any]:
+    pair["drop_filter"] = name
+    pair["drop_reason"] = reason
+    return pair
+
+
+@dataclass
+class FilterReport:
+    kept: list[dict[str, Any]] = field(default_factory=list)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Pairs dropped by each filter (every filter listed, zero included)."""
+        counts = dict.fromkeys(FILTER_NAMES, 0)
+        for pair in self.dropped:
+            counts[pair["drop_filter"]] = counts.get(pair["drop_filter"], 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kept": len(self.kept), "dropped": len(self.dropped), "dropped_by": self.counts}
+
+
+def apply_filters(pairs: list[dict[str, Any]], passages: dict[str, str], settings: FilterSettings | None = None,
+                  ) -> FilterReport:
+    """Score and filter ``pairs`` (each with question, answer, passage_id, optional group/id).
+    ``passages`` maps passage id to text. Pairs are annotated in place (scores, drop_filter, drop_reason)."""
+    settings = settings or FilterSettings()
+    report = FilterReport()
+    survivors = []
+    for pair in pairs:
+        passage = passages.get(pair.get("passage_id") or "", pair.get("passage") or "")
+        scores, name, reason = check_pair(pair, passage, settings)
+        pair["scores"] = {**pair.get("scores", {}), **scores}
+        if name:
+            report.dropped.append(_drop(pair, name, reason))
+        else:
+            survivors.append(pair)
+    report.kept, deduped = dedup(survivors, settings)
+    report.dropped.extend(deduped)
+    return report
