@@ -6,14 +6,24 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import ConfigError, from_dict
-from . import full, lora
+from . import cora, freeze, full, joint, lora, prefix, qlora
 from .base import Method, MethodError, Phase
 
 METHODS: dict[str, Method] = {
     m.name: m
     for m in (
         full.METHOD,
+        freeze.METHOD,
         lora.METHOD,
+        qlora.METHOD,
+        prefix.METHOD,
+        joint.PREFIX_THEN_LORA,
+        joint.LORA_THEN_PREFIX,
+        cora.CORA_FB,
+        cora.CORA_TB,
+        cora.CORA_ZEROS,
+        cora.CORA_ONES,
+        cora.CORA_RANDOM,
     )
 }
 

@@ -24,5 +24,5 @@ def build(model: PreTrainedModel, params: FullParams) -> torch.nn.Module:
 
 METHOD = Method(
     name="full", summary="every weight trains; the largest memory footprint and checkpoint",
-    params_cls=FullParams, build=build, save=save_full, load=load_full, default_lr=2e-5,
+    params_cls=FullParams, build=build, save=save_full, load=load_full, default_lr=2e-5, tags=("full-model",),
 )
