@@ -11,7 +11,8 @@ import pytest
 from helpers import tiny_train_config, write_qa_dataset
 
 from workbench import jobs
-from workbench.chat import ChatEngine, ChatError, Side, adapters_off, build_messages, fit_context
+from workbench.chat import ChatEngine, ChatError, Side, build_messages, fit_context
+from workbench.methods.common import adapters_disabled
 from workbench.config import GenParams
 from workbench.formatting import messages_for
 from workbench.generation import generate_batch
@@ -98,7 +99,7 @@ def test_base_side_switches_off_nested_adapters_of_a_joint_run(ws, plain_base):
     assert base == greedy(*plain_base, QUESTION)
     assert lora_still_on != base  # disable_adapter() alone leaves the inner LoRA layers on
     tuned = engine.reply(Side(run=str(joint.path)), QUESTION, gen=GEN)
-    with adapters_off(loaded.model):
+    with adapters_disabled(loaded.model):
         pass
     assert engine.reply(Side(run=str(joint.path)), QUESTION, gen=GEN) == tuned  # adapters are back on
 

@@ -29,6 +29,7 @@ from . import models
 from .config import GenParams
 from .generation import generate_kwargs
 from .methods.loading import load_tuned, run_config
+from .methods.common import adapters_disabled
 from .rundir import RunDir
 
 SMALL_MODEL_PARAMS = 200_000_000  # two models this size or smaller may stay loaded together
@@ -96,23 +97,6 @@ def fit_context(tok: PreTrainedTokenizerBase, messages: list[dict], limit: int) 
             raise ChatError(f"the message is too long for this model ({size} tokens; at most {limit} fit with "
                             "the reply); shorten it or lower max_new_tokens")
         turns = turns[2:] if len(turns) > 2 else turns[-1:]
-
-
-@contextlib.contextmanager
-def adapters_off(model: Any) -> Iterator[Any]:
-    """The base model inside a PEFT model: ``disable_adapter()`` plus every adapter layer switched off, so
-    nested adapters (LoRA inside a prefix-tuning wrapper) are off too. Restores them on exit."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
-    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer) and not m.disable_adapters]
-    with model.disable_adapter():
-        for layer in layers:
-            layer.enable_adapters(False)
-        try:
-            yield model
-        finally:
-            for layer in layers:
-                layer.enable_adapters(True)
 
 
 def whole_model_run(run: str | Path) -> bool:
@@ -248,7 +232,7 @@ class ChatEngine:
             messages = build_messages(message, history, system_prompt)
             messages = fit_context(loaded.tokenizer, messages, max_context(loaded.model) - gen.max_new_tokens)
             switch_off = side.base and loaded.shares_base
-            with adapters_off(loaded.model) if switch_off else contextlib.nullcontext():
+            with adapters_disabled(loaded.model) if switch_off else contextlib.nullcontext():
                 yield from stream_reply(loaded.model, loaded.tokenizer, messages, gen, stop)
 
     def reply(self, side: Side, message: str, history: Sequence[dict[str, str]] = (),

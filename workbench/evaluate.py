@@ -2,7 +2,7 @@
 
 Both sides answer the same questions with the same decoding settings (``GenParams``, greedy by default),
 in left-padded batches. For PEFT runs ONE model is loaded: the tuned side runs with the adapter and the base
-side inside ``model.disable_adapter()`` with every nested adapter layer switched off too (``chat.adapters_off``);
+side inside ``model.disable_adapter()`` with every nested adapter layer switched off too (``methods.common.adapters_disabled``);
 full and partial fine-tunes load the base separately, after the tuned model is freed. Results go to
 ``<train run>/eval/`` (and a copy to the eval run's own eval/ folder when run as a job): ``predictions.jsonl``
 (one row per question with both answers and their per-example scores), ``forgetting.jsonl`` (the
@@ -305,7 +305,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
                    progress: Progress) -> tuple[dict[str, SideResult], dict[str, Any]]:
     """Answers of the tuned model and of its base, with one model in memory at a time."""
     from . import models
-    from .chat import adapters_off
+    from .methods.common import adapters_disabled
     from .methods.loading import load_tuned
 
     progress.check("loading the tuned model")
@@ -317,7 +317,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
             "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
     results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}
     if tuned.shares_base:
-        with adapters_off(tuned.model):
+        with adapters_disabled(tuned.model):
             results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base")
         del tuned
         free_memory()
