@@ -2,7 +2,7 @@
 
 Both sides answer the same questions with the same decoding settings (``GenParams``, greedy by default),
 in left-padded batches. For PEFT runs ONE model is loaded: the tuned side runs with the adapter and the base
-side inside ``model.disable_adapter()`` with every nested adapter layer switched off too (``methods.common.adapters_disabled``);
+side with every adapter layer switched off, nested ones too (``methods.common.adapters_disabled``);
 full and partial fine-tunes load the base separately, after the tuned model is freed. Results go to
 ``<train run>/eval/`` (and a copy to the eval run's own eval/ folder when run as a job): ``predictions.jsonl``
 (one row per question with both answers and their per-example scores), ``forgetting.jsonl`` (the
