@@ -1,0 +1,219 @@
+"""The launched app driven through its API with gradio_client: start_training on the tiny model, run_status,
+start_qa with the rule-based generator, chat, refusals with clear messages, login, and the file routes
+refusing to serve anything outside Gradio's own folders."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from helpers import write_qa_dataset
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from gradio_client import Client
+from gradio_client.exceptions import AuthenticationError
+
+from workbench.workspace import Workspace
+
+TRAIN = {"data": "facts", "model": "tiny", "method": "lora", "max_steps": 12, "learning_rate": 0.02,
+         "logging_steps": 1, "eval_steps": 6, "probe_size": 0, "method_params": {"rank": 8}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(ws: Workspace, **launch_kwargs):
+    """Build and launch the app on 127.0.0.1 at a free port; returns (blocks, url)."""
+    from workbench.chat import ChatEngine
+    from workbench.ui.app import build_app, launch_options
+
+    demo = build_app(ws, engine=ChatEngine(device="cpu"))
+    demo.queue().launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                        **{**launch_options(), **launch_kwargs})
+    return demo, demo.local_url
+
+
+def wait_for(predicate, timeout: float = 240.0, poll: float = 0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"condition not reached in {timeout:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    ws = Workspace(tmp_path_factory.mktemp("ui-api") / "ws")
+    write_qa_dataset(ws.datasets / "facts")
+    demo, url = launch(ws)
+    yield ws, url, Client(url, verbose=False)
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def trained(app):
+    ws, url, client = app
+    message, run_id = client.predict(TRAIN, api_name="/start_training")
+    assert run_id in message
+
+    def ended():
+        status = client.predict(run_id, api_name="/run_status")
+        return status if status["state"] not in ("queued", "running") else None
+
+    return run_id, wait_for(ended)
+
+
+def test_start_training_and_follow_it_with_run_status(app, trained):
+    ws, _, client = app
+    run_id, status = trained
+    assert status["state"] == "finished", status.get("log_tail")
+    assert status["step"] == status["total_steps"] == TRAIN["max_steps"]
+    assert status["method"] == "lora" and status["data"] == "facts"
+    assert 0 < status["trainable_params"] < status["total_params"]
+    assert status["summary"]["trainable_share"] == pytest.approx(status["trainable_params"] / status["total_params"],
+                                                                 abs=1e-6)
+    assert status["last_train"]["step"] == TRAIN["max_steps"] and status["last_eval"]["loss"] > 0
+    assert (ws.runs / run_id / "adapter" / "adapter_config.json").exists()
+
+
+def test_bad_training_settings_are_refused_with_a_clear_message(app):
+    ws, _, client = app
+    before = len(ws.list_runs())
+    for settings, needle in (({**TRAIN, "method_params": {"rank": 0}}, "rank: 0 is below the minimum 1"),
+                             ({**TRAIN, "data": "nothing"}, "no dataset called 'nothing'"),
+                             ({**TRAIN, "optimizer": "paged_adamw_8bit"}, "CUDA")):
+        with pytest.raises(Exception, match=needle):
+            client.predict(settings, api_name="/start_training")
+    assert len(ws.list_runs()) == before
+
+
+def test_chat_gives_base_and_tuned_answers_side_by_side(app, trained):
+    _, _, client = app
+    run_id, _ = trained
+    reply = client.predict("What is the code name of district 3?", f"{run_id} · base", f"{run_id} · tuned",
+                           api_name="/chat")
+    assert reply["left"] and reply["right"] and reply["left"] != reply["right"]
+    with pytest.raises(Exception, match="choose who answers"):
+        client.predict("hello", "somebody", f"{run_id} · tuned", api_name="/chat")
+
+
+def test_start_qa_builds_a_dataset_with_the_rule_based_generator(app):
+    ws, _, client = app
+    message, run_id = client.predict({"corpus": "sample-corpus", "name": "rules-qa", "fallback_only": True,
+                                      "test_fraction": 0.25}, api_name="/start_qa")
+    status = wait_for(lambda: (s := client.predict(run_id, api_name="/run_status"))["state"] not in
+                      ("queued", "running") and s, timeout=120)
+    assert status["state"] == "finished", status.get("log_tail")
+    train = (ws.datasets / "rules-qa" / "train.jsonl").read_text().splitlines()
+    test = (ws.datasets / "rules-qa" / "test.jsonl").read_text().splitlines()
+    assert train and test and status["kind"] == "qa"
+    with pytest.raises(Exception, match="already exists"):
+        client.predict({"corpus": "sample-corpus", "name": "rules-qa", "fallback_only": True}, api_name="/start_qa")
+
+
+def test_the_sample_corpus_and_a_dataset_are_ready_in_a_new_workspace(tmp_path):
+    from workbench.ui.app import prepare_workspace
+
+    ws = Workspace(tmp_path / "ws")
+    prepare_workspace(ws)
+    docs = sorted(p.name for p in (ws.root / "corpora" / "sample-corpus").iterdir())
+    assert len(docs) >= 3 and docs[0].endswith(".md")
+    pairs = (ws.datasets / "sample-qa" / "train.jsonl").read_text().splitlines()
+    assert len(pairs) >= 10
+    prepare_workspace(ws)  # a second start changes nothing
+    assert [p.name for p in ws.list_datasets()] == ["sample-qa"]
+
+
+def test_file_routes_refuse_paths_outside_gradio_folders(app):
+    ws, url, _ = app
+    secret = ws.root / "secret.txt"
+    secret.write_text("do not serve me")
+    targets = [str(secret), str(ws.datasets / "facts" / "train.jsonl"), "/etc/passwd", "../../../../../etc/passwd",
+               "..%2F..%2F..%2F..%2Fetc%2Fpasswd", str(Path(__file__).resolve())]
+    for route in ("gradio_api/file=", "file="):
+        for target in targets:
+            response = httpx.get(f"{url}{route}{target}", follow_redirects=False)
+            assert response.status_code in (403, 404), (route, target, response.status_code)
+            assert "do not serve me" not in response.text and "root:" not in response.text
+
+
+def test_login_is_required_when_set(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    demo, url = launch(ws, auth=[("ana", "s3cret")])
+    try:
+        assert httpx.get(f"{url}config").status_code == 401
+        with pytest.raises(AuthenticationError):
+            Client(url, verbose=False)
+        client = Client(url, auth=("ana", "s3cret"), verbose=False)
+        with pytest.raises(Exception, match="choose a run"):
+            client.predict("", api_name="/run_status")
+    finally:
+        demo.close()
+
+
+def test_evaluate_runs_as_a_job_and_its_results_fill_the_tables(app, trained):
+    from workbench.ui.evaluate import results_view
+
+    ws, _, client = app
+    run_id, _ = trained
+    message, eval_ids = client.predict({"runs": [run_id], "limit": 2, "probe": False, "metrics": ["rouge", "fact_acc"],
+                                        "gen": {"max_new_tokens": 12}}, api_name="/evaluate")
+    assert len(eval_ids) == 1 and "Started 1 evaluation" in message
+    status = wait_for(lambda: (s := client.predict(eval_ids[0], api_name="/run_status"))["state"] not in
+                      ("queued", "running") and s, timeout=180)
+    assert status["state"] == "finished", status.get("log_tail")
+    info, table, _, questions, *_ = results_view(ws, run_id, "rougeL", "all")
+    assert "evaluated on 2 questions" in info and "trainable" in info
+    rows = {row[0]: row for row in table}
+    assert {"ROUGE-L", "fact accuracy"} <= set(rows) and all(len(r) == 4 for r in table)
+    assert len(questions.data) == 2
+    with pytest.raises(Exception, match="choose at least one trained run"):
+        client.predict({"runs": []}, api_name="/evaluate")
+
+
+def test_topic_gate_refuses_off_topic_questions_in_chat(app, trained):
+    from workbench.chat import ChatEngine
+    from workbench.ui.chat import load_gate, parse_side
+
+    ws, _, _ = app
+    run_id, _ = trained
+    sides = parse_side(ws, f"{run_id} · base"), parse_side(ws, f"{run_id} · tuned")
+    gate = load_gate(ws, sides, 0.5, "Only questions about the districts, please.")
+    assert (ws.runs / run_id / "gate" / "gate.json").exists() and gate.report.n_in_domain > 0
+    assert gate.predict("What is the code name of district 7?")[0]
+    reply = ChatEngine(device="cpu").reply(sides[1], "How do volcanoes form?", gate=gate)
+    assert reply == "Only questions about the districts, please."
+
+
+def test_a_running_job_survives_a_server_restart(tmp_path):
+    from workbench import jobs
+    from workbench.rundir import RunDir
+
+    ws = Workspace(tmp_path / "ws")
+    write_qa_dataset(ws.datasets / "facts")
+    first, url = launch(ws)
+    _, run_id = Client(url, verbose=False).predict({**TRAIN, "max_steps": 5000, "save_steps": 100000},
+                                                   api_name="/start_training")
+    first.close()  # the server goes away; the worker does not
+    second, url = launch(ws)
+    try:
+        client = Client(url, verbose=False)
+        seen = wait_for(lambda: (s := client.predict(run_id, api_name="/run_status"))["step"] and s)
+        assert seen["state"] == "running"
+        wait_for(lambda: client.predict(run_id, api_name="/run_status")["step"] > seen["step"])
+    finally:
+        run = RunDir(ws.runs / run_id)
+        jobs.stop(run)
+        assert jobs.wait(run, timeout=120) == "stopped"
+        second.close()

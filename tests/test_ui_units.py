@@ -1,0 +1,277 @@
+"""The UI's pure parts, without a server: generated forms, the train command line, launch validation,
+run-folder readers, corpus uploads, chat side names, evaluation tables and login parsing."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import gradio as gr
+import pytest
+
+from helpers import tiny_train_config, write_qa_dataset
+from workbench import methods
+from workbench.config import PRESETS, TrainConfig, describe
+from workbench.rundir import RunDir
+from workbench.ui import chat as ui_chat
+from workbench.ui import data as ui_data
+from workbench.ui import evaluate as ui_eval
+from workbench.ui import runs as ui_runs
+from workbench.ui import train as ui_train
+from workbench.ui.app import parse_args, read_auth
+from workbench.ui.common import UIError, params_text
+from workbench.ui.forms import build_form
+
+
+def train_spec() -> ui_train.TrainSpec:
+    with gr.Blocks():
+        train_form = build_form(TrainConfig, prefix="tc-")
+        method_forms = {name: build_form(m.params_cls) for name, m in methods.METHODS.items()}
+    return ui_train.TrainSpec(train_form, method_forms)
+
+
+# forms ---------------------------------------------------------------------------------------------
+
+def test_train_form_is_built_from_field_metadata():
+    form = train_spec().train_form
+    by_name = dict(zip(form.names, form.components))
+    hidden = {f["name"] for f in describe(TrainConfig) if not f["ui"]}
+    assert hidden == {"data", "model", "method", "method_params"} and not hidden & set(form.names)
+    assert isinstance(by_name["lr_scheduler"], gr.Dropdown)
+    assert [c[0] for c in by_name["lr_scheduler"].choices] == list(TrainConfig.__dataclass_fields__[
+        "lr_scheduler"].metadata["choices"])
+    slider = by_name["warmup_ratio"]
+    assert isinstance(slider, gr.Slider) and (slider.minimum, slider.maximum, slider.step) == (0.0, 0.5, 0.01)
+    assert isinstance(by_name["max_steps"], gr.Number)  # 10 million positions is no slider
+    assert isinstance(by_name["learning_rate"], gr.Number) and by_name["learning_rate"].value is None
+    assert isinstance(by_name["gradient_checkpointing"], gr.Checkbox)
+    assert "recompute activations" in by_name["gradient_checkpointing"].info
+
+
+def test_every_method_gets_a_form_whose_defaults_are_valid_params():
+    spec = train_spec()
+    for name, method in methods.METHODS.items():
+        form = spec.method_forms[name]
+        assert form.names == [f["name"] for f in describe(method.params_cls)]
+        values = form.read([c.value for c in form.components])
+        assert methods.make_params(method, values) == method.params_cls()
+
+
+def test_form_read_gives_each_field_its_type():
+    form = train_spec().train_form
+    values = {n: c.value for n, c in zip(form.names, form.components)}
+    values.update(batch_size=8.0, learning_rate="", epochs=2.5)
+    read = form.read([values[n] for n in form.names])
+    assert read["batch_size"] == 8 and isinstance(read["batch_size"], int)
+    assert read["learning_rate"] is None and read["epochs"] == 2.5
+
+
+# settings, command line, presets -------------------------------------------------------------------
+
+def form_values(spec: ui_train.TrainSpec, method: str, train: dict, params: dict) -> list:
+    values = [train.get(n, spec.train_form.defaults[n]) for n in spec.train_form.names]
+    for name, form in spec.method_forms.items():
+        values += [(params if name == method else {}).get(n, form.defaults[n]) for n in form.names]
+    return values
+
+
+def test_command_line_starts_the_same_run_as_the_form(workspace, tmp_path):
+    from workbench.__main__ import build_parser
+    from workbench.cli_commands import train_settings
+
+    write_qa_dataset(workspace.datasets / "facts")
+    spec = train_spec()
+    values = form_values(spec, "lora", {"max_steps": 30, "learning_rate": 5e-4, "gradient_checkpointing": True},
+                         {"rank": 4, "targets": "q_proj,v_proj", "dropout": 0.1})
+    settings = spec.settings("facts", "tiny", "lora", values)
+    command = ui_train.cli_command(settings)
+    assert "--set max_steps=30" in command and "--set rank=4" in command and "epochs" not in command
+    argv = shlex.split(command.replace("\\\n", " "))[3:]  # drop `python -m workbench`
+    args = build_parser().parse_args(argv)
+    from_cli = train_settings(args, workspace)
+    for key in ("max_steps", "learning_rate", "gradient_checkpointing"):
+        assert from_cli[key] == str(settings[key]).lower() or from_cli[key] == str(settings[key])
+    assert from_cli["method_params"] == {"rank": "4", "targets": "q_proj,v_proj", "dropout": "0.1"}
+    assert from_cli["data"] == str(workspace.datasets / "facts") and from_cli["model"] == "tiny"
+
+
+def test_preset_fills_the_form():
+    spec = train_spec()
+    updates = ui_train.fill_values(spec, ui_train.preset_settings("quick-demo"), ["facts"])
+    n_head = 4 + len(spec.method_forms)
+    train_updates = dict(zip(spec.train_form.names, updates[n_head:n_head + len(spec.train_form.names)]))
+    assert updates[2]["value"] == "lora"
+    assert train_updates["max_steps"]["value"] == PRESETS["quick-demo"]["max_steps"]
+    assert train_updates["epochs"]["value"] == TrainConfig().epochs  # not in the preset: back to the default
+    offset = n_head + len(spec.train_form.names)
+    for name, form in spec.method_forms.items():
+        if name == "lora":
+            lora = dict(zip(form.names, updates[offset:offset + len(form.names)]))
+            assert lora["rank"]["value"] == 8 and lora["targets"]["value"] == "attention"
+        offset += len(form.names)
+    with pytest.raises(UIError, match="unknown preset"):
+        ui_train.preset_settings("fastest")
+
+
+def test_invalid_training_is_refused_before_any_run_exists(workspace):
+    write_qa_dataset(workspace.datasets / "facts")
+    cases = [({"method_params": {"rank": 3, "init": "orthogonal"}}, "even rank"),
+             ({"max_steps": 0}, "max_steps"),
+             ({"method": "nope"}, "unknown method"),
+             ({"data": "missing"}, "no dataset called 'missing'"),
+             ({"data": "../facts"}, "dataset name")]
+    for override, needle in cases:
+        settings = {**tiny_train_config(Path("facts")), "data": "facts", **override}
+        with pytest.raises(ValueError, match=needle):
+            ui_train.launch_training(workspace, settings)
+    assert workspace.list_runs() == []
+
+
+# runs ----------------------------------------------------------------------------------------------
+
+def fake_run(workspace, run_id: str = "20260101-000000-lora-abcd", **status) -> RunDir:
+    run = RunDir(workspace.runs / run_id)
+    run.path.mkdir(parents=True)
+    run.write_config({"kind": "train", "train": {**tiny_train_config(Path("/data/facts")), "learning_rate": 0.001}})
+    run.write_status(state=status.pop("state", "finished"), **status)
+    return run
+
+
+def test_live_view_reads_metrics_incrementally(workspace):
+    run = fake_run(workspace, state="running", step=2, total_steps=8, trainable_params=8192, total_params=3227968)
+    run.append_metric({"step": 1, "split": "train", "loss": 2.0, "lr": 1e-3})
+    out = ui_runs.watch_outputs(workspace, run.id, None)
+    watch, header = out[0], out[1]
+    assert len(watch["records"]) == 1 and watch["offset"] == run.metrics_file.stat().st_size
+    assert "8,192 of 3.2M (0.25%)" in header and "step **2/8**" in header
+    assert len(out[3].data[0].x) == 1  # the loss chart has the one point
+    again = ui_runs.watch_outputs(workspace, run.id, watch)
+    assert again[1:] == [gr.skip()] * 6  # nothing new: the charts are not redrawn
+    run.append_metric({"step": 2, "split": "train", "loss": 1.5, "lr": 1e-3})
+    run.append_metric({"step": 2, "split": "eval", "loss": 1.7})
+    later = ui_runs.watch_outputs(workspace, run.id, again[0])
+    assert [r["step"] for r in later[0]["records"]] == [1, 2, 2]
+    assert [len(t.x) for t in later[3].data] == [2, 1]  # train and eval loss
+
+
+def test_tail_records_skips_a_partial_first_line(workspace):
+    run = fake_run(workspace)
+    for step in range(400):
+        run.append_metric({"step": step, "split": "train", "loss": 1.0 / (step + 1)})
+    records = ui_runs.tail_records(run, nbytes=500)
+    assert records and records[-1]["step"] == 399 and all("loss" in r for r in records)
+    assert len(records) < 400
+
+
+def test_config_diff_lists_only_differences(workspace):
+    a = fake_run(workspace, "20260101-000000-lora-aaaa")
+    b = RunDir(workspace.runs / "20260101-000001-lora-bbbb")
+    b.path.mkdir()
+    b.write_config({"kind": "train", "train": {**tiny_train_config(Path("/data/facts"), max_steps=20),
+                                                "learning_rate": 0.001}})
+    rows = ui_runs.config_diff(workspace, [a.id, b.id])
+    assert rows == [["max_steps", "8", "20"]]
+
+
+def test_run_status_hides_paths_and_default_watch_prefers_active(workspace):
+    fake_run(workspace, "20260101-000000-lora-aaaa")
+    running = fake_run(workspace, "20250101-000000-lora-bbbb", state="queued")
+    assert ui_runs.default_watch(workspace) == running.id
+    info = ui_runs.run_status(workspace, running.id)
+    assert info["data"] == "facts" and "path" not in json.dumps(info).replace("paths", "")
+
+
+def test_params_text():
+    assert params_text(460800, 134_515_008) == "460,800 of 134.5M (0.34%)"
+    assert params_text(None, 10) == ""
+
+
+# data ----------------------------------------------------------------------------------------------
+
+def test_uploads_are_copied_under_clean_names_and_reported(workspace, tmp_path):
+    good = tmp_path / "notes.md"
+    good.write_text("# Notes\n\nThe harbour crane was built in 1911 by the Vell Iron Works. It lifted 40 tonnes.\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    other = tmp_path / "table.xlsx"
+    other.write_bytes(b"PK\x03\x04")
+    added = ui_data.add_files(workspace, "harbour", [str(good), str(empty), str(other)])
+    assert added == ["notes.md", "empty.txt"]
+    report = ui_data.ingest_corpus(workspace, "harbour", "chars", 800, 100)
+    rows = {r[0]: r for r in ui_data.document_rows(report)}
+    assert rows["notes.md"][2] == "ingested" and rows["notes.md"][3] == 1
+    assert rows["empty.txt"][2] == "skipped" and rows["empty.txt"][7]
+    assert "harbour crane" in ui_data.preview_text(report, "notes.md")
+    assert ui_data.safe_file_name("../../etc/passwd") == "passwd"
+    with pytest.raises(ValueError):
+        ui_data.corpus_folder(workspace, "../outside", create=True)
+
+
+# chat and evaluation -------------------------------------------------------------------------------
+
+def test_chat_sides_are_parsed_strictly(workspace):
+    run = fake_run(workspace)
+    side = ui_chat.parse_side(workspace, run.id + ui_chat.TUNED_SUFFIX)
+    assert side.run == str(run.path) and not side.base
+    assert ui_chat.parse_side(workspace, run.id + ui_chat.BASE_SUFFIX).base
+    assert ui_chat.parse_side(workspace, "model · tiny").model == "tiny"
+    for bad in ("model · /etc", "nothing", "20990101-000000-x-0000 · tuned"):
+        with pytest.raises(UIError):
+            ui_chat.parse_side(workspace, bad)
+
+
+def test_scores_and_question_tables():
+    scores = {"base": {"fact_acc": 0.25, "rougeL": 0.5}, "tuned": {"fact_acc": 0.75, "rougeL": 0.4},
+              "delta": {"fact_acc": 0.5, "rougeL": -0.1}}
+    assert ui_eval.scores_table(scores) == [["fact accuracy", "0.25", "0.75", "+0.5"],
+                                            ["ROUGE-L", "0.5", "0.4", "-0.1"]]
+    predictions = [{"index": 0, "question": "q0", "reference": "r", "base": "b", "tuned": "t",
+                    "scores": {"base": {"rougeL": 0.1}, "tuned": {"rougeL": 0.9}}},
+                   {"index": 1, "question": "q1", "reference": "r", "base": "b", "tuned": "t",
+                    "scores": {"base": {"rougeL": 0.8}, "tuned": {"rougeL": 0.2}}}]
+    frame = ui_eval.question_frame(predictions, "rougeL", "all")
+    assert list(frame["change"]) == ["improved", "regressed"] and list(frame["delta"]) == ["+0.8", "-0.6"]
+    html = ui_eval.styled(frame).to_html()
+    assert "#e6f4ea" in html and "#fce8e6" in html
+    assert list(ui_eval.question_frame(predictions, "rougeL", "regressed")["question"]) == ["q1"]
+
+
+# command line ----------------------------------------------------------------------------------------
+
+def test_defaults_bind_locally_and_logins_parse(tmp_path):
+    args = parse_args([])
+    assert (args.host, args.port, args.share, args.auth) == ("127.0.0.1", 7860, False, None)
+    users = tmp_path / "users.txt"
+    users.write_text("# team\nana:secret one\n\nbo:pw\n")
+    assert read_auth(parse_args(["--auth", "me:pw", "--auth-file", str(users)])) == [
+        ("me", "pw"), ("ana", "secret one"), ("bo", "pw")]
+    with pytest.raises(SystemExit, match="user:password"):
+        read_auth(parse_args(["--auth", "nopassword"]))
+
+
+def test_only_the_ui_package_imports_gradio():
+    root = Path(__file__).resolve().parent.parent / "workbench"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if "ui" not in p.relative_to(root).parts
+                 and any(line.lstrip().startswith(("import gradio", "from gradio"))
+                         for line in p.read_text().splitlines())]
+    assert offenders == []
+
+
+def test_dataset_view_filters_pairs_and_exports(workspace):
+    from workbench.qa import dataset as qads
+    from workbench.ui import qa as ui_qa
+
+    folder = write_qa_dataset(workspace.datasets / "facts", n_train=4, n_test=2)
+    pair = qads.add_pair(folder, "Who keeps the lighthouse?", "Mara Vell keeps it.", split="test")
+    _, report, sources, rows, ids, dropped = ui_qa.dataset_view(workspace, "facts", None, "test")
+    assert len(rows) == 3 and pair["id"] in ids and dropped == []
+    assert sources["choices"] == [ui_qa.ALL, "", "manual"]
+    assert "7 pairs kept (4 train, 3 test)" in report
+    qads.delete_pair(folder, pair["id"])
+    *_, rows, ids, dropped = ui_qa.dataset_view(workspace, "facts", None, ui_qa.ALL)
+    assert len(rows) == 6 and pair["id"] not in ids
+    assert dropped == [["manual", "Who keeps the lighthouse?", "Mara Vell keeps it.", "manual", "deleted by hand"]]
+    files = ui_qa.export_files(folder, "alpaca")
+    train = next(f for f in files if f.endswith("_train_alpaca.json"))
+    assert [r["output"] for r in json.loads(Path(train).read_text())][0] == "District 0 is called Project A0."

@@ -1,0 +1,325 @@
+"""The Evaluate tab: pick trained runs and a QA set, start one evaluation job per run, then read the results
+from the run folders: scores (base, tuned, delta) as a table and bar charts, every question with its change
+(improved / regressed highlighted), the forgetting probe, several runs compared, and the topic gate's
+held-out confusion matrix.
+
+Evaluations run in worker processes (workbench.evaluate.start_eval); the topic gate is fitted here because
+it takes well under a second (TF-IDF and a logistic regression). Figures come from workbench.plots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from .. import evaluate, jobs, plots
+from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
+from ..rundir import RunDir, read_json
+from ..workspace import Workspace
+from .common import UIError, dataset_folder, dataset_names, friendly, number_text, run_line, run_of, train_config
+from .forms import Form, build_form
+
+OWN_HELD_OUT = "(the run's own held-out pairs)"
+CHANGE_METRICS = ("rougeL", "fact_acc", "bleu4", "meteor", "ppl")
+CHANGE_COLORS = {"improved": "background-color: #e6f4ea", "regressed": "background-color: #fce8e6"}
+
+
+# reading results (pure functions) -----------------------------------------------------------------
+
+def trained_runs(ws: Workspace) -> list[str]:
+    """Training runs with a saved model (finished, or stopped with its adapter saved)."""
+    return [row["id"] for row in jobs.list_runs(ws)
+            if row["kind"] == "train" and evaluate.has_saved_model(RunDir(ws.runs / row["id"]))]
+
+
+def scores_table(scores: dict[str, Any] | None) -> list[list[Any]]:
+    """One row per metric: base, tuned, tuned - base."""
+    if not scores:
+        return []
+    keys = plots.score_keys({"base": scores.get("base") or {}, "tuned": scores.get("tuned") or {}})
+    base, tuned, delta = (scores.get(s) or {} for s in ("base", "tuned", "delta"))
+    return [[plots.label(k), number_text(base.get(k)), number_text(tuned.get(k)), signed(delta.get(k))]
+            for k in keys]
+
+
+def signed(value: Any) -> str:
+    return f"{value:+.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
+
+
+def question_frame(predictions: list[dict[str, Any]], metric: str, show: str) -> pd.DataFrame:
+    """Every question with both answers, their scores by ``metric`` and its change; ``show`` filters."""
+    groups = evaluate.question_changes(predictions, metric)
+    rows = []
+    for change in ("improved", "regressed", "unchanged", "unscored"):
+        if show not in ("all", change):
+            continue
+        for item in groups[change]:
+            rows.append({"change": change, "question": item["question"], "reference": item["reference"],
+                         "base answer": item["base"], "tuned answer": item["tuned"],
+                         f"base {metric}": number_text(item["base_score"], 3),
+                         f"tuned {metric}": number_text(item["tuned_score"], 3), "delta": signed(item["delta"])})
+    return pd.DataFrame(rows, columns=["change", "question", "reference", "base answer", "tuned answer",
+                                       f"base {metric}", f"tuned {metric}", "delta"])
+
+
+def styled(frame: pd.DataFrame) -> Any:
+    """Improved rows green, regressed rows red."""
+    if frame.empty:
+        return frame
+    return frame.style.apply(lambda row: [CHANGE_COLORS.get(row["change"], "")] * len(row), axis=1)
+
+
+def forgetting_table(scores: dict[str, Any] | None) -> list[list[Any]]:
+    forgetting = (scores or {}).get("forgetting")
+    if not forgetting:
+        return []
+    return scores_table(forgetting)
+
+
+def gate_report(run: RunDir) -> dict[str, Any] | None:
+    meta = read_json(run.path / "gate" / "gate.json")
+    return (meta or {}).get("report")
+
+
+def gate_text(report: dict[str, Any] | None) -> str:
+    if not report:
+        return "No topic gate for this run yet: fit one to refuse off-topic questions in Chat."
+    return (f"Held out: {report['n_in_domain']} in-domain and {report['n_off_topic']} off-topic questions. "
+            f"Precision **{report['precision']:.3f}**, recall **{report['recall']:.3f}**, "
+            f"F1 **{report['f1']:.3f}** at threshold {report['threshold']:.2f}.")
+
+
+def fit_run_gate(ws: Workspace, run: RunDir, threshold: float, refusal: str) -> dict[str, Any]:
+    """Fit the topic gate on the run's own training questions and save it in the run folder."""
+    from .. import gate as gates
+    from ..qa.dataset import load_pairs
+
+    data = train_config(run).get("data")
+    if not data:
+        raise UIError(f"run {run.id} has no dataset recorded; cannot tell which questions are in-domain")
+    questions = [p["question"] for p in load_pairs(data)]
+    gate, report = gates.fit_gate(questions, threshold=threshold, refusal_message=refusal or gates.DEFAULT_REFUSAL)
+    gate.save(run.path / "gate")
+    return report.to_dict()
+
+
+def launch_evaluations(ws: Workspace, run_ids: list[str], dataset: str | None, metrics: list[str],
+                       bertscore: bool, probe: bool, limit: int, gen: dict[str, Any]) -> list[RunDir]:
+    """Validate everything first, then start one eval job per run (they queue for the accelerator)."""
+    if not run_ids:
+        raise UIError("choose at least one trained run to evaluate")
+    settings = from_dict(EvalConfig, {"metrics": list(metrics or []), "bertscore": bool(bertscore)})
+    gen_params = from_dict(GenParams, gen)
+    data = None if dataset in (None, "", OWN_HELD_OUT) else str(dataset_folder(ws, dataset))
+    for rid in run_ids:  # refuse the whole request before starting any job
+        evaluate.eval_job(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
+                          limit=int(limit or 0), probe=probe)
+    return [evaluate.start_eval(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
+                                limit=int(limit or 0), probe=probe) for rid in run_ids]
+
+
+def progress_text(ws: Workspace, eval_ids: list[str]) -> tuple[str, bool]:
+    """A line per evaluation job and whether any is still queued or running."""
+    lines, active = [], False
+    for rid in eval_ids:
+        path = ws.runs / rid
+        if not path.exists():
+            continue
+        run = RunDir(path)
+        status, state = run.read_status(), run.effective_state()
+        active |= state in ("queued", "running")
+        step, total = status.get("step") or 0, status.get("total_steps") or 0
+        detail = f"{step}/{total} answers ({status.get('phase', '')})" if total else ""
+        err = (status.get("error") or {}).get("message", "")
+        lines.append(f"- `{rid}`: **{state}** {detail} {err}".rstrip())
+    return "\n".join(lines), active
+
+
+# layout -------------------------------------------------------------------------------------------
+
+@dataclass
+class EvalTab:
+    runs: gr.Dropdown
+    dataset: gr.Dropdown
+    metrics: gr.CheckboxGroup
+    bertscore: gr.Checkbox
+    probe: gr.Checkbox
+    limit: gr.Number
+    gen_form: Form
+    start: gr.Button
+    settings: gr.JSON
+    message: gr.Markdown
+    pending: gr.State
+    timer: gr.Timer
+    show_run: gr.Dropdown
+    run_info: gr.Markdown
+    scores: gr.Dataframe
+    bars: gr.Plot
+    metric: gr.Dropdown
+    show: gr.Radio
+    questions: gr.Dataframe
+    forgetting: gr.Dataframe
+    compare: gr.Dataframe
+    gate_threshold: gr.Slider
+    gate_refusal: gr.Textbox
+    gate_fit: gr.Button
+    gate_info: gr.Markdown
+    confusion: gr.Plot
+
+
+def _request_panel(ws: Workspace) -> dict[str, Any]:
+    with gr.Row():
+        runs = gr.Dropdown(trained_runs(ws), multiselect=True, label="runs to evaluate", scale=2,
+                           info="trained runs with a saved model; each is compared with its own base model",
+                           elem_id="eval-runs")
+        dataset = gr.Dropdown([OWN_HELD_OUT, *dataset_names(ws)], value=OWN_HELD_OUT, label="QA set",
+                              info="a dataset's test split, or the pairs the run held out", elem_id="eval-dataset")
+        limit = gr.Number(0, minimum=0, precision=0, label="questions", info="use only the first N; 0 = all")
+    with gr.Row():
+        metrics = gr.CheckboxGroup([m for m in EVAL_METRICS if m != "bertscore"], value=list(EvalConfig().metrics),
+                                   label="metrics", scale=3, elem_id="eval-metrics")
+        bertscore = gr.Checkbox(False, label="BERTScore", info="slower: loads a 23M-parameter encoder")
+        probe = gr.Checkbox(True, label="forgetting probe", info="general questions: did tuning break basics?")
+    with gr.Accordion("Generation settings", open=False):
+        gen_form = build_form(GenParams, prefix="eval-gen-", columns=3)
+    start = gr.Button("Start evaluation", variant="primary", elem_id="eval-start")
+    return {"runs": runs, "dataset": dataset, "limit": limit, "metrics": metrics, "bertscore": bertscore,
+            "probe": probe, "gen_form": gen_form, "start": start, "settings": gr.JSON(visible=False),
+            "message": gr.Markdown(elem_id="eval-message"), "pending": gr.State([]),
+            "timer": gr.Timer(2.0, active=False)}
+
+
+def _results_panel(ws: Workspace) -> dict[str, Any]:
+    runs = trained_runs(ws)
+    show_run = gr.Dropdown(runs, value=runs[0] if runs else None, label="results of run", elem_id="eval-show")
+    run_info = gr.Markdown(elem_id="eval-run-info")
+    with gr.Row():
+        scores = gr.Dataframe(headers=["metric", "base", "tuned", "delta"], value=[], interactive=False,
+                              label="scores on the QA set", elem_id="eval-scores")
+        forgetting = gr.Dataframe(headers=["metric", "base", "tuned", "delta"], value=[], interactive=False,
+                                  label="forgetting probe (general questions)", elem_id="eval-forgetting")
+    bars = gr.Plot(label="base vs tuned", elem_id="eval-bars")
+    with gr.Row():
+        metric = gr.Dropdown(list(CHANGE_METRICS), value="rougeL", label="compare answers by", scale=1)
+        show = gr.Radio(["all", "improved", "regressed", "unchanged"], value="all", label="show", scale=2)
+    questions = gr.Dataframe(value=pd.DataFrame(), interactive=False, wrap=True, label="every question",
+                             elem_id="eval-questions", max_height=480)
+    compare = gr.Dataframe(value=[], interactive=False, label="all evaluated runs compared", elem_id="eval-compare")
+    return {"show_run": show_run, "run_info": run_info, "scores": scores, "bars": bars, "metric": metric, "show": show,
+            "questions": questions, "forgetting": forgetting, "compare": compare}
+
+
+def _gate_panel() -> dict[str, Any]:
+    with gr.Accordion("Topic gate (refuse off-topic questions)", open=False):
+        with gr.Row():
+            gate_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="threshold",
+                                       info="in-domain probability a question needs to be answered")
+            gate_refusal = gr.Textbox(label="refusal message", placeholder="empty = the default message", scale=2)
+            gate_fit = gr.Button("Fit gate for this run", elem_id="eval-gate-fit")
+        gate_info = gr.Markdown(elem_id="eval-gate-info")
+        confusion = gr.Plot(label="held-out confusion matrix", elem_id="eval-confusion")
+    return {"gate_threshold": gate_threshold, "gate_refusal": gate_refusal, "gate_fit": gate_fit,
+            "gate_info": gate_info, "confusion": confusion}
+
+
+def build_eval_tab(ws: Workspace) -> EvalTab:
+    gr.Markdown("Evaluate tuned models against their base on held-out questions. Each evaluation is a job; "
+                "results stay in the run folder.")
+    request = _request_panel(ws)
+    gr.Markdown("### Results")
+    tab = EvalTab(**request, **_results_panel(ws), **_gate_panel())
+    wire_eval_tab(tab, ws)
+    return tab
+
+
+# events -------------------------------------------------------------------------------------------
+
+def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> list[Any]:
+    """[run line, scores table, bar chart, per-question table, forgetting table, comparison, gate text,
+    confusion matrix]."""
+    if not run_id:
+        empty = plots.scores_bar_figure({})
+        return ["", [], empty, pd.DataFrame(), [], [], gate_text(None), plots.confusion_figure([])]
+    run = run_of(ws, run_id)
+    scores = evaluate.load_scores(run)
+    bars = plots.scores_bar_figure({"base": (scores or {}).get("base") or {},
+                                    "tuned": (scores or {}).get("tuned") or {}})
+    frame = question_frame(evaluate.load_predictions(run), metric or "rougeL", show or "all")
+    report = gate_report(run)
+    info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})" if scores else
+                            " · not evaluated yet")
+    return [info, scores_table(scores), bars, styled(frame), forgetting_table(scores), comparison(ws),
+            gate_text(report), plots.confusion_figure((report or {}).get("confusion") or [])]
+
+
+def comparison(ws: Workspace) -> pd.DataFrame:
+    rows = [r for r in evaluate.compare_runs([RunDir(ws.runs / rid) for rid in trained_runs(ws)]) if r["evaluated"]]
+    if not rows:
+        return pd.DataFrame()
+    keep = ["run", "method", "n"] + [k for k in rows[0] if k.startswith(("tuned_", "delta_"))]
+    return pd.DataFrame([{k: (number_text(r.get(k)) if k not in ("run", "method") else r.get(k)) for k in keep}
+                         for r in rows])
+
+
+def choices_update(ws: Workspace, selected: str | None) -> list[Any]:
+    runs = trained_runs(ws)
+    value = selected if selected in runs else (runs[0] if runs else None)
+    return [gr.update(choices=runs), gr.update(choices=runs, value=value),
+            gr.update(choices=[OWN_HELD_OUT, *dataset_names(ws)])]
+
+
+def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
+    view_in = [tab.show_run, tab.metric, tab.show]
+    view_out = [tab.run_info, tab.scores, tab.bars, tab.questions, tab.forgetting, tab.compare, tab.gate_info,
+                tab.confusion]
+    view = friendly(lambda rid, metric, show: results_view(ws, rid, metric, show))
+
+    def collect(runs: list[str], dataset: str, metrics: list[str], bertscore: bool, probe: bool, limit: float,
+                *gen: Any) -> dict[str, Any]:
+        return {"runs": list(runs or []), "dataset": dataset, "metrics": list(metrics or []),
+                "bertscore": bool(bertscore), "probe": bool(probe), "limit": int(limit or 0),
+                "gen": tab.gen_form.read(list(gen))}
+
+    @friendly
+    def start_evaluation(settings: dict[str, Any]) -> tuple[str, list[str]]:
+        """Start one evaluation job per run; returns (message, eval run ids)."""
+        started = launch_evaluations(ws, settings.get("runs") or [], settings.get("dataset"),
+                                     settings.get("metrics") or list(EvalConfig().metrics),
+                                     bool(settings.get("bertscore")), bool(settings.get("probe", True)),
+                                     int(settings.get("limit") or 0), settings.get("gen") or {})
+        ids = [r.id for r in started]
+        return f"Started {len(ids)} evaluation(s); progress below, results when they finish.", ids
+
+    def track(ids: list[str], pending: list[str]) -> list[Any]:
+        return [list(dict.fromkeys([*pending, *ids])), gr.Timer(active=True)]
+
+    @friendly
+    def tick(pending: list[str], rid: str | None, metric: str, show: str) -> list[Any]:
+        text, active = progress_text(ws, pending)
+        if active:
+            return [text, gr.skip(), *[gr.skip()] * (3 + len(view_out))]
+        return [text, gr.Timer(active=False), *choices_update(ws, rid), *results_view(ws, rid, metric, show)]
+
+    ids = gr.JSON(visible=False)
+    inputs = [tab.runs, tab.dataset, tab.metrics, tab.bertscore, tab.probe, tab.limit, *tab.gen_form.components]
+    tab.start.click(collect, inputs, tab.settings, api_visibility="private").success(
+        start_evaluation, tab.settings, [tab.message, ids], api_name="evaluate").success(
+        track, [ids, tab.pending], [tab.pending, tab.timer], api_visibility="private")
+    tab.timer.tick(tick, [tab.pending, *view_in], [tab.message, tab.timer, tab.runs, tab.show_run, tab.dataset,
+                                                   *view_out], show_progress="hidden", api_visibility="private")
+    gr.on([tab.show_run.change, tab.metric.change, tab.show.change], view, view_in, view_out,
+          api_visibility="private")
+    wire_gate(tab, ws)
+
+
+def wire_gate(tab: EvalTab, ws: Workspace) -> None:
+    @friendly
+    def fit(run_id: str | None, threshold: float, refusal: str) -> list[Any]:
+        report = fit_run_gate(ws, run_of(ws, run_id), float(threshold), refusal)
+        return [gate_text(report), plots.confusion_figure(report["confusion"])]
+
+    tab.gate_fit.click(fit, [tab.show_run, tab.gate_threshold, tab.gate_refusal], [tab.gate_info, tab.confusion],
+                       api_visibility="private")
