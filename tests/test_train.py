@@ -84,3 +84,37 @@ def test_phase_switch_trains_only_the_current_phase():
     State.global_step = 5
     switch.on_step_begin(None, State, None)
     assert not model[0].weight.requires_grad and model[1].weight.requires_grad
+
+
+def test_resuming_a_joint_run_restores_its_lora_weights(tmp_path):
+    """Trainer checkpoints of prefix+LoRA hold only the prefix; the snapshot must bring LoRA back."""
+    from safetensors.torch import load_file
+
+    from workbench.train import TRAINABLE_FILE
+
+    run = make_run(tmp_path, max_steps=4, save_steps=4, eval_steps=0, learning_rate=5e-3, method="prefix+lora",
+                   method_params={"mode": "simultaneous", "rank": 2, "targets": "attention", "virtual_tokens": 2})
+    train(run)
+    ckpt = run.last_checkpoint()
+    saved = load_file(ckpt / TRAINABLE_FILE)
+    assert any("lora_B" in n for n in saved) and any("prompt" in n or "prefix" in n for n in saved)
+    assert any(t.abs().sum() > 0 for n, t in saved.items() if "lora_B" in n)  # trained, not the zero init
+    # continue the same run to more steps: the LoRA weights must start from the checkpoint, not from zero
+    cfg = run.read_config()
+    cfg["train"]["max_steps"] = 6
+    run.write_config(cfg)
+    from workbench import train as train_mod
+
+    seen = {}
+    original = train_mod.TrainableSnapshot.restore
+
+    def spy(self, checkpoint):
+        original(self, checkpoint)
+        seen.update({n: p.detach().clone() for n, p in self.params.items() if "lora_B" in n})
+
+    train_mod.TrainableSnapshot.restore = spy
+    try:
+        train(run)
+    finally:
+        train_mod.TrainableSnapshot.restore = original
+    assert seen and all(torch.equal(seen[n], saved[n]) for n in seen)

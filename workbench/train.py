@@ -128,6 +128,43 @@ class PhaseSwitch(TrainerCallback):
             log.info("step %d: phase %s", state.global_step, phase.name)
 
 
+TRAINABLE_FILE = "trainable.safetensors"
+
+
+class TrainableSnapshot(TrainerCallback):
+    """Saves every parameter that trains, by name, beside each checkpoint.
+
+    Trainer checkpoints of composed models hold only what the outer PEFT wrapper knows (a prefix-tuning
+    wrapper saves its prompt embeddings, not the LoRA layers injected under it), so resuming from them
+    alone would silently restart those layers. ``restore`` puts the snapshot back before resuming.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        self.params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+
+    def on_save(self, args, state, control, **kw):
+        from safetensors.torch import save_file  # noqa: PLC0415
+
+        ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if ckpt.is_dir():
+            save_file({n: p.detach().cpu().contiguous() for n, p in self.params.items()}, ckpt / TRAINABLE_FILE)
+
+    def restore(self, checkpoint: Path) -> None:
+        from safetensors.torch import load_file  # noqa: PLC0415
+
+        path = checkpoint / TRAINABLE_FILE
+        if not path.exists():
+            raise DataError(f"{checkpoint} has no {TRAINABLE_FILE}; it was not written by this version and "
+                            "cannot be resumed exactly")
+        saved = load_file(path)
+        missing = sorted(set(self.params) - set(saved))
+        if missing:
+            raise DataError(f"{path} lacks {len(missing)} trained parameters (e.g. {missing[0]}); cannot resume")
+        with torch.no_grad():
+            for name, param in self.params.items():
+                param.copy_(saved[name].to(param.device, param.dtype))
+
+
 class GenerationProbe(TrainerCallback):
     """After every evaluation, answer a fixed sample of test questions and log BLEU-4, ROUGE-L, facts."""
 
@@ -230,7 +267,8 @@ def train(run: RunDir) -> dict[str, Any]:
     cfg_lr = TrainConfig(**{**cfg.__dict__, "learning_rate": lr})
     args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))
     collator = DynamicPadCollator(pad_id=tok.pad_token_id)
-    callbacks: list[TrainerCallback] = [RunLogger(run, collator)]
+    snapshot = TrainableSnapshot(model)
+    callbacks: list[TrainerCallback] = [RunLogger(run, collator), snapshot]
     if method.phases:
         callbacks.append(PhaseSwitch(model, method.phases(params)))
     if eval_ds and cfg.probe_size > 0:
@@ -251,6 +289,8 @@ def train(run: RunDir) -> dict[str, Any]:
              100 * trainable / total)
 
     resume = run.last_checkpoint()
+    if resume:
+        snapshot.restore(resume)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     method.save(model, run.adapter)
     tok.save_pretrained(run.adapter)
