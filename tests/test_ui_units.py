@@ -196,7 +196,8 @@ def test_uploads_are_copied_under_clean_names_and_reported(workspace, tmp_path):
     empty.write_text("")
     other = tmp_path / "table.xlsx"
     other.write_bytes(b"PK\x03\x04")
-    added = ui_data.add_files(workspace, "harbour", [str(good), str(empty), str(other)])
+    with pytest.warns(UserWarning, match="table.xlsx: not a supported type"):
+        added = ui_data.add_files(workspace, "harbour", [str(good), str(empty), str(other)])
     assert added == ["notes.md", "empty.txt"]
     report = ui_data.ingest_corpus(workspace, "harbour", "chars", 800, 100)
     rows = {r[0]: r for r in ui_data.document_rows(report)}

@@ -143,14 +143,14 @@ class TrainableSnapshot(TrainerCallback):
         self.params = {n: p for n, p in model.named_parameters() if p.requires_grad}
 
     def on_save(self, args, state, control, **kw):
-        from safetensors.torch import save_file  # noqa: PLC0415
+        from safetensors.torch import save_file
 
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if ckpt.is_dir():
             save_file({n: p.detach().cpu().contiguous() for n, p in self.params.items()}, ckpt / TRAINABLE_FILE)
 
     def restore(self, checkpoint: Path) -> None:
-        from safetensors.torch import load_file  # noqa: PLC0415
+        from safetensors.torch import load_file
 
         path = checkpoint / TRAINABLE_FILE
         if not path.exists():
