@@ -182,6 +182,19 @@ def test_run_status_hides_paths_and_default_watch_prefers_active(workspace):
     assert info["data"] == "facts" and "path" not in json.dumps(info).replace("paths", "")
 
 
+def test_key_score_prefers_the_evaluation_over_the_probe(workspace):
+    from workbench.rundir import atomic_write_json
+
+    run = fake_run(workspace)
+    run.append_metric({"step": 4, "split": "probe", "rougeL": 0.25})
+    assert ui_runs.key_score(run, ui_runs.tail_records(run)) == "rougeL 0.250"
+    atomic_write_json(run.eval_dir / "scores.json", {"tuned": {"fact_acc": 0.5, "rougeL": 0.4},
+                                                     "delta": {"fact_acc": 0.25, "rougeL": -0.1}})
+    assert ui_runs.key_score(run, []) == "fact_acc 0.500 (+0.250) · rougeL 0.400 (-0.100)"
+    row = next(r for r in ui_runs.table_rows(workspace) if r[0] == run.id)
+    assert row[8] == "fact_acc 0.500 (+0.250) · rougeL 0.400 (-0.100)" and row[4] == "facts"
+
+
 def test_params_text():
     assert params_text(460800, 134_515_008) == "460,800 of 134.5M (0.34%)"
     assert params_text(None, 10) == ""

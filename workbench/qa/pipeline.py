@@ -298,8 +298,10 @@ def start_job(workspace: Any, paths: Sequence[str | Path], name: str, cfg: QAGen
     out = workspace.datasets / check_name(name, "dataset name")
     if dataset.is_dataset_folder(out) and not overwrite:
         raise PipelineError(f"dataset {name!r} already exists; choose another name or overwrite it")
-    run = jobs.create_run(workspace, "qa", {"qa": job_config(paths, out, cfg or QAGenConfig(), overwrite)},
-                          label=f"qa-{name}"[:60])
+    cfg = cfg or QAGenConfig()
+    # Rule-based generation loads no model, so it need not wait behind a training job.
+    run = jobs.create_run(workspace, "qa", {"qa": job_config(paths, out, cfg, overwrite),
+                                            "needs_accelerator": not cfg.fallback_only}, label=f"qa-{name}"[:60])
     jobs.start(run)
     return run
 

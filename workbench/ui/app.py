@@ -21,7 +21,8 @@ from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
 from .chat import CHAT_CONCURRENCY, ChatTab, build_chat_tab, chat_once, refresh_sides
 from .common import dataset_names, friendly, run_of, train_config
-from .evaluate import EvalTab, build_eval_tab, choices_update
+from .evaluate import EvalTab, build_eval_tab
+from .evaluate import on_open as open_eval
 from .runs import RunsTab, build_runs_tab, refresh_table, run_status
 from .train import TrainTab, build_train_tab, fill_values
 
@@ -108,8 +109,9 @@ def wire_refresh(ws: Workspace, train_page: gr.Tab, train: TrainTab, eval_page: 
         return gr.update(choices=names, value=current if current in names else (names[0] if names else None))
 
     train_page.select(datasets, train.dataset, train.dataset, api_visibility="private")
-    eval_page.select(lambda rid: choices_update(ws, rid), evaluation.show_run,
-                     [evaluation.runs, evaluation.show_run, evaluation.dataset], api_visibility="private")
+    eval_page.select(friendly(lambda rid, metric, show: open_eval(ws, rid, metric, show)), evaluation.view_inputs(),
+                     [evaluation.runs, evaluation.show_run, evaluation.dataset, *evaluation.view_outputs()],
+                     api_visibility="private")
     chat_page.select(lambda left, right, picked: refresh_sides(ws, left, right, picked),
                      [chat.left, chat.right, chat.picked], [chat.left, chat.right], api_visibility="private")
 

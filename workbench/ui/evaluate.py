@@ -169,6 +169,13 @@ class EvalTab:
     gate_info: gr.Markdown
     confusion: gr.Plot
 
+    def view_inputs(self) -> list[Any]:
+        return [self.show_run, self.metric, self.show]
+
+    def view_outputs(self) -> list[Any]:
+        return [self.run_info, self.scores, self.bars, self.questions, self.forgetting, self.compare, self.gate_info,
+                self.confusion]
+
 
 def _request_panel(ws: Workspace) -> dict[str, Any]:
     with gr.Row():
@@ -206,6 +213,7 @@ def _results_panel(ws: Workspace) -> dict[str, Any]:
         metric = gr.Dropdown(list(CHANGE_METRICS), value="rougeL", label="compare answers by", scale=1)
         show = gr.Radio(["all", "improved", "regressed", "unchanged"], value="all", label="show", scale=2)
     questions = gr.Dataframe(value=pd.DataFrame(), interactive=False, wrap=True, label="every question",
+                             column_widths=["8%", "18%", "18%", "19%", "19%", "6%", "6%", "6%"],
                              elem_id="eval-questions", max_height=480)
     compare = gr.Dataframe(value=[], interactive=False, label="all evaluated runs compared", elem_id="eval-compare")
     return {"show_run": show_run, "run_info": run_info, "scores": scores, "bars": bars, "metric": metric, "show": show,
@@ -271,10 +279,15 @@ def choices_update(ws: Workspace, selected: str | None) -> list[Any]:
             gr.update(choices=[OWN_HELD_OUT, *dataset_names(ws)])]
 
 
+def on_open(ws: Workspace, run_id: str | None, metric: str, show: str) -> list[Any]:
+    """Opening the tab: fresh run and dataset lists, and the results of the chosen run read again."""
+    lists = choices_update(ws, run_id)
+    chosen = lists[1]["value"]
+    return [*lists, *results_view(ws, chosen, metric, show)]
+
+
 def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
-    view_in = [tab.show_run, tab.metric, tab.show]
-    view_out = [tab.run_info, tab.scores, tab.bars, tab.questions, tab.forgetting, tab.compare, tab.gate_info,
-                tab.confusion]
+    view_in, view_out = tab.view_inputs(), tab.view_outputs()
     view = friendly(lambda rid, metric, show: results_view(ws, rid, metric, show))
 
     def collect(runs: list[str], dataset: str, metrics: list[str], bertscore: bool, probe: bool, limit: float,

@@ -50,10 +50,13 @@ def key_score(run: RunDir, records: list[dict[str, Any]]) -> str:
     """The most telling number of a run: its evaluation's tuned fact accuracy (or ROUGE-L) with the change
     from the base model, else the last probe's."""
     scores = read_json(run.eval_dir / "scores.json") or {}
+    shown = []
     for name in ("fact_acc", "rougeL"):
         tuned, delta = (scores.get("tuned") or {}).get(name), (scores.get("delta") or {}).get(name)
         if isinstance(tuned, (int, float)):
-            return f"{name} {tuned:.3f}" + (f" ({delta:+.3f})" if isinstance(delta, (int, float)) else "")
+            shown.append(f"{name} {tuned:.3f}" + (f" ({delta:+.3f})" if isinstance(delta, (int, float)) else ""))
+    if shown:
+        return " · ".join(shown)
     for r in reversed(records):
         if r.get("split") == "probe":
             for name in ("fact_acc", "rougeL", "bleu4"):
