@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cli_commands import EXTRA_PARSERS, follow, workspace_of
+from .cli_commands import EXTRA_PARSERS, workspace_of
 
 
 def study_cmd(args: argparse.Namespace) -> int:
-    from . import study  # noqa: PLC0415
+    from . import study
 
     if args.list or not args.spec:
         for name in study.shipped_specs():
@@ -21,7 +21,7 @@ def study_cmd(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     if args.detach:
         run = study.start_study(ws, args.spec, args.quick)
-        from . import jobs  # noqa: PLC0415
+        from . import jobs
 
         jobs.start(run)
         print(run.id)
@@ -36,7 +36,7 @@ def study_cmd(args: argparse.Namespace) -> int:
 
 
 def cora_build(args: argparse.Namespace) -> int:
-    from .cora import build_artifact, load  # noqa: PLC0415
+    from .cora import build_artifact, load
 
     ws = workspace_of(args)
     sources = [str(ws.run_path(s)) if (ws.runs / s).is_dir() else s for s in args.sources]
@@ -48,8 +48,8 @@ def cora_build(args: argparse.Namespace) -> int:
 
 def cora_sources_cmd(args: argparse.Namespace) -> int:
     """Short fine-tunes on slices of the data, then subspaces from the first 1, 2, ..., N of them."""
-    from . import study  # noqa: PLC0415
-    from .cora import build_artifact, load  # noqa: PLC0415
+    from . import study
+    from .cora import build_artifact, load
 
     ws = workspace_of(args)
     out = Path(args.out)

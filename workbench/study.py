@@ -17,7 +17,8 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import yaml
 
@@ -145,7 +146,7 @@ def prepare_data(spec: StudySpec, ws: Workspace, folder: Path) -> Path:
         return corpus
     out = folder / "data"
     if not (out / "train.jsonl").exists():
-        from .qa.pipeline import build_dataset  # noqa: PLC0415 - ingestion is needed once per study
+        from .qa.pipeline import build_dataset
 
         build_dataset([corpus], out, QAGenConfig(fallback_only=True, paraphrases=1, split_by="paraphrase",
                                                  test_fraction=0.2, seed=0), overwrite=True)
@@ -156,7 +157,7 @@ def subset(data: Path, size: float, folder: Path, seed: int = 0) -> Path:
     """A seeded share of the training pairs (same test split), for learning curves."""
     if size >= 1.0:
         return data
-    from .qa.dataset import load_split, write_jsonl  # noqa: PLC0415
+    from .qa.dataset import load_split, write_jsonl
 
     out = folder / f"data-{int(round(size * 100))}"
     if not (out / "train.jsonl").exists():
@@ -203,7 +204,7 @@ def train_cell(spec: StudySpec, cell: Cell, data: Path, ws: Workspace, extra_par
 
 
 def eval_cell(spec: StudySpec, train_run: RunDir, ws: Workspace, progress: Progress) -> dict[str, Any]:
-    from .evaluate import eval_job, load_scores  # noqa: PLC0415
+    from .evaluate import eval_job, load_scores
 
     run = RunDir(ws.runs / f"{train_run.id}-eval")
     if not run.path.exists():
@@ -235,7 +236,7 @@ def cell_rows(spec: StudySpec, cell: Cell, data: Path, ws: Workspace, folder: Pa
 def source_runs(ws: Workspace, data: Path, model: str, *, n: int, steps: int, rank: int, targets: str,
                 prefix: str, folder: Path, progress: Progress) -> list[RunDir]:
     """N short LoRA fine-tunes, each on its own slice (every n-th pair) of the training data."""
-    from .qa.dataset import load_split, write_jsonl  # noqa: PLC0415
+    from .qa.dataset import load_split, write_jsonl
 
     train = load_split(data, "train")
     if len(train) < n:
@@ -256,7 +257,7 @@ def source_runs(ws: Workspace, data: Path, model: str, *, n: int, steps: int, ra
 def cora_sources(spec: StudySpec, data: Path, ws: Workspace, folder: Path, model: str,
                  progress: Progress) -> Path:
     """CoRA's common subspace from short LoRA fine-tunes on disjoint slices of the training data."""
-    from .cora import build_artifact  # noqa: PLC0415
+    from .cora import build_artifact
 
     rank, targets = int(spec.cora.get("rank", 16)), str(spec.cora.get("targets", "all-linear"))
     out = folder / f"subspace-{model}"
@@ -273,7 +274,7 @@ def cora_sources(spec: StudySpec, data: Path, ws: Workspace, folder: Path, model
 
 def t_quantile(df: int) -> float:
     """Two-sided 95% Student t quantile."""
-    from scipy.stats import t  # noqa: PLC0415
+    from scipy.stats import t
 
     return float(t.ppf(0.975, df))
 
@@ -352,7 +353,7 @@ def dedupe_base(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     fields = list(dict.fromkeys(k for r in rows for k in r))
-    import io  # noqa: PLC0415
+    import io
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=fields)
@@ -388,7 +389,7 @@ def run_study(spec: StudySpec, ws: Workspace, progress: Progress | None = None) 
     if spec.cora and subspaces:
         summary["subspaces"] = {m: str(p) for m, p in subspaces.items()}
     atomic_write_json(folder / "summary.json", summary)
-    from .study_report import write_report  # noqa: PLC0415 - matplotlib only when a report is written
+    from .study_report import write_report
 
     write_report(folder, spec, rows, summary)
     return summary

@@ -10,9 +10,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from .rundir import atomic_write_text  # noqa: E402
+from .rundir import atomic_write_text
 
 LABELS = {"fact_acc": "fact accuracy", "rougeL": "ROUGE-L", "bleu4": "BLEU-4", "meteor": "METEOR",
           "sacrebleu": "sacreBLEU"}

@@ -42,7 +42,7 @@ def _eval(run: RunDir) -> dict[str, Any]:
 
 
 def _study(run: RunDir) -> dict[str, Any]:
-    from .study import run_job  # noqa: PLC0415
+    from .study import run_job
 
     return run_job(run)
 
