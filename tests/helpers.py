@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,3 +23,14 @@ def tiny_train_config(data: Path, **overrides: Any) -> dict[str, Any]:
            "probe_size": 0, "logging_steps": 1, "method_params": {"rank": 4, "targets": "attention"}}
     cfg.update(overrides)
     return cfg
+
+
+def wait_until(predicate, timeout: float = 120.0, poll: float = 0.2):
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"condition not reached in {timeout:.0f} s")

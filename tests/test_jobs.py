@@ -10,23 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import tiny_train_config, write_qa_dataset
+from helpers import tiny_train_config, wait_until, write_qa_dataset
 
 from workbench import jobs
 from workbench.__main__ import main
 from workbench.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_until(predicate, timeout: float = 120.0, poll: float = 0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("condition not reached in time")
 
 
 def steps_logged(run: RunDir, split: str = "train") -> list[int]:

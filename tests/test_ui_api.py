@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from helpers import write_qa_dataset
+from helpers import wait_until, write_qa_dataset
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -43,13 +42,7 @@ def launch(ws: Workspace, **launch_kwargs):
 
 
 def wait_for(predicate, timeout: float = 240.0, poll: float = 0.5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError(f"condition not reached in {timeout:.0f} s")
+    return wait_until(predicate, timeout, poll)
 
 
 @pytest.fixture(scope="module")
