@@ -115,3 +115,41 @@ def test_chinese_is_tokenised_by_character():
     assert report.kept and report.kept[0]["scores"]["grounding"] == 1.0
     recall = filters.rouge_l(filters.tokenize("新建住宅"), filters.tokenize("新建住宅共4800套"))[1]
     assert recall == pytest.approx(4 / 7)
+
+
+HEADED = "Eastwharf Renewal\n" + PASSAGE + " It was designed by Maria Lund."
+
+
+def test_an_answer_that_does_not_address_its_question_is_dropped():
+    heading = {"id": "heading", "question": "How many stops does the Vell Line tram have?",
+               "answer": "Eastwharf Renewal", "passage_id": "p1"}
+    other_sentence = {"id": "other", "question": "Who approved the Eastwharf Renewal Plan?",
+                      "answer": "Canal Park covers 18 hectares.", "passage_id": "p1"}
+    pronoun = {"id": "pronoun", "question": "Who designed Canal Park?", "answer": "Maria Lund", "passage_id": "p1"}
+    report = apply_filters([dict(heading), dict(other_sentence), dict(pronoun)], {"p1": HEADED}, FilterSettings())
+    drops = dropped_by(report)
+    assert drops["heading"][0] == "relevance" and "does not address the question" in drops["heading"][1]
+    assert drops["other"][0] == "relevance"
+    # "designed" is in the answer's sentence, "Canal Park" in the one before: one word of three passes 0.3.
+    assert [p["id"] for p in report.kept] == ["pronoun"] and report.kept[0]["scores"]["relevance"] == 0.3333
+    off = apply_filters([dict(heading)], {"p1": HEADED}, FilterSettings(min_relevance=0.0))
+    assert [p["id"] for p in off.kept] == ["heading"]
+
+
+def test_a_short_answer_reused_for_different_facts_keeps_only_the_most_relevant():
+    tram = {"id": "tram", "question": "When did the tram open?", "answer": "12 September 2009", "passage_id": "p1"}
+    stops = {"id": "stops", "question": "When were the tram stops built?", "answer": "12 September 2009",
+             "passage_id": "p1"}
+    reworded = {"id": "reworded", "group": "tram", "question": "On what date did the Vell Line start service?",
+                "answer": "12 September 2009", "passage_id": "p1"}
+    sentence = {"id": "sentence", "question": "How many stops does the Vell Line tram have?",
+                "answer": GOOD["answer"] + " It has 11 stops.", "passage_id": "p1"}
+    same_sentence = {"id": "same", "question": "What is the name of the tram line that opened in 2009?",
+                     "answer": sentence["answer"], "passage_id": "p1"}
+    report = run(stops, tram, reworded, sentence, same_sentence, min_relevance=0.0)
+    drops = dropped_by(report)
+    # "stops" came first, but "tram" shares more words with the sentence the date comes from.
+    assert list(drops) == ["stops"] and drops["stops"][0] == "reused"
+    assert "'When did the tram open?'" in drops["stops"][1]
+    assert [p["id"] for p in report.kept] == ["tram", "reworded", "sentence", "same"]
+    assert report.counts["reused"] == 1

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -80,17 +81,20 @@ def test_ingest_writes_passages_only(tmp_path: Path):
 
 def test_llm_from_endpoint_topped_up_by_rules(tmp_path: Path):
     with FakeServer(api_key="secret") as server:
+        # "What does the text say first?" shares no word with its answer's sentence: the relevance filter
+        # drops it (checked below); switched off here so that dedup and the rewording are seen.
         cfg = QAGenConfig(endpoint_url=server.url, endpoint_model="fake", api_key="secret", pairs_per_passage=2,
-                          paraphrases=1, max_passages=4)
+                          paraphrases=1, max_passages=4, min_relevance=0.0)
         report = pipeline.build_dataset([SAMPLE], tmp_path / "llm", cfg)
+        strict = pipeline.build_dataset([SAMPLE], tmp_path / "strict", replace(cfg, min_relevance=0.3))
+    assert strict["counts"]["dropped_by"]["relevance"] == 4 and strict["llm_usable_pairs"] == 0
     assert report["generator"] == "endpoint:fake" and report["mode"] == "llm+fallback"
     llm = report["llm"]
     assert llm["outputs"] == 4 and llm["pairs"] == 4 and llm["malformed_items"] == 4
     counts = report["counts"]
-    # The fake model asks the same question of every passage: only the first survives dedup.
-    # The fake model asks the same question of every passage: only the first original and the first
-    # rewording survive dedup.
-    assert counts["dropped_by"]["dedup"] == 6
+    # The fake model asks the same question of every passage: only the first survives dedup, only it is
+    # reworded, and the other passages are filled with rule-based pairs.
+    assert counts["dropped_by"]["dedup"] == 3 and report["llm_usable_pairs"] == 1
     assert report["paraphrase_malformed"] == 0
     assert report["topped_up_passages"] == 4 and counts["kept_by_origin"]["rules"] > 0
     llm_kept = sorted((p["kind"], p["question"]) for p in dataset.load_pairs(tmp_path / "llm") if p["origin"] == "llm")

@@ -6,10 +6,16 @@ Filters, in the order they run (a pair is dropped by the first that rejects it):
   self_answer  the question already contains its answer (the answer adds no new word)
   grounded     the answer's words are not found in its passage (token-overlap or ROUGE-L recall below a
                threshold), or it states a number the passage does not contain
+  relevance    the answer does not answer the question: too few of the question's content words occur in
+               the answer or in the passage sentences the answer comes from (small generators answer with a
+               heading or an unrelated sentence of the passage)
+  reused       the same short answer was already kept for a different question about the same passage (a
+               sentence may answer several questions; a name or a date answers one)
   dedup        the question is a near-duplicate (ROUGE-L F above 0.7, as in self-instruct) of a kept one;
                paraphrases of the same fact are only dropped when almost identical to each other
 
-Every pair gets ``scores`` (grounding, rouge_l_recall, answer_novelty, max_similarity, token counts);
+Every pair gets ``scores`` (grounding, rouge_l_recall, answer_novelty, relevance, max_similarity, token
+counts);
 dropped pairs keep ``drop_filter`` and ``drop_reason`` so a user can see why. Tokens are lower-case
 words and numbers, and single characters for Chinese/Japanese/Korean text (rouge-score's tokenizer would
 score Chinese as 0). This module does not generate, rewrite or store pairs. No torch import (layer 2).
@@ -85,6 +91,42 @@ def overlap_recall(answer: str, passage: str) -> float:
     return sum(1 for w in words if w in present) / len(words)
 
 
+# Words that say what kind of answer is wanted, not what it is about ("what year", "how many people").
+_QUESTION_FRAME = frozenset(re.findall(r"\S+",
+    "name names named year years date many much number kind type sort called known main purpose role reason "
+    "happened happen according text passage mentioned describe explain list give tell people person"))
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s+|\n+")
+
+
+def _stem(token: str) -> str:
+    """A crude suffix strip, so "designed" meets "design" and "parks" meets "park"."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(token) > len(suffix) + 3 and token.endswith(suffix):
+            return token[: -len(suffix)]
+    return token
+
+
+def _stems(text: str) -> set[str]:
+    return {_stem(t) for t in content_tokens(text)}
+
+
+def relevance(question: str, answer: str, passage: str) -> float:
+    """Share of the question's content words found in the answer or in the passage sentences that hold
+    most of the answer. 1.0 when the question has no content words or the answer no anchor in the passage
+    (grounding judges that case)."""
+    wanted = {_stem(t) for t in content_tokens(question) if t not in _QUESTION_FRAME}
+    answer_stems = _stems(answer)
+    if not wanted:
+        return 1.0
+    sentences = [_stems(s) for s in _SENTENCE_BREAK.split(passage) if s.strip()]
+    coverage = [len(answer_stems & s) for s in sentences]
+    best = max(coverage, default=0)
+    if not best:
+        return 1.0 if not passage else len(wanted & answer_stems) / len(wanted)
+    context = set(answer_stems).union(*(s for s, c in zip(sentences, coverage) if c == best))
+    return len(wanted & context) / len(wanted)
+
+
 def missing_numbers(answer: str, passage: str) -> list[str]:
     """Numbers stated in the answer that the passage does not contain."""
     have = set(_NUMBER.findall(_split_digits(passage)))
@@ -96,6 +138,7 @@ class FilterSettings:
     """Thresholds; the pipeline builds this from QAGenConfig."""
 
     min_grounding: float = 0.6
+    min_relevance: float = 0.3
     grounding_metric: str = "overlap"  # overlap | rouge_l
     dedup_threshold: float = 0.7
     paraphrase_max_similarity: float = 0.95
@@ -115,6 +158,7 @@ def score_pair(pair: dict[str, Any], passage: str) -> dict[str, float]:
         "grounding": round(overlap_recall(a, passage), 4),
         "rouge_l_recall": round(rouge_l(tokenize(passage), tokenize(a))[1], 4) if passage else 0.0,
         "answer_novelty": round(novelty, 4),
+        "relevance": round(relevance(q, a, passage), 4),
         "question_tokens": len(q_tokens),
         "answer_tokens": len(tokenize(a)),
     }
@@ -168,13 +212,21 @@ def check_grounded(pair: dict[str, Any], passage: str, scores: dict, s: FilterSe
     return None
 
 
+def check_relevance(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettings) -> str | None:
+    if scores["relevance"] < s.min_relevance:
+        return (f"the answer does not address the question: {scores['relevance']:.0%} of the question's words "
+                f"occur in the answer or its sentence (need {s.min_relevance:.0%})")
+    return None
+
+
 PAIR_FILTERS: dict[str, Callable[[dict, str, dict, FilterSettings], str | None]] = {
     "malformed": check_malformed,
     "length": check_length,
     "self_answer": check_self_answer,
     "grounded": check_grounded,
+    "relevance": check_relevance,
 }
-FILTER_NAMES = (*PAIR_FILTERS, "dedup")
+FILTER_NAMES = (*PAIR_FILTERS, "reused", "dedup")
 
 
 def check_pair(pair: dict[str, Any], passage: str, settings: FilterSettings) -> tuple[dict, str | None, str]:
@@ -185,6 +237,44 @@ def check_pair(pair: dict[str, Any], passage: str, settings: FilterSettings) -> 
         if reason:
             return scores, name, reason
     return scores, None, ""
+
+
+# reused answers ------------------------------------------------------------------------------------
+
+REUSE_MAX_TOKENS = 8
+
+
+def _reuse_key(pair: dict[str, Any]) -> tuple[str, str]:
+    tokens = tokenize(pair["answer"])
+    if len(tokens) > REUSE_MAX_TOKENS:
+        return "", ""
+    return str(pair.get("passage_id") or ""), " ".join(tokens)
+
+
+def drop_reused_answers(pairs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Of pairs from one passage that give the same short answer to questions about different facts
+    (groups), keep the most relevant (the earliest on a tie); paraphrases of one fact share their answer
+    by design."""
+    best: dict[tuple[str, str], dict[str, Any]] = {}
+    for pair in pairs:
+        key = _reuse_key(pair)
+        held = best.get(key)
+        if held is None or pair["scores"].get("relevance", 0) > held["scores"].get("relevance", 0):
+            best[key] = pair
+    winners = {(k, _group(p)) for k, p in best.items()}
+    kept, dropped = [], []
+    for pair in pairs:
+        key = _reuse_key(pair)
+        if (key, _group(pair)) in winners or not key[0]:
+            kept.append(pair)
+        else:
+            dropped.append(_drop(pair, "reused", f"the same answer is kept for a different question about this "
+                                                 f"passage: {best[key]['question']!r}"))
+    return kept, dropped
+
+
+def _group(pair: dict[str, Any]) -> str:
+    return str(pair.get("group") or pair.get("id") or id(pair))
 
 
 # dedup ---------------------------------------------------------------------------------------------
@@ -236,7 +326,7 @@ def dedup(pairs: list[dict[str, Any]], settings: FilterSettings) -> tuple[list[d
     kept, dropped = [], []
     for pair in pairs:
         tokens = tokenize(pair["question"])
-        group = str(pair.get("group") or pair.get("id") or id(pair))
+        group = _group(pair)
         other, other_i, same, same_i = index.most_similar(tokens, settings.dedup_threshold, group)
         pair.setdefault("scores", {})["max_similarity"] = round(max(other, same), 4)
         if other > settings.dedup_threshold:
@@ -291,6 +381,7 @@ def apply_filters(pairs: list[dict[str, Any]], passages: dict[str, str], setting
             report.dropped.append(_drop(pair, name, reason))
         else:
             survivors.append(pair)
+    survivors, reused = drop_reused_answers(survivors)
     report.kept, deduped = dedup(survivors, settings)
-    report.dropped.extend(deduped)
+    report.dropped.extend(reused + deduped)
     return report

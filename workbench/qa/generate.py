@@ -283,7 +283,7 @@ def parse_qa_output(text: str) -> Parsed:
 def parse_paraphrase(text: str) -> str | None:
     """The first line of a reply that reads as a question, without labels or quotes."""
     for line in text.strip().splitlines():
-        line = re.sub(r"^\s*(?:\d+[.)]\s*)?(?:\**[A-Za-z]+(?: [A-Za-z]+){0,2}\**\s*[:\uff1a]\**\s*)?", "", line)
+        line = re.sub(r"^\s*(?:\d+[.)]\s*)?(?:\**[A-Za-z]+(?: [A-Za-z]+){0,3}\**\s*[:\uff1a]\**\s*)?", "", line)
         line = _clean(line)
         if line.endswith(("?", "\uff1f")) and len(line.split()) >= 3:
             return line
@@ -312,7 +312,8 @@ def run_batched(generator: ChatGenerator, conversations: list[Messages], *, batc
 
 
 def qa_stop(n: int) -> tuple[str, ...]:
-    """Small models go on writing pairs well past ``n``: a reply ends at the label of pair n+1."""
+    """Small models go on writing pairs well past ``n``: a reply ends at the label of pair n+1. (Stop
+    strings are matched against the prompt's end too, so a restart marker like "\nQ1:" cannot be one.)"""
     return f"Q{n + 1}:", f"Q{n + 1}."
 
 

@@ -34,7 +34,8 @@ class PipelineStopped(RuntimeError):
 
 def filter_settings(cfg: QAGenConfig) -> filters.FilterSettings:
     return filters.FilterSettings(
-        min_grounding=cfg.min_grounding, grounding_metric=cfg.grounding_metric, dedup_threshold=cfg.dedup_threshold,
+        min_grounding=cfg.min_grounding, min_relevance=cfg.min_relevance,
+        grounding_metric=cfg.grounding_metric, dedup_threshold=cfg.dedup_threshold,
         min_question_tokens=cfg.min_question_tokens, max_question_tokens=cfg.max_question_tokens,
         max_answer_tokens=cfg.max_answer_tokens)
 
@@ -102,8 +103,11 @@ def _fallback_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenCon
     return {"generator": "rules", "mode": "fallback"}
 
 
-def _usable(record: dict[str, Any], settings: filters.FilterSettings) -> bool:
-    return filters.check_pair(record, record["passage"], settings)[1] is None
+def _surviving(records: list[dict[str, Any]], settings: filters.FilterSettings) -> list[dict[str, Any]]:
+    """The records that pass every filter, dedup included (filtered as copies: records stay unmarked)."""
+    passed = filters.apply_filters([dict(r) for r in records], {}, settings).kept
+    ids = {r["id"] for r in passed}
+    return [r for r in records if r["id"] in ids]
 
 
 def _llm_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig, generator: Any,
@@ -126,7 +130,7 @@ def _llm_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig, 
     settings = filter_settings(cfg)
     originals = [pairs.add(p["question"], p["answer"], p["passage_id"], generator=generator.name, origin="llm")
                  for p in result.pairs]
-    usable = [r for r in originals if _usable(r, settings)]
+    usable = _surviving(originals, settings)
     info: dict[str, Any] = {"generator": generator.name, "mode": "llm+fallback" if cfg.top_up else "llm",
                             "llm": result.to_dict(), "llm_usable_pairs": len(usable),
                             "raw_samples": [s[:1500] for s in result.samples]}

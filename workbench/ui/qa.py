@@ -26,8 +26,8 @@ from .forms import Form, build_form
 
 GENERATOR_FIELDS = ("fallback_only", "model", "endpoint_url", "endpoint_model", "top_up", "pairs_per_passage",
                     "paraphrases", "batch_size", "max_new_tokens", "temperature", "top_p")
-FILTER_FIELDS = ("min_grounding", "grounding_metric", "dedup_threshold", "min_question_tokens", "max_question_tokens",
-                 "max_answer_tokens", "test_fraction", "split_by", "seed")
+FILTER_FIELDS = ("min_grounding", "grounding_metric", "min_relevance", "dedup_threshold", "min_question_tokens",
+                 "max_question_tokens", "max_answer_tokens", "test_fraction", "split_by", "seed")
 PAIR_HEADERS = ["split", "source", "question", "answer", "grounding", "kind"]
 DROPPED_HEADERS = ["source", "question", "answer", "dropped by", "why"]
 ALL = "(all)"
