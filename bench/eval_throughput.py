@@ -4,7 +4,7 @@ Measures questions per minute and generated tokens per second with greedy decodi
 default) on the real default model, and checks that batched answers equal one-at-a-time answers.
 Prints a table and writes bench/results/eval_throughput.json. Not part of the test pass/fail.
 
-    python bench/eval_throughput.py [--model smollm2] [--questions 16] [--max-new-tokens 48] [--batches 1,8]
+    python bench/eval_throughput.py [--model smollm2] [--questions 32] [--max-new-tokens 48] [--batches 1,8,16]
 
 The batch sizes are timed on the same rounds of questions in alternating order, so a busy machine slows
 them alike; the load average before and after is recorded with the result.
@@ -88,9 +88,9 @@ def decode_step_ms(model, batch: int, context: int = 48, steps: int = 8) -> floa
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--questions", type=int, default=16)
+    ap.add_argument("--questions", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--batches", default="1,8", help="comma-separated batch sizes; the first is the reference")
+    ap.add_argument("--batches", default="1,8,16", help="comma-separated batch sizes; the first is the reference")
     ap.add_argument("--repetition-penalty", type=float, default=GenParams.repetition_penalty)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads; 0 = the CPU quota")
     ap.add_argument("--out", default=str(OUT))
