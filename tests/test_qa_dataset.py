@@ -169,6 +169,15 @@ def test_edit_delete_add(tmp_path: Path):
     assert report["counts"]["train"] == 15 and report["counts"]["test"] == 5
     assert report["edits"] == {"edited": 1, "deleted": 1, "added": 1}
 
+    train = dataset.load_split(folder, "train")
+    train[1]["keys"] = ["1990|MCMXC"]
+    dataset.write_jsonl(folder / "train.jsonl", train)
+    keyed = train[1]
+    dataset.edit_pair(folder, keyed["id"], answer="It opened in 1990.")
+    dataset.edit_pair(folder, keyed["id"], question="When did it open?")
+    assert dataset.load_split(folder, "train")[1].get("keys") == ["1990|MCMXC"]
+    assert "keys" not in dataset.edit_pair(folder, keyed["id"], answer="It opened in the spring.")
+
     with pytest.raises(DatasetError, match="no pair with id"):
         dataset.edit_pair(folder, "missing", answer="x")
     with pytest.raises(DatasetError, match="cannot be empty"):

@@ -80,3 +80,16 @@ def test_every_sample_passage_gets_a_fact_carrying_pair():
                  and fallback.find_facts(p["fact"])]
         assert facts, f"no fact-carrying pair for {passage.id}"
         assert all(p["question"].endswith("?") for p in pairs)
+
+
+@pytest.mark.parametrize("fact,key", [
+    ("in April 2001", "April 2001"),
+    ("no more than 80 per cent", "80 per cent|80"),
+    ("landscape practice Hollis Green", "landscape practice Hollis Green|Hollis Green"),
+    ("Councillor Ines Carraway", "Councillor Ines Carraway|Ines Carraway"),
+    ("the end of 2020", "end of 2020"),
+    ("Canal Park", "Canal Park"),
+    ("1998", "1998"),
+])
+def test_fact_key_strips_lead_ins_and_accepts_the_bare_name_or_number(fact: str, key: str):
+    assert fallback.fact_key(fact) == key

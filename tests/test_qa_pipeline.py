@@ -160,3 +160,21 @@ def test_start_job_runs_in_a_worker(workspace):
     assert dataset.load_pairs(workspace.datasets / "sample-rules")
     with pytest.raises(PipelineError, match="already exists"):
         pipeline.start_job(workspace, [SAMPLE], "sample-rules", QAGenConfig(fallback_only=True))
+
+
+def test_rule_pairs_carry_the_fact_they_ask_for_and_evaluation_checks_it(tmp_path: Path):
+    from workbench.evaluate import pair_keys
+    from workbench.metrics import fact_accuracy
+
+    pipeline.build_dataset([SAMPLE], tmp_path / "d", QAGenConfig(fallback_only=True, paraphrases=1))
+    pairs = dataset.load_pairs(tmp_path / "d")
+    assert pairs and all(p.get("keys") for p in pairs)
+    by_group: dict[str, set] = {}
+    for p in pairs:
+        by_group.setdefault(p["group"], set()).add(tuple(p["keys"]))
+    assert all(len(keys) == 1 for keys in by_group.values())  # a rewording asks for the same fact
+    mayor = next(p for p in pairs if p["question"] == "Who became mayor of Vellmouth in 2002?")
+    assert mayor["keys"] == ["Ines Carraway"]
+    keys = pair_keys([mayor, mayor])
+    assert fact_accuracy(["It was Ines Carraway.", "The mayor was elected in 2002."], [mayor["answer"]] * 2,
+                         keys) == 0.5

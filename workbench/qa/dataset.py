@@ -431,6 +431,13 @@ def edit_pair(folder: str | Path, pair_id: str, *, question: str | None = None, 
             pair["question"] = question.strip()
         if answer is not None:
             pair["answer"] = answer.strip()
+            # Key facts the new answer no longer states would make fact accuracy score a correct model wrong.
+            text = pair["answer"].lower()
+            kept_keys = [k for k in pair.get("keys") or [] if any(a.strip().lower() in text for a in k.split("|"))]
+            if kept_keys:
+                pair["keys"] = kept_keys
+            else:
+                pair.pop("keys", None)
         pair["scores"] = {**pair.get("scores", {}), **filters.score_pair(pair, _passage_text(folder, pair))}
         pair["edited"] = True
         write_jsonl(folder / f"{split}.jsonl", records)

@@ -534,6 +534,36 @@ def passage_pairs(sentences: list[str], max_pairs: int = 3, paraphrases: int = 1
     return [_to_pair(c, paraphrases) for c in chosen]
 
 
+_KEY_LEAD = re.compile(r"^(?:(?:in|on|at|by|since|from|during|until|the|a|an|about|around|some|nearly|almost|over|"
+                       r"under|only|no more than|no less than|more than|less than|fewer than|at least)\s+)+",
+                       re.IGNORECASE)
+
+
+_TITLES = frozenset({"Mr", "Mrs", "Ms", "Dr", "Prof", "Professor", "Sir", "Dame", "Lord", "Lady", "Mayor",
+                     "Councillor", "Senator", "President", "Minister", "Director", "Chair", "Architect"})
+
+
+def fact_key(fact: str) -> str:
+    """The fact a question asks for, as evaluation should find it in an answer: "in April 2001" -> "April
+    2001", "no more than 80 per cent" -> "80 per cent" (a correct answer may phrase the lead-in otherwise).
+    A name with a descriptor also accepts the bare name: "landscape practice Hollis Green|Hollis Green"."""
+    core = _KEY_LEAD.sub("", fact.strip()).strip(" ,.;:") or fact.strip()
+    words = core.split()
+    tail: list[str] = []
+    for word in reversed(words):
+        if not word[:1].isupper():
+            break
+        tail.insert(0, word)
+    while tail and tail[0].rstrip(".") in _TITLES:
+        tail.pop(0)
+    name = " ".join(tail)
+    if len(tail) >= 2 and name != core:
+        return f"{core}|{name}"
+    amount = re.fullmatch(r"(\d[\d,.]*)\s+(?:per cent|percent|[a-z]+)", core)
+    # "30 per cent" may come back as "30%", "11,000 people" as "11,000 residents": the number is the fact.
+    return f"{core}|{amount.group(1)}" if amount else core
+
+
 def _to_pair(cand: Candidate, paraphrases: int) -> dict:
     extra = [q for q in cand.questions[1:]]
     extra += [q for q in paraphrase_question(cand.questions[0], cand.answer) if q not in extra]

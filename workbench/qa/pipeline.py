@@ -67,7 +67,7 @@ class _Pairs:
         self.taken: set[str] = set()
 
     def add(self, question: str, answer: str, passage_id: str, *, generator: str, origin: str,
-            group: str | None = None, rule: str | None = None) -> dict[str, Any]:
+            group: str | None = None, rule: str | None = None, keys: list[str] | None = None) -> dict[str, Any]:
         passage = self.passages[passage_id]
         pair_id = dataset.make_pair_id(passage_id, question, self.taken)
         record = {"id": pair_id, "question": question, "answer": answer, "source": passage["source"],
@@ -76,6 +76,8 @@ class _Pairs:
                   "group": group or pair_id}
         if rule:
             record["rule"] = rule
+        if keys:
+            record["keys"] = keys  # the fact the question asks for: evaluation's fact accuracy checks it
         self.records.append(record)
         return record
 
@@ -84,11 +86,12 @@ def _rule_pairs(passage: dict[str, Any], pairs: _Pairs, n: int, paraphrases: int
     """Add up to ``n`` rule-based pairs (with their rule paraphrases) for one passage; returns how many."""
     found = fallback.passage_pairs(corpus.split_sentences(passage["text"]), n, paraphrases)
     for item in found:
+        keys = [fallback.fact_key(item["fact"])] if item.get("fact") else None
         original = pairs.add(item["question"], item["answer"], passage["id"], generator="rules", origin="rules",
-                             rule=item["rule"])
+                             rule=item["rule"], keys=keys)
         for q in item["paraphrases"][:paraphrases]:
             pairs.add(q, item["answer"], passage["id"], generator="rules", origin="rules", group=original["id"],
-                      rule=item["rule"])
+                      rule=item["rule"], keys=keys)
     return len(found)
 
 
