@@ -180,3 +180,17 @@ def test_messages_and_context_fitting(plain_base):
         build_messages("  ")
     with pytest.raises(ChatError, match="either a run or a model"):
         Side()
+
+
+def test_a_reply_uses_the_threads_the_engine_is_given_without_touching_the_caller(tiny_path):
+    import torch
+
+    seen: list[int] = []
+    engine = ChatEngine(device="cpu", threads=lambda: 1)
+    side = Side(model=tiny_path)
+    model = engine.load(side).model
+    hook = model.register_forward_hook(lambda *args: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    engine.reply(side, "Say anything.", gen=GenParams(max_new_tokens=3))
+    hook.remove()
+    assert seen and set(seen) == {1} and torch.get_num_threads() == before

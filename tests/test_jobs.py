@@ -80,8 +80,10 @@ def test_second_job_waits_in_queue_until_the_first_ends(workspace, tmp_path):
     wait_until(lambda: second.read_status().get("pid"))
     time.sleep(1.0)
     assert second.read_status()["state"] == "queued"
+    assert jobs.accelerator_busy(workspace.runs)  # what chat asks before taking every core
     assert jobs.wait(first, timeout=180) == "finished"
     assert jobs.wait(second, timeout=180) == "finished"
+    assert not jobs.accelerator_busy(workspace.runs)
     assert second.read_status()["started_at"] >= first.read_status()["finished_at"]
 
 

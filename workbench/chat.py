@@ -17,7 +17,7 @@ import contextlib
 import gc
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,9 @@ class _StopOnEvent(StoppingCriteria):
 
 
 def stream_reply(model: Any, tok: PreTrainedTokenizerBase, messages: list[dict], gen: GenParams,
-                 stop: threading.Event | None = None) -> Iterator[str]:
-    """Text pieces as the model writes them. Closing the iterator (or setting ``stop``) ends generation."""
+                 stop: threading.Event | None = None, threads: int = 0) -> Iterator[str]:
+    """Text pieces as the model writes them. Closing the iterator (or setting ``stop``) ends generation.
+    ``threads`` > 0 caps the CPU threads of this generation."""
     prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     device = next(model.parameters()).device
     enc = tok(prompt, return_tensors="pt", add_special_tokens=False).to(device)
@@ -126,6 +127,8 @@ def stream_reply(model: Any, tok: PreTrainedTokenizerBase, messages: list[dict],
 
     def work() -> None:
         try:
+            if threads > 0:
+                torch.set_num_threads(threads)
             with torch.inference_mode():
                 model.generate(**enc, **generate_kwargs(gen, tok), streamer=streamer,
                                stopping_criteria=StoppingCriteriaList([_StopOnEvent(closed, stop)]))
@@ -150,8 +153,11 @@ class ChatEngine:
     """Holds the loaded model(s) and answers for a ``Side``; one generation at a time."""
 
     def __init__(self, device: str | None = None, precision: str | None = None,
-                 small_model_params: int = SMALL_MODEL_PARAMS) -> None:
+                 small_model_params: int = SMALL_MODEL_PARAMS, threads: Callable[[], int] | None = None) -> None:
         self.device = device or models.pick_device()
+        # CPU threads for the next reply (0 = all); the UI gives a running training job the cores, as two
+        # processes each using every core run many times slower than one after the other.
+        self.threads = threads
         self.precision = precision
         self.small_model_params = small_model_params
         self._models: OrderedDict[str, Loaded] = OrderedDict()
@@ -233,7 +239,8 @@ class ChatEngine:
             messages = fit_context(loaded.tokenizer, messages, max_context(loaded.model) - gen.max_new_tokens)
             switch_off = side.base and loaded.shares_base
             with adapters_disabled(loaded.model) if switch_off else contextlib.nullcontext():
-                yield from stream_reply(loaded.model, loaded.tokenizer, messages, gen, stop)
+                threads = self.threads() if self.threads and loaded.model.device.type == "cpu" else 0
+                yield from stream_reply(loaded.model, loaded.tokenizer, messages, gen, stop, threads)
 
     def reply(self, side: Side, message: str, history: Sequence[dict[str, str]] = (),
               gen: GenParams | None = None, system_prompt: str | None = None, gate: Any = None) -> str:

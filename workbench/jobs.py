@@ -60,6 +60,21 @@ class AcceleratorLock:
             self._fh = None
 
 
+def accelerator_busy(runs_folder: Path) -> bool:
+    """Whether a job holds the runs folder's accelerator lock now. A probe only: the lock is released at once
+    (the caller must not hold it itself, as the locks are per open file)."""
+    path = Path(os.environ.get("WORKBENCH_LOCK") or runs_folder / ".accelerator.lock")
+    if not path.exists():
+        return False
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
 def _older_waiting(run: RunDir) -> bool:
     """Is another live run in the same folder queued since before this one?"""
     mine = run.read_status().get("queued_at") or time.time()

@@ -13,6 +13,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import jobs
 from ..chat import ChatEngine, Side
 from ..config import GenParams, from_dict
 from ..workspace import Workspace
@@ -167,7 +168,14 @@ def build_chat_tab(ws: Workspace, engine: ChatEngine) -> ChatTab:
 
 # events -------------------------------------------------------------------------------------------
 
+def threads_beside_jobs(ws: Workspace) -> int:
+    """One CPU thread for chat while a job holds the accelerator lock (it uses every core), else all."""
+    return 1 if jobs.accelerator_busy(ws.runs) else 0
+
+
 def wire_chat_tab(tab: ChatTab, ws: Workspace, engine: ChatEngine) -> None:
+    if engine.threads is None:
+        engine.threads = lambda: threads_beside_jobs(ws)
     @friendly
     def send(message: str, left: str, right: str, histories: dict[str, list], gate_on: bool, threshold: float,
              refusal: str, system: str, *gen_values: Any):
