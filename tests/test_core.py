@@ -88,3 +88,17 @@ def test_names_cannot_escape_the_workspace(tmp_path):
     ws = Workspace(tmp_path)
     with pytest.raises(FileNotFoundError):
         ws.run_path("no-such-run")
+
+
+@pytest.mark.parametrize("given,expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_importing_workbench_makes_openmp_threads_wait_passively_unless_told(given, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    out = subprocess.run([sys.executable, "-c", "import os, workbench; print(os.environ['OMP_WAIT_POLICY'])"],
+                         env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
