@@ -24,6 +24,7 @@ from .common import dataset_names, friendly, run_of, train_config
 from .evaluate import EvalTab, build_eval_tab
 from .evaluate import on_open as open_eval
 from .runs import RunsTab, build_runs_tab, refresh_table, run_status
+from .studies import build_studies_tab, wire_studies_page
 from .train import TrainTab, build_train_tab, fill_values
 
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
@@ -59,12 +60,15 @@ def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, pre
                 evaluation = build_eval_tab(ws)
             with gr.Tab("Chat", id="chat") as chat_page:
                 chat = build_chat_tab(ws, engine)
+            with gr.Tab("Studies", id="studies") as studies_page:
+                studies = build_studies_tab(ws)
         wire_train_to_runs(train, runs, tabs)
         wire_clone(train, runs, tabs, ws)
         wire_refresh(ws, train_page, train, eval_page, evaluation, chat_page, chat)
         wire_qa_refresh(ws, qa_page, qa)
         register_api(ws, engine)
         wire_load(demo, ws, data, qa, runs)
+        wire_studies_page(demo, studies_page, studies, ws)
     return demo
 
 
