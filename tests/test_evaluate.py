@@ -86,6 +86,22 @@ def test_predictions_and_scores_have_the_documented_schema(evaluated):
     assert json.loads((out / "scores.json").read_text())["n"] == 6
 
 
+def test_a_shared_base_cache_reuses_the_base_side_only_for_the_same_inputs(trained, evaluated, tmp_path):
+    first_scores, first_out = evaluated
+    cache = tmp_path / "base-cache"
+    job = ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=True, base_cache=str(cache))
+    fresh = ev.evaluate(job, [tmp_path / "a"])
+    assert len(list(cache.glob("base-*.json"))) == 1 and "cached" not in fresh["settings"]["base_from"]
+    again = ev.evaluate(ev.EvalJob.from_dict(job.to_dict()), [tmp_path / "b"])
+    assert "cached" in again["settings"]["base_from"]
+    assert again["base"] == fresh["base"] == first_scores["base"]
+    assert [r["base"] for r in read_jsonl(tmp_path / "b" / "predictions.jsonl")] == \
+        [r["base"] for r in read_jsonl(first_out / "predictions.jsonl")]
+    longer = ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GenParams(max_new_tokens=7, batch_size=4),
+                                    settings=METRICS, probe=True, base_cache=str(cache)), [tmp_path / "c"])
+    assert "cached" not in longer["settings"]["base_from"] and len(list(cache.glob("base-*.json"))) == 2
+
+
 def test_base_side_is_exactly_the_plain_base_model(trained, evaluated):
     from workbench import models
     from workbench.generation import answer_questions

@@ -20,6 +20,7 @@ its results does not load them.
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import logging
 import math
@@ -112,6 +113,7 @@ class EvalJob:
     judge: JudgeSpec | None = None
     limit: int = 0  # use only the first N questions; 0 = all
     probe: bool = True  # also answer the general-knowledge forgetting probe
+    base_cache: str = ""  # folder of base-side results shared by evaluations of the same base (a study's cells)
 
     def __post_init__(self) -> None:
         if self.limit < 0:
@@ -121,13 +123,13 @@ class EvalJob:
         return {"run": str(self.run), "data": str(self.data or ""), "gen": to_dict(self.gen),
                 "metrics": self.settings.metric_names(), "lang": self.settings.lang,
                 "judge": {"model": self.judge.model, "url": self.judge.url} if self.judge else None,
-                "limit": self.limit, "probe": self.probe}
+                "limit": self.limit, "probe": self.probe, "base_cache": str(self.base_cache or "")}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalJob:
         if not isinstance(data, dict) or not data.get("run"):
             raise EvalError("the eval config needs 'run': the folder of the trained run to evaluate")
-        known = {"run", "data", "gen", "metrics", "lang", "judge", "limit", "probe"}
+        known = {"run", "data", "gen", "metrics", "lang", "judge", "limit", "probe", "base_cache"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise EvalError(f"unknown eval setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -138,7 +140,7 @@ class EvalJob:
         return cls(run=str(data["run"]), data=str(data.get("data") or ""),
                    gen=from_dict(GenParams, data.get("gen") or {}), settings=from_dict(EvalConfig, settings),
                    judge=JudgeSpec(**judge) if judge else None, limit=int(data.get("limit") or 0),
-                   probe=bool(data.get("probe", True)))
+                   probe=bool(data.get("probe", True)), base_cache=str(data.get("base_cache") or ""))
 
 
 # progress and stopping ------------------------------------------------------------------------------
@@ -301,6 +303,27 @@ def free_memory() -> None:
         torch.cuda.empty_cache()
 
 
+def base_cache_file(job: EvalJob, info: dict[str, Any], quantized: bool, pairs: Sequence[dict[str, Any]],
+                    probe: Sequence[dict[str, Any]]) -> Path | None:
+    """Where the base side's results for exactly these inputs are kept: greedy answers of the same base model
+    to the same prompts do not change from one tuned run to the next."""
+    if not job.base_cache:
+        return None
+    inputs = {"model": info["model"], "device": info["device"], "dtype": info["dtype"], "quantized": quantized,
+              "system_prompt": info["system_prompt"], "gen": to_dict(job.gen),
+              "pairs": [[p["question"], p["answer"]] for p in pairs], "probe": [p["question"] for p in probe]}
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:24]
+    return Path(job.base_cache) / f"base-{digest}.json"
+
+
+def read_cached_side(path: Path | None) -> SideResult | None:
+    raw = read_json(path) if path else None
+    if not raw:
+        return None
+    return SideResult(raw["answers"], raw["probe_answers"], [tuple(x) for x in raw["nll"]], raw["seconds"],
+                      raw["tokens"])
+
+
 def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[str, Any]],
                    progress: Progress) -> tuple[dict[str, SideResult], dict[str, Any]]:
     """Answers of the tuned model and of its base, with one model in memory at a time."""
@@ -316,7 +339,14 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     info = {"model": tuned.info.spec, "method": cfg.method, "device": tuned.info.device, "dtype": tuned.info.dtype,
             "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
     results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}
-    if tuned.shares_base:
+    cache = base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
+    cached = read_cached_side(cache)
+    if cached is not None:
+        info["base_from"] += " (cached from an earlier evaluation of the same base and questions)"
+        results["base"] = cached
+        del tuned
+        free_memory()
+    elif tuned.shares_base:
         with adapters_disabled(tuned.model):
             results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base")
         del tuned
@@ -331,6 +361,9 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
         results["base"] = run_side(base, tok, pairs, probe, job.gen, sp, progress, "base")
         del base
         free_memory()
+    if cache is not None and cached is None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(cache, results["base"].__dict__)
     return results, info
 
 

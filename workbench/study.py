@@ -210,6 +210,7 @@ def eval_cell(spec: StudySpec, train_run: RunDir, ws: Workspace, progress: Progr
     if not run.path.exists():
         job = eval_job(ws, train_run.path, None, limit=int(spec.eval.get("limit", 0)),
                        probe=bool(spec.eval.get("probe", False)))
+        job.base_cache = str(ws.studies / spec.name / "base-cache")  # every cell shares the base's answers
         jobs.create_run(ws, "eval", {"eval": job.to_dict()}, run_id=run.id)
     if run.effective_state() != "finished":
         progress(f"evaluate {train_run.id}")
