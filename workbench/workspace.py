@@ -55,6 +55,16 @@ class Workspace:
     def studies(self) -> Path:
         return self._dir("studies")
 
+    @property
+    def study_specs(self) -> Path:
+        """The workspace's own study specs (<name>.yaml), beside the shipped ones."""
+        return self._dir("study-specs")
+
+    @property
+    def subspaces(self) -> Path:
+        """CoRA common-subspace artifacts built here (<name>/subspace.json + safetensors)."""
+        return self._dir("subspaces")
+
     def _dir(self, name: str) -> Path:
         path = self.root / name
         path.mkdir(parents=True, exist_ok=True)

@@ -30,8 +30,6 @@ from ..workspace import Workspace, check_name
 from .common import UIError, duration_text, friendly, number_text, run_of
 
 TICK_SECONDS = 3.0
-SPEC_FOLDER = "study-specs"  # the workspace's own study specs, <name>.yaml
-SUBSPACE_FOLDER = "subspaces"  # CoRA artifacts built from the UI, <name>/subspace.{json,safetensors}
 WORKSPACE_PREFIX = "workspace/"  # dropdown value of a workspace spec, to tell it from a shipped one
 ACTIVE_STATES = ("queued", "running")
 TEXT_FIELDS = ("variant", "method", "model", "run")  # the non-numeric columns of results.csv
@@ -48,9 +46,7 @@ class StudiesError(UIError):
 # specs (pure functions) ---------------------------------------------------------------------------
 
 def spec_folder(ws: Workspace) -> Path:
-    path = ws.root / SPEC_FOLDER
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return ws.study_specs
 
 
 def workspace_spec_names(ws: Workspace) -> list[str]:
@@ -491,9 +487,7 @@ def pick_study(names: list[str], shown: str | None, own: str | None, known: list
 # CoRA subspaces (pure functions; the build loads models) ---------------------------------------------
 
 def subspaces_root(ws: Workspace) -> Path:
-    path = ws.root / SUBSPACE_FOLDER
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return ws.subspaces
 
 
 def source_kind(run: RunDir) -> str | None:
