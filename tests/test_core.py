@@ -102,3 +102,13 @@ def test_importing_workbench_makes_openmp_threads_wait_passively_unless_told(giv
     out = subprocess.run([sys.executable, "-c", "import os, workbench; print(os.environ['OMP_WAIT_POLICY'])"],
                          env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_progress_in_a_log_file_is_one_line_per_change_without_carriage_returns(capsys):
+    from workbench.cli_commands import ProgressLine
+
+    line = ProgressLine()
+    for text, key in [("step 1", 1), ("step 1 (ETA 0:09)", 1), ("step 2", 2), ("step 2", 2), ("done", 3)]:
+        line.show(text, key)
+    out = capsys.readouterr().out
+    assert "\r" not in out and out.splitlines() == ["step 1", "step 2", "done"]

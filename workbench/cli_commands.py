@@ -117,10 +117,28 @@ def train(args: argparse.Namespace) -> int:
     return follow(run)
 
 
+class ProgressLine:
+    """One progress line rewritten in place on a terminal; in a log file (not a terminal) a new line only
+    when the step or phase changes, instead of thousands of carriage returns."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.last_key: Any = None
+
+    def show(self, text: str, key: Any) -> None:
+        if self.tty:
+            sys.stdout.write("\r" + text + " " * 8)
+        elif key != self.last_key:
+            sys.stdout.write(text.rstrip() + "\n")
+        self.last_key = key
+        sys.stdout.flush()
+
+
 def follow(run: RunDir) -> int:
     """Show a progress line until the run ends; Ctrl-C asks it to stop and waits for it to save."""
     offset = 0
     last_loss: float | None = None
+    line = ProgressLine()
     try:
         while True:
             records, offset = run.read_metrics(offset)
@@ -134,7 +152,7 @@ def follow(run: RunDir) -> int:
                     print(f"  probe: {json.dumps(shown)}")
             status = run.read_status()
             state = run.effective_state()
-            _progress_line(status, last_loss)
+            line.show(_progress_text(status, last_loss), (status.get("step"), state))
             if state in FINAL_STATES or state == "crashed":
                 break
             time.sleep(1.0)
@@ -146,7 +164,7 @@ def follow(run: RunDir) -> int:
     return report_end(run, state)
 
 
-def _progress_line(status: dict[str, Any], loss: float | None) -> None:
+def _progress_text(status: dict[str, Any], loss: float | None) -> str:
     step, total = status.get("step") or 0, status.get("total_steps") or 0
     width = 30
     filled = int(width * step / total) if total else 0
@@ -159,8 +177,7 @@ def _progress_line(status: dict[str, Any], loss: float | None) -> None:
     if eta is not None:
         parts.append(f"ETA {int(eta) // 60}:{int(eta) % 60:02d}")
     parts.append(status.get("state", ""))
-    sys.stdout.write("\r" + "  ".join(parts) + " " * 8)
-    sys.stdout.flush()
+    return "  ".join(parts)
 
 
 def report_end(run: RunDir, state: str) -> int:

@@ -78,14 +78,14 @@ def eval_cmd(args: argparse.Namespace) -> int:
 
 def follow_eval(run: RunDir, poll: float = 0.5) -> int:
     """Show progress until the eval run ends, then print its score table."""
+    line = cmds.ProgressLine()
     try:
         while True:
             status, state = run.read_status(), run.effective_state()
             step, total = status.get("step") or 0, status.get("total_steps") or 0
             filled = int(30 * step / total) if total else 0
-            sys.stdout.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {step}/{total or '?'} "
-                             f"{status.get('phase') or state:40}")
-            sys.stdout.flush()
+            phase = status.get("phase") or state
+            line.show(f"[{'#' * filled}{'.' * (30 - filled)}] {step}/{total or '?'} {phase:40}", (step, phase))
             if state in FINAL_STATES or state == "crashed":
                 break
             time.sleep(poll)
