@@ -183,7 +183,8 @@ def _progress_text(status: dict[str, Any], loss: float | None) -> str:
 def report_end(run: RunDir, state: str) -> int:
     status = run.read_status()
     if state == "finished":
-        print(f"run {run.id} finished; tuned model in {run.adapter}")
+        trained = run.read_config().get("kind", "train") == "train"
+        print(f"run {run.id} finished" + (f"; tuned model in {run.adapter}" if trained else ""))
         return 0
     if state == "stopped":
         print(f"run {run.id} stopped; resume with `python -m workbench runs resume {run.id}`")
