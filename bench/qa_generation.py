@@ -26,6 +26,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import workbench  # noqa: F401  - first: it sets the OpenMP wait policy before torch loads
 import torch
 
 from workbench import corpus, models

@@ -13,6 +13,7 @@ import random
 import time
 from pathlib import Path
 
+import workbench  # noqa: F401  - first: it sets the OpenMP wait policy before torch loads
 import torch
 
 from workbench import methods, models
