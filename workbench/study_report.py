@@ -111,8 +111,9 @@ def write_report(folder: Path, spec: Any, rows: list[dict[str, Any]], summary: d
     figs = folder / "figures"
     figs.mkdir(exist_ok=True)
     parts = [f"# Study `{summary['name']}`", "", spec.description or "", "",
-             f"Cells: {summary['cells_run']} trained runs, {len(spec.seeds)} seeds each; wall time "
-             f"{summary['wall_seconds'] / 60:.1f} min. Values are means over seeds with 95% confidence "
+             f"Cells: {summary['cells_run']} trained runs, {len(spec.seeds)} seeds each; the last pass took "
+             f"{summary['wall_seconds'] / 60:.1f} min (a resumed study counts only its last pass). Values are "
+             "means over seeds with 95% confidence "
              "half-widths (Student t); `base` is the untrained model on the same questions with the same greedy "
              "decoding.", "", "## Scores", "", cells_table(summary), "",
              f"## Paired differences against `{summary['baseline']}` (same seed, size and model)", "",
