@@ -152,6 +152,9 @@ def test_whole_flow_in_the_browser(app, browser, tmp_path):
     open_tab(again, "Evaluate")
     again.wait_for_function(f"() => document.querySelector('#eval-show input').value === '{run_id}'")
     shot(again, "evaluate")
+    open_tab(again, "Studies")
+    again.locator("#studies-overview").get_by_text("paper-joint-quick").wait_for()
+    shot(again, "studies")
     clone_and_delete(again, ws, run_id)
 
 
