@@ -305,6 +305,8 @@ def test_cora_subspace_built_from_a_run_and_a_model_is_plotted(workspace, lora_r
     assert ui.cora_source_runs(workspace) == ["src-lora"]  # the prefix run changes no weight matrix
     rel = ui.build_subspace(workspace, "pair", ["src-lora"], "tiny\n# a comment\n", 4, "attention")
     assert rel == "subspaces/pair" and ui.subspace_choices(workspace) == ["subspaces/pair"]
+    assert [(r["kind"], r["state"]) for r in jobs.list_runs(workspace) if r["kind"] == "cora"] == \
+        [("cora", "finished")]  # built in a worker process, not in the UI's
     info, figure, kinds = ui.subspace_view(workspace, rel)
     meta = json.loads((workspace.root / rel / "subspace.json").read_text())
     assert [s["kind"] for s in meta["sources"]] == ["lora-run", "model"] and meta["rank"] == 4

@@ -26,7 +26,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel
 from . import models
 from .methods.base import MethodError
 from .methods.common import target_linear_names
-from .rundir import atomic_write_json
+from .rundir import RunDir, atomic_write_json
 
 FORMAT = "workbench-cora-subspace/1"
 BASES_FILE = "subspace.safetensors"
@@ -272,3 +272,15 @@ def build_artifact(sources: list[str], out: Path, *, rank: int, targets: str | l
                    base: str | None = None, progress: Callable[[str], None] | None = None) -> Path:
     """Extract and save in one call (what the CLI and UI use)."""
     return save(extract(sources, rank=rank, targets=targets, base=base, progress=progress), out)
+
+
+def run_job(run: RunDir) -> dict[str, Any]:
+    """A worker job (kind "cora"): build the artifact described by config.json's "cora" part, so that the SVD
+    and the model loads happen outside the process that asked for them."""
+    cfg = run.read_config().get("cora") or {}
+    if not cfg.get("sources") or not cfg.get("out"):
+        raise CoraError("a cora job needs cora.sources (run folders or models) and cora.out (the artifact folder)")
+    out = build_artifact(list(cfg["sources"]), Path(cfg["out"]), rank=int(cfg.get("rank", 16)),
+                         targets=cfg.get("targets") or "all-linear", base=cfg.get("base") or None,
+                         progress=lambda msg: run.write_status(message=msg))
+    return {"out": str(out)}

@@ -47,7 +47,14 @@ def _study(run: RunDir) -> dict[str, Any]:
     return run_job(run)
 
 
-JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval, "study": _study}
+def _cora(run: RunDir) -> dict[str, Any]:
+    from .cora import run_job
+
+    return run_job(run)
+
+
+JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval, "study": _study,
+                                                       "cora": _cora}
 
 
 def classify(exc: BaseException) -> str:

@@ -528,10 +528,16 @@ def build_subspace(ws: Workspace, name: str, run_ids: list[str] | None, models_t
     if not isinstance(rank, (int, float)) or int(rank) != rank or rank < 1:
         raise StudiesError(f"rank must be a whole number of at least 1, got {rank!r}")
     sources = cora_sources(ws, run_ids, models_text)
-    from ..cora import build_artifact  # loads torch and the models: only when a subspace is built
-
-    build_artifact(sources, out, rank=int(rank), targets=(targets or "all-linear").strip(),
-                   base=(base or "").strip() or None)
+    # The model loads and the SVD run in a worker process, like every slow step; this waits for it.
+    job = jobs.create_run(ws, "cora", {"cora": {"sources": sources, "out": str(out), "rank": int(rank),
+                                                "targets": (targets or "all-linear").strip(),
+                                                "base": (base or "").strip() or None},
+                                       "needs_accelerator": False}, label=f"cora-{name}")
+    jobs.start(job)
+    state = jobs.wait(job)
+    if state != "finished":
+        err = job.read_status().get("error") or {}
+        raise StudiesError(f"building subspace {name!r} {state}: {err.get('message') or job.log_tail(5)}")
     return out.relative_to(ws.root).as_posix()
 
 
