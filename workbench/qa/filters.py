@@ -255,17 +255,15 @@ def drop_reused_answers(pairs: list[dict[str, Any]]) -> tuple[list[dict], list[d
     """Of pairs from one passage that give the same short answer to questions about different facts
     (groups), keep the most relevant (the earliest on a tie); paraphrases of one fact share their answer
     by design."""
+    keys = [_reuse_key(pair) for pair in pairs]
     best: dict[tuple[str, str], dict[str, Any]] = {}
-    for pair in pairs:
-        key = _reuse_key(pair)
+    for pair, key in zip(pairs, keys):
         held = best.get(key)
         if held is None or pair["scores"].get("relevance", 0) > held["scores"].get("relevance", 0):
             best[key] = pair
-    winners = {(k, _group(p)) for k, p in best.items()}
     kept, dropped = [], []
-    for pair in pairs:
-        key = _reuse_key(pair)
-        if (key, _group(pair)) in winners or not key[0]:
+    for pair, key in zip(pairs, keys):
+        if not key[0] or _group(pair) == _group(best[key]):
             kept.append(pair)
         else:
             dropped.append(_drop(pair, "reused", f"the same answer is kept for a different question about this "
