@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from ..metrics import contains_fact
 from ..rundir import atomic_write_json, atomic_write_text, read_json
 from . import filters
 
@@ -432,8 +433,7 @@ def edit_pair(folder: str | Path, pair_id: str, *, question: str | None = None, 
         if answer is not None:
             pair["answer"] = answer.strip()
             # Key facts the new answer no longer states would make fact accuracy score a correct model wrong.
-            text = pair["answer"].lower()
-            kept_keys = [k for k in pair.get("keys") or [] if any(a.strip().lower() in text for a in k.split("|"))]
+            kept_keys = [k for k in pair.get("keys") or [] if contains_fact(pair["answer"], k)]
             if kept_keys:
                 pair["keys"] = kept_keys
             else:
