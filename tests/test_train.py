@@ -118,3 +118,39 @@ def test_resuming_a_joint_run_restores_its_lora_weights(tmp_path):
     finally:
         train_mod.TrainableSnapshot.restore = original
     assert seen and all(torch.equal(seen[n], saved[n]) for n in seen)
+
+
+def test_early_stopped_joint_run_ends_on_its_best_checkpoint_lora_included(tmp_path, monkeypatch):
+    """The Trainer's best-model reload restores only the prefix wrapper; the snapshot must restore LoRA too."""
+    from safetensors.torch import load_file
+
+    from workbench import train as train_mod
+    from workbench.train import TRAINABLE_FILE
+
+    def best_is_highest_loss(*args, **kwargs):
+        # Counting the highest eval loss as best makes the first evaluation (step 2) the best one while
+        # training goes on to step 4, so the best checkpoint differs from the final weights.
+        out = original_args(*args, **kwargs)
+        out.greater_is_better = True
+        return out
+
+    original_args = train_mod.training_args
+    monkeypatch.setattr(train_mod, "training_args", best_is_highest_loss)
+    kept = {}
+    original_init = train_mod.TrainableSnapshot.__init__
+
+    def keep(self, model):
+        original_init(self, model)
+        kept.update(self.params)
+
+    monkeypatch.setattr(train_mod.TrainableSnapshot, "__init__", keep)
+    run = make_run(tmp_path, max_steps=20, eval_steps=2, save_steps=2, learning_rate=5e-3, method="prefix+lora",
+                   early_stopping_patience=1, early_stopping_threshold=0.0, save_total_limit=5,
+                   method_params={"mode": "simultaneous", "rank": 2, "targets": "attention", "virtual_tokens": 2})
+    summary = train(run)
+    assert summary["steps"] == 4
+    best = load_file(run.checkpoints / "checkpoint-2" / TRAINABLE_FILE)
+    last = load_file(run.checkpoints / "checkpoint-4" / TRAINABLE_FILE)
+    lora = [n for n in best if "lora_B" in n]
+    assert lora and any(not torch.equal(best[n], last[n]) for n in lora)
+    assert all(torch.equal(kept[n].detach().cpu(), best[n]) for n in best)

@@ -136,7 +136,8 @@ class TrainableSnapshot(TrainerCallback):
 
     Trainer checkpoints of composed models hold only what the outer PEFT wrapper knows (a prefix-tuning
     wrapper saves its prompt embeddings, not the LoRA layers injected under it), so resuming from them
-    alone would silently restart those layers. ``restore`` puts the snapshot back before resuming.
+    alone would silently restart those layers. ``restore`` puts the snapshot back before resuming, and
+    at the end of an early-stopped run it completes the Trainer's best-model reload the same way.
     """
 
     def __init__(self, model: torch.nn.Module):
@@ -148,6 +149,12 @@ class TrainableSnapshot(TrainerCallback):
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if ckpt.is_dir():
             save_file({n: p.detach().cpu().contiguous() for n, p in self.params.items()}, ckpt / TRAINABLE_FILE)
+
+    def on_train_end(self, args, state, control, **kw):
+        # Runs after the Trainer's own best-model reload, which restored only the outer wrapper's weights.
+        best = state.best_model_checkpoint
+        if args.load_best_model_at_end and best and (Path(best) / TRAINABLE_FILE).exists():
+            self.restore(Path(best))
 
     def restore(self, checkpoint: Path) -> None:
         from safetensors.torch import load_file
