@@ -127,6 +127,17 @@ def test_cli_refuses_bad_input_with_a_clear_message(workspace, tmp_path, capsys,
     assert not list(workspace.runs.iterdir()), "a refused run must not leave a run folder behind"
 
 
+def test_cli_refuses_an_alias_whose_model_package_is_missing(workspace, tmp_path, capsys, monkeypatch):
+    # qlora previews nothing on the meta device, so only the up-front resolve can catch the missing package
+    from workbench import models
+
+    monkeypatch.setitem(models.ALIASES, "absent", lambda: models._package_dir("no_such_pkg", "no-such-pkg"))
+    data = write_qa_dataset(tmp_path / "ds")
+    assert main(["train", "--data", str(data), "--model", "absent", "--method", "qlora", "--max-steps", "2"]) == 2
+    assert "the model package 'no-such-pkg' is not installed" in capsys.readouterr().err
+    assert not list(workspace.runs.iterdir())
+
+
 def test_cli_refuses_empty_or_missing_data(workspace, tmp_path, capsys):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

@@ -95,8 +95,7 @@ def validate_train(settings: dict[str, Any]) -> TrainConfig:
     check_device(cfg, models.pick_device())
     if method.check:
         method.check(params, models.pick_device())
-    if cfg.model.lower() not in models.ALIASES:
-        models.resolve(cfg.model)
+    models.resolve(cfg.model)  # an alias whose package is missing is refused here, not in the worker
     preview(method, params, cfg.model, cfg.trust_remote_code)
     load_data(cfg)
     return cfg
