@@ -21,6 +21,7 @@ from .config import GenParams, TrainConfig, check_device, from_dict
 from .formatting import DynamicPadCollator, encode_pairs
 from .generation import answer_questions
 from .rundir import RunDir, atomic_write_json
+from .schedule import phase_bounds, phased_scheduler, restarts
 
 log = logging.getLogger(__name__)
 
@@ -110,10 +111,8 @@ class PhaseSwitch(TrainerCallback):
         self.current: str | None = None
 
     def phase_at(self, step: int, total: int) -> methods.Phase:
-        edge = 0.0
-        for phase in self.phases:
-            edge += phase.fraction * total
-            if step < edge:
+        for phase, (_, end) in zip(self.phases, phase_bounds(self.phases, total)):
+            if step < end:
                 return phase
         return self.phases[-1]
 
@@ -200,6 +199,20 @@ class GenerationProbe(TrainerCallback):
 
 # trainer assembly -----------------------------------------------------------------------------
 
+class PhasedTrainer(Trainer):
+    """A Trainer whose learning-rate schedule restarts at the phases that ask for it (schedule.py)."""
+
+    def __init__(self, *args, phases: list[methods.Phase] | None = None, **kwargs):
+        self.phases = phases or []
+        super().__init__(*args, **kwargs)
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        if self.lr_scheduler is None and restarts(self.phases):
+            self.lr_scheduler = phased_scheduler(self.args, optimizer or self.optimizer, self.phases,
+                                                 num_training_steps)
+        return super().create_scheduler(num_training_steps, optimizer)
+
+
 def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype, has_eval: bool) -> TrainingArguments:
     check_device(cfg, device)
     per_epoch = cfg.eval_steps == 0
@@ -276,15 +289,16 @@ def train(run: RunDir) -> dict[str, Any]:
     collator = DynamicPadCollator(pad_id=tok.pad_token_id)
     snapshot = TrainableSnapshot(model)
     callbacks: list[TrainerCallback] = [RunLogger(run, collator), snapshot]
-    if method.phases:
-        callbacks.append(PhaseSwitch(model, method.phases(params)))
+    phases = method.phases(params) if method.phases else []
+    if phases:
+        callbacks.append(PhaseSwitch(model, phases))
     if eval_ds and cfg.probe_size > 0:
         callbacks.append(GenerationProbe(run, model, tok, eval_pairs[: cfg.probe_size], cfg))
     if args.load_best_model_at_end:
         callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold))
-    trainer = Trainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
-                      eval_dataset=eval_ds or None, callbacks=callbacks,
-                      optimizers=(build_optimizer(model, method, params, args), None))
+    trainer = PhasedTrainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
+                            eval_dataset=eval_ds or None, callbacks=callbacks, phases=phases,
+                            optimizers=(build_optimizer(model, method, params, args), None))
 
     summary = {"model": info.__dict__, "method": method.name, "summary": method.summary,
                "trainable_params": trainable, "total_params": total,

@@ -23,6 +23,9 @@ class Phase:
     name: str
     fraction: float
     trains: Callable[[str], bool]
+    # True: the learning-rate schedule (warm-up and decay) starts afresh with this phase, as if it were
+    # a second training run; False: the run's one schedule carries on through it.
+    restart_schedule: bool = False
 
 
 @dataclass(frozen=True)

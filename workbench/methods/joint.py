@@ -52,6 +52,9 @@ class JointParams:
     # SmolLM2, 8 QA pairs: answer loss 4.49 for the base, 9.52 with a random 16-token prefix, 4.90 with a zero one.
     zero_init: bool = param(True, "start the prefix keys and values at zero: the model starts close to the base "
                             "(a random prefix roughly doubles the starting loss, which LoRA would learn around)")
+    phase_schedule: str = param("restart", "sequential mode: 'restart' gives each part its own warm-up and "
+                                "decay, as two trainings in a row; 'shared' runs one schedule across both, "
+                                "so the second part learns at the decayed rate", choices=("restart", "shared"))
     rank: int = param(16, "LoRA rank r", lo=1, hi=1024)
     alpha: float = param(32.0, "LoRA scaling numerator: the update is multiplied by alpha/r", lo=0.01, hi=4096)
     dropout: float = param(0.05, "dropout on the LoRA input", lo=0.0, hi=0.9, step=0.01)
@@ -104,7 +107,8 @@ def _phases(first: str) -> Callable[[JointParams], list[Phase]]:
     def phases(p: JointParams) -> list[Phase]:
         if p.mode == "simultaneous":
             return [Phase("prefix and lora", 1.0, lambda n: is_prefix(n) or is_lora(n))]
-        return [Phase(first, p.first_share, parts[first]), Phase(second, 1.0 - p.first_share, parts[second])]
+        return [Phase(first, p.first_share, parts[first]),
+                Phase(second, 1.0 - p.first_share, parts[second], restart_schedule=p.phase_schedule == "restart")]
 
     return phases
 
