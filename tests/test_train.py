@@ -154,3 +154,22 @@ def test_early_stopped_joint_run_ends_on_its_best_checkpoint_lora_included(tmp_p
     lora = [n for n in best if "lora_B" in n]
     assert lora and any(not torch.equal(best[n], last[n]) for n in lora)
     assert all(torch.equal(kept[n].detach().cpu(), best[n]) for n in best)
+
+
+def test_the_run_seed_sets_the_adapter_initialisation(tmp_path):
+    """A study's seeds must vary LoRA's random A (drawn when the model is built), not only the data order."""
+    from safetensors.torch import load_file
+
+    def lora_a(seed: int, name: str, method: str = "lora", params: dict | None = None) -> dict:
+        run = make_run(tmp_path / name, max_steps=1, eval_steps=0, learning_rate=1e-7, seed=seed, method=method,
+                       **({"method_params": params} if params else {}))
+        train(run)
+        weights = load_file(run.adapter / "adapter_model.safetensors")
+        return {n: w for n, w in weights.items() if "lora_A" in n or "lora_B" in n}
+
+    first, again, other = lora_a(1, "a"), lora_a(1, "b"), lora_a(2, "c")
+    assert all(torch.equal(first[n], again[n]) for n in first)
+    assert any(not torch.allclose(first[n], other[n]) for n in first if "lora_A" in n)
+    random_b = {"rank": 2, "targets": "attention"}
+    b1, b2 = lora_a(1, "d", "cora-random", random_b), lora_a(2, "e", "cora-random", random_b)
+    assert any(not torch.allclose(b1[n], b2[n]) for n in b1 if "lora_B" in n)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from . import methods, models
 from .config import GenParams, TrainConfig, check_device, from_dict
@@ -268,6 +268,9 @@ def train(run: RunDir) -> dict[str, Any]:
         method.check(params, device)
     train_pairs, eval_pairs = load_data(cfg)
 
+    # Seed before the model is built, not only in the Trainer: adapter weights (LoRA's A, a random B) are
+    # drawn at build time, and a study's seeds should vary them as well as data order and dropout.
+    set_seed(cfg.seed)
     load_kwargs = method.load_kwargs(params, device) if method.load_kwargs else {}
     model, tok, info = models.load_model(cfg.model, precision=cfg.precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)

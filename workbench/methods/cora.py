@@ -53,7 +53,8 @@ class AblationParams:
     alpha: float = param(32.0, "scaling numerator: the update is multiplied by alpha/r", lo=0.01, hi=4096)
     dropout: float = param(0.05, "dropout on the LoRA input", lo=0.0, hi=0.9, step=0.01)
     targets: str = param("all-linear", "layers to adapt: 'attention' (q,v), 'all-linear' or names like q_proj,v_proj")
-    seed: int = param(0, "seed of the random B (cora-random only)", lo=0, hi=2**31 - 1)
+    seed: int = param(-1, "seed of the random B (cora-random only); -1 follows the run's seed, so a study's "
+                      "seeds draw different random B matrices", lo=-1, hi=2**31 - 1)
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -146,7 +147,8 @@ def ones_basis(p: AblationParams) -> BasisFn:
 
 def random_basis(p: AblationParams) -> BasisFn:
     """Random orthonormal columns (like a subspace basis, but in no particular direction), seeded per run."""
-    generator = torch.Generator().manual_seed(p.seed)
+    # None draws from torch's global generator, which train() seeds with the run's seed before building.
+    generator = torch.Generator().manual_seed(p.seed) if p.seed >= 0 else None
 
     def basis(name: str, layer: LoraLayer) -> torch.Tensor:
         q, _ = torch.linalg.qr(torch.randn(layer.out_features, p.rank, generator=generator))
