@@ -24,9 +24,14 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from transformers.utils import logging as hf_logging
+
 from .workspace import cache_dir
 
 log = logging.getLogger(__name__)
+# transformers draws a "Loading weights" bar on every load; in run logs and the study log it is a line of
+# carriage-return noise per model, and our own progress lines already say what is loading.
+hf_logging.disable_progress_bar()
 
 DEFAULT_MODEL = "smollm2"
 _SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
