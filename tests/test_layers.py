@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "corpus": 2, "qa": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "metrics": 2, "plots": 2, "gate": 2,
     "study_report": 2,
     "models": 3, "methods": 3, "qa.generate": 3, "chat": 3, "cora": 3, "formatting": 3, "generation": 3,
+    "schedule": 3,
     "train": 4, "evaluate": 4, "qa.pipeline": 4,
     "worker": 5, "study": 5, "setup_data": 5,
     "ui": 6, "__main__": 6, "cli_commands": 6, "cli_data": 6, "cli_eval": 6, "cli_study": 6,
