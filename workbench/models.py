@@ -23,7 +23,6 @@ from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
-
 from transformers.utils import logging as hf_logging
 
 from .workspace import cache_dir
