@@ -159,6 +159,26 @@ def test_method_trains_saves_and_reloads(name, batch, tmp_path):
     torch.testing.assert_close(logits_of(reloaded, batch), trained, rtol=0, atol=1e-6)
 
 
+def test_4bit_base_answers_alike_in_train_and_eval_mode(batch):
+    """bitsandbytes repacks 4-bit weights for a bf16 CPU kernel at the first eval-mode forward on CPUs with
+    AVX512-BF16; that kernel rounds the scales and has no backward. The loaded base must keep the kernel that
+    training uses, so eval answers, a state_dict round trip and a later training step all see the same weights."""
+    method = METHODS["qlora"]
+    params = make_params(method, SMALL["qlora"])
+    model = load_base(method, params)
+    first = logits_of(model, batch)
+    packed = [n for n, m in model.named_modules()
+              if getattr(getattr(getattr(m, "weight", None), "quant_state", None), "packing_format_for_cpu", False)]
+    assert not packed, f"4-bit weights repacked for another kernel: {packed[:3]}"
+    model.state_dict()  # unpacking a repacked weight would change it
+    model.train()
+    with torch.no_grad():
+        trained_mode = model(**batch).logits
+    model.eval()
+    torch.testing.assert_close(trained_mode, first, rtol=0, atol=0)
+    torch.testing.assert_close(logits_of(model, batch), first, rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("name", sorted(set(METHODS) - ADDS_TOKENS))
 def test_method_starts_equal_to_base(name, batch):
     method, params, model = built(name)

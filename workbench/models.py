@@ -266,6 +266,8 @@ def load_model(spec: str, *, precision: str = "auto", device: str | None = None,
         raise ModelError(f"cannot load model {spec!r}: {exc}") from None
     if quantization_config is None:
         model.to(device)
+    else:
+        _one_4bit_kernel(model)
     model.eval()
     tok = load_tokenizer(spec, trust_remote_code)
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
@@ -274,6 +276,20 @@ def load_model(spec: str, *, precision: str = "auto", device: str | None = None,
     info = ModelInfo(spec=spec, path=path, architecture=arch, params=count_params(model)[1],
                      device=device, dtype=str(dtype).replace("torch.", ""))
     return model, tok, info
+
+
+def _one_4bit_kernel(model: torch.nn.Module) -> None:
+    """Keep bitsandbytes' 4-bit layers on the dequantising kernel that training uses.
+
+    On a CPU with AVX512-BF16, bitsandbytes repacks a 4-bit weight at its first eval-mode forward into a
+    layout whose scales are rounded to bf16. That kernel answers differently from the one the adapter was
+    trained against (logits off by ~3e-3), whether a model was packed depends on whether it ran in eval mode
+    before, and the packed kernel has no backward: a probe or evaluation during training would leave the
+    next steps with wrong gradients. One kernel everywhere makes a run reload to the outputs it had.
+    """
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
 
 
 def model_config(spec: str) -> Any:
