@@ -10,25 +10,27 @@ VENV=.venv
 STAMP="$VENV/.workbench-installed"
 
 has_cuda_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
+# Every package, transitive ones included, comes pinned from a lock file (scripts/lock.sh writes them), so a
+# new machine installs exactly what CI tested.
+LOCK=requirements-lock-cpu.txt; has_cuda_gpu && LOCK=requirements-lock-cuda.txt
 
-want="$(cat requirements.txt requirements-models.txt; [[ $DEV == 1 ]] && cat requirements-dev.txt; has_cuda_gpu && echo cuda; echo dev=$DEV)"
+want="$(cat requirements.txt requirements-models.txt "$LOCK"; [[ $DEV == 1 ]] && cat requirements-dev.txt; echo dev=$DEV)"
 want_hash="$(printf '%s' "$want" | sha256sum | cut -d' ' -f1)"
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want_hash" ]]; then
   echo "setup: environment up to date ($VENV)"; exit 0
 fi
 
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
-PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
+PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -c "$LOCK")
 
 # torch first, so that no other requirement can pull a multi-GB CUDA build onto a CPU machine.
 if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
   if has_cuda_gpu; then
     echo "setup: CUDA GPU found, installing torch 2.13.0 (CUDA build)"
-    "${PIP[@]}" torch==2.13.0
+    "${PIP[@]}" torch
   else
     echo "setup: no CUDA GPU, installing the CPU build of torch 2.13.0"
-    "${PIP[@]}" "torch==2.13.0+cpu" 2>/dev/null \
-      || "${PIP[@]}" torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+    "${PIP[@]}" torch 2>/dev/null || "${PIP[@]}" torch --extra-index-url https://download.pytorch.org/whl/cpu
   fi
 fi
 echo "setup: installing requirements"
