@@ -104,6 +104,23 @@ def test_importing_workbench_makes_openmp_threads_wait_passively_unless_told(giv
     assert out.stdout.strip() == expected
 
 
+@pytest.mark.parametrize("given,expected", [(None, "unset"), ("ACTIVE", "ACTIVE"), ("PASSIVE", "PASSIVE")])
+def test_a_worker_gets_the_users_openmp_wait_policy_or_none(given, expected):
+    """The launcher waits passively; the worker it starts computes alone and must not inherit that."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "WORKBENCH_USER_OMP_WAIT_POLICY")}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, workbench, workbench.jobs as j; e = dict(os.environ); j._worker_omp_policy(e); "
+            "print(os.environ['OMP_WAIT_POLICY'], e.get('OMP_WAIT_POLICY', 'unset'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    launcher, worker = out.stdout.split()
+    assert launcher == (given or "PASSIVE") and worker == expected
+
+
 def test_progress_in_a_log_file_is_one_line_per_change_without_carriage_returns(capsys):
     from workbench.cli_commands import ProgressLine
 

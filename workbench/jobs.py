@@ -103,6 +103,16 @@ def create_run(workspace: Workspace, kind: str, config: dict[str, Any], run_id: 
     return run
 
 
+def _worker_omp_policy(env: dict[str, str]) -> None:
+    """The worker computes alone: it gets the user's own OpenMP wait policy or none (OpenMP's default), not the
+    passive one this process may use to stay responsive beside it (passive costs training a third of its speed)."""
+    user = os.environ.get("WORKBENCH_USER_OMP_WAIT_POLICY", "")
+    if user:
+        env["OMP_WAIT_POLICY"] = user
+    else:
+        env.pop("OMP_WAIT_POLICY", None)
+
+
 def start(run: RunDir) -> int:
     """Launch the worker detached from this process (it outlives a restart of the UI) and return its pid."""
     state = run.effective_state()
@@ -111,6 +121,7 @@ def start(run: RunDir) -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    _worker_omp_policy(env)
     with open(run.log_file, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "workbench.worker", str(run.path)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
