@@ -16,17 +16,18 @@ PKG = Path(__file__).resolve().parent.parent / "workbench"
 # (evaluation, QA generation, studies) use it to queue their jobs.
 LAYERS: dict[str, int] = {
     "config": 1, "workspace": 1, "rundir": 1, "jobs": 1,
-    "corpus": 2, "qa": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "metrics": 2, "plots": 2, "gate": 2,
+    "corpus": 2, "qa": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "qa.facts": 2, "qa.rewrite": 2,
+    "qa.ledger": 2, "metrics": 2, "plots": 2, "gate": 2,
     "study_report": 2,
     "models": 3, "methods": 3, "qa.generate": 3, "chat": 3, "cora": 3, "formatting": 3, "generation": 3,
-    "schedule": 3,
+    "schedule": 3, "answer_loss": 3, "replay": 3,
     "train": 4, "evaluate": 4, "qa.pipeline": 4,
     "worker": 5, "study": 5, "setup_data": 5,
     "ui": 6, "__main__": 6, "cli_commands": 6, "cli_data": 6, "cli_eval": 6, "cli_study": 6,
 }
 NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "workbench.jobs", "workbench.corpus",
             "workbench.qa.dataset", "workbench.qa.filters", "workbench.qa.fallback", "workbench.metrics",
-            "workbench.plots", "workbench.gate"]
+            "workbench.plots", "workbench.gate", "workbench.qa.facts", "workbench.qa.rewrite", "workbench.qa.ledger"]
 
 
 def layer_of(module: str) -> int | None:

@@ -164,6 +164,11 @@ class TrainConfig:
     early_stopping_threshold: float = param(0.0, "smallest eval-loss improvement that counts", lo=0.0, hi=10.0)
     gradient_checkpointing: bool = param(False, "recompute activations to save memory (slower)")
     group_by_length: bool = param(True, "batch examples of similar length together (less padding)")
+    replay: float = param(0.1, "share of replay pairs in the training mix: general questions (not the forgetting "
+                          "probe's) answered by the base model before training, against forgetting; 0 = off",
+                          lo=0.0, hi=0.5, step=0.05)
+    answer_only_logits: bool = param(True, "compute the output layer only at answer tokens while training (same "
+                                     "loss, less work: the prompt's logits are never used)")
     precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it, else fp32",
                            choices=("auto", "fp32", "bf16", "fp16"))
     system_prompt: str = param("", "system message used in the chat template while training and answering")
@@ -292,7 +297,14 @@ class QAGenConfig:
     endpoint_model: str = param("", "model name sent to the endpoint; empty = the value of `model`")
     api_key: str = param("", "API key for the endpoint; empty = read $WORKBENCH_QA_API_KEY (never written to the "
                          "dataset's config.json)", ui=False)
-    fallback_only: bool = param(False, "rule-based questions only, no LLM: seconds instead of minutes")
+    strategy: str = param("facts", "facts = every fact of every sentence, asked from each of its sides in several "
+                          "wordings (sentence parser, no model, seconds); llm = model-written pairs topped up by "
+                          "rules; rules = the older pattern rules (one question per sentence)",
+                          choices=("facts", "llm", "rules"))
+    wordings: int = param(4, "question wordings per fact (facts strategy); one is held out as the test "
+                          "rewording", lo=1, hi=8)
+    fallback_only: bool = param(False, "rule-based questions only, no LLM: seconds instead of minutes (same as "
+                                "strategy=rules)")
     top_up: bool = param(True, "add rule-based pairs where the LLM gave fewer usable pairs than pairs_per_passage")
     pairs_per_passage: int = param(3, "questions asked per passage", lo=1, hi=20)
     paraphrases: int = param(1, "extra phrasings per question, same answer (0 = none)", lo=0, hi=5)
@@ -322,7 +334,7 @@ class QAGenConfig:
     max_question_tokens: int = param(60, "longest question kept (tokens)", lo=1, hi=1000)
     max_answer_tokens: int = param(200, "longest answer kept (tokens)", lo=1, hi=10_000)
     test_fraction: float = param(0.2, "share of pairs held out as the test split", lo=0.0, hi=0.9, step=0.05)
-    split_by: str = param("passage", "passage = test questions about unseen passages; pair = a fact and its "
+    split_by: str = param("paraphrase", "passage = test questions about unseen passages; pair = a fact and its "
                           "paraphrases stay together; paraphrase = reworded questions of trained facts",
                           choices=("passage", "pair", "paraphrase"))
     seed: int = param(42, "random seed for the split and sampling", lo=0, hi=2**31 - 1)
@@ -343,3 +355,12 @@ class QAGenConfig:
             _check_template("qa_prompt", self.qa_prompt, "passage", ("passage", "n"))
         if self.paraphrase_prompt:
             _check_template("paraphrase_prompt", self.paraphrase_prompt, "question", ("question", "answer"))
+        if self.fallback_only:
+            self.strategy = "rules"
+        elif self.endpoint_url:
+            self.strategy = "llm"  # an endpoint writes pairs; the other strategies call none
+
+    @property
+    def uses_model(self) -> bool:
+        """Whether generation loads a model or calls an endpoint (the llm strategy)."""
+        return self.strategy == "llm"

@@ -6,6 +6,7 @@ and status.json through the RunDir; never starts processes and never touches the
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -16,11 +17,11 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from . import methods, models
+from . import answer_loss, methods, models, replay
 from .config import GenParams, TrainConfig, check_device, from_dict
 from .formatting import DynamicPadCollator, encode_pairs
 from .generation import answer_questions
-from .rundir import RunDir, atomic_write_json
+from .rundir import RunDir, atomic_write_json, atomic_write_text
 from .schedule import phase_bounds, phased_scheduler, restarts
 
 log = logging.getLogger(__name__)
@@ -202,9 +203,18 @@ class GenerationProbe(TrainerCallback):
 class PhasedTrainer(Trainer):
     """A Trainer whose learning-rate schedule restarts at the phases that ask for it (schedule.py)."""
 
-    def __init__(self, *args, phases: list[methods.Phase] | None = None, **kwargs):
+    def __init__(self, *args, phases: list[methods.Phase] | None = None, answer_only: bool = False, **kwargs):
         self.phases = phases or []
+        self.answer_only = answer_only
         super().__init__(*args, **kwargs)
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Training steps compute the output layer at answer positions only (answer_loss.py); evaluation,
+        which also wants the outputs, takes the Trainer's own path."""
+        if self.answer_only and not return_outputs and model.training:
+            return answer_loss.answer_only_loss(model, inputs, num_items_in_batch)
+        return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                    num_items_in_batch=num_items_in_batch)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         if self.lr_scheduler is None and restarts(self.phases):
@@ -252,6 +262,19 @@ def build_optimizer(model, method: methods.Method, params: Any, args: TrainingAr
     return cls(groups, lr=args.learning_rate, **kwargs)
 
 
+def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelInfo, n_train: int,
+                 ) -> list[dict[str, Any]]:
+    """The base model's own answers to general questions (replay.py), before any adapter is built; written
+    to the run folder so a reader sees exactly what was mixed in."""
+    n = replay.count(cfg.replay, n_train, len(replay.questions()))
+    if not n:
+        return []
+    run.write_status(phase="answering replay questions with the base model")
+    found = replay.pairs(model, tok, n, model_key=f"{info.path}|{info.dtype}|4bit={getattr(model, 'is_loaded_in_4bit', False)}", system_prompt=cfg.system_prompt)
+    atomic_write_text(run.path / "replay.jsonl", "".join(json.dumps(p) + "\n" for p in found))
+    return found
+
+
 def parse_config(run: RunDir) -> TrainConfig:
     raw = run.read_config()
     return from_dict(TrainConfig, raw.get("train", raw))
@@ -275,6 +298,7 @@ def train(run: RunDir) -> dict[str, Any]:
     model, tok, info = models.load_model(cfg.model, precision=cfg.precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
     dtype = models.pick_dtype(device, cfg.precision)
+    train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     model = method.build(model, params)
     trainable, total = models.count_params(model)
     if trainable == 0:
@@ -301,6 +325,7 @@ def train(run: RunDir) -> dict[str, Any]:
         callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold))
     trainer = PhasedTrainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
                             eval_dataset=eval_ds or None, callbacks=callbacks, phases=phases,
+                            answer_only=cfg.answer_only_logits and answer_loss.supported(model),
                             optimizers=(build_optimizer(model, method, params, args), None))
 
     summary = {"model": info.__dict__, "method": method.name, "summary": method.summary,

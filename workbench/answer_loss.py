@@ -1,0 +1,84 @@
+"""The causal-LM loss with the output layer computed only where there are labels (the answer tokens).
+
+With a 49,152-word vocabulary the output projection is about a fifth of SmolLM2's work per token, and the
+prompt (chat template, question) is about half of each QA example; its logits are computed and thrown away
+by the usual loss. Here the model's output layer is swapped, for one forward pass, for a stand-in that
+projects only the positions whose next token is a label. The loss is the same cross-entropy, summed and
+divided by the same count, so values and gradients match the full computation up to float rounding.
+
+Knows nothing of the Trainer or of files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+class _SelectedRows(torch.nn.Module):
+    """Applies ``head`` to the flattened hidden states at ``keep`` only; returns (1, kept, vocab) logits."""
+
+    def __init__(self, head: torch.nn.Module, keep: torch.Tensor) -> None:
+        super().__init__()
+        self.head = head
+        self.keep = keep
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        if hidden.shape[:2] != self.keep.shape:
+            raise ValueError(f"hidden states {tuple(hidden.shape[:2])} do not line up with the labels "
+                             f"{tuple(self.keep.shape)} (a method that prepends tokens); use the full loss")
+        rows = hidden.reshape(-1, hidden.shape[-1])[self.keep.reshape(-1)]
+        return self.head(rows).unsqueeze(0)
+
+
+def _owner_of_head(model: torch.nn.Module) -> tuple[torch.nn.Module, str] | None:
+    """(module, attribute name) holding the model's output layer, or None when it cannot be found."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    get = getattr(base, "get_output_embeddings", None)
+    head = get() if get else None
+    if not isinstance(head, torch.nn.Module):
+        return None
+    for name, child in base.named_children():
+        if child is head:
+            return base, name
+    return None
+
+
+def supported(model: torch.nn.Module) -> bool:
+    return _owner_of_head(model) is not None
+
+
+@contextlib.contextmanager
+def _head_swapped(model: torch.nn.Module, keep: torch.Tensor) -> Iterator[None]:
+    found = _owner_of_head(model)
+    if found is None:
+        raise ValueError("the model's output layer cannot be found; use the full loss")
+    owner, name = found
+    head = getattr(owner, name)
+    setattr(owner, name, _SelectedRows(head, keep))
+    try:
+        yield
+    finally:
+        setattr(owner, name, head)
+
+
+def answer_only_loss(model: torch.nn.Module, inputs: dict[str, Any],
+                     num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there."""
+    labels = inputs["labels"]
+    targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)  # position t -> t+1
+    keep = targets != IGNORE
+    forward = {k: v for k, v in inputs.items() if k != "labels"}
+    with _head_swapped(model, keep):
+        logits = model(**forward).logits
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[keep], reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
+    if isinstance(count, torch.Tensor):
+        count = count.to(loss.device)
+    return loss / count
