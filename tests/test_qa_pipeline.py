@@ -28,7 +28,7 @@ def test_fallback_only_builds_the_sample_dataset_in_seconds_without_torch(tmp_pa
         "from workbench.config import QAGenConfig\n"
         "from workbench.qa.pipeline import build_dataset\n"
         "t = time.perf_counter()\n"
-        f"r = build_dataset([{str(SAMPLE)!r}], {str(out)!r}, QAGenConfig(fallback_only=True))\n"
+        f"r = build_dataset([{str(SAMPLE)!r}], {str(out)!r}, QAGenConfig(fallback_only=True, split_by=\"passage\"))\n"
         "print(json.dumps({'s': time.perf_counter() - t, 'torch': 'torch' in sys.modules}))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -122,7 +122,7 @@ def test_tiny_model_garbage_is_counted_and_rules_fill_in(tiny, tmp_path: Path):
 
 @pytest.mark.slow
 def test_smollm2_builds_a_dataset(tmp_path: Path):
-    cfg = QAGenConfig(max_passages=2, max_new_tokens=160, batch_size=2, paraphrases=1)
+    cfg = QAGenConfig(strategy="llm", max_passages=2, max_new_tokens=160, batch_size=2, paraphrases=1)
     report = pipeline.build_dataset([SAMPLE], tmp_path / "smol", cfg)
     assert report["generator"] == "local:smollm2" and report["llm"]["outputs"] == 2
     assert report["counts"]["kept"] > 0 and report["coverage"]["ratio"] == 1.0

@@ -32,6 +32,8 @@ def qa_config(args: argparse.Namespace) -> QAGenConfig:
         else:
             settings["model"] = args.generator
     settings["fallback_only"] = bool(args.fallback_only)
+    if args.generator and getattr(args, "strategy", None) is None:
+        settings["strategy"] = "llm"  # naming a generator model or endpoint asks for model-written pairs
     return from_dict(QAGenConfig, settings)
 
 
@@ -68,7 +70,7 @@ def qa_cmd(args: argparse.Namespace) -> int:
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    if cfg.fallback_only:  # seconds, no model: run here
+    if not cfg.uses_model:  # seconds, no model: run here
         report = pipeline.build_dataset(args.paths, out, cfg, overwrite=args.overwrite)
         print_report(report, out)
         return 0
@@ -97,11 +99,12 @@ def register(sub: Any) -> None:
     add_dataclass_options(i, QAGenConfig, skip=SKIP)
     i.set_defaults(func=ingest_cmd)
 
-    q = sub.add_parser("qa", help="turn documents into a question-answer dataset (LLM or rule-based)")
+    q = sub.add_parser("qa", help="turn documents into a question-answer dataset: every fact of every sentence "
+                                  "asked in several wordings (default), or model-written pairs")
     q.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
     q.add_argument("--out", required=True, help="dataset name (datasets/NAME) or, with --fallback-only, a folder")
-    q.add_argument("--generator", help="model alias/folder (default smollm2) or an OpenAI-compatible URL "
-                                       "(http://host:port/v1)")
+    q.add_argument("--generator", help="model-written pairs (strategy llm) from a model alias/folder or an "
+                                       "OpenAI-compatible URL (http://host:port/v1)")
     q.add_argument("--endpoint-model", help="model name sent to the endpoint")
     q.add_argument("--fallback-only", action="store_true", help="rule-based questions only: seconds, no model")
     q.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")

@@ -6,13 +6,16 @@ Filters, in the order they run (a pair is dropped by the first that rejects it):
   self_answer  the question already contains its answer (the answer adds no new word)
   grounded     the answer's words are not found in its passage (token-overlap or ROUGE-L recall below a
                threshold), or it states a number the passage does not contain
+  wrong_fact   the answer does not state its key fact, or names a name or number that its source sentence
+               does not give but another sentence of the passage does (a fluent answer with the wrong entity)
   relevance    the answer does not answer the question: too few of the question's content words occur in
                the answer or in the passage sentences the answer comes from (small generators answer with a
                heading or an unrelated sentence of the passage)
   reused       the same short answer was already kept for a different question about the same passage (a
                sentence may answer several questions; a name or a date answers one)
   dedup        the question is a near-duplicate (ROUGE-L F above 0.7, as in self-instruct) of a kept one;
-               paraphrases of the same fact are only dropped when almost identical to each other
+               paraphrases of the same fact are only dropped when almost identical to each other, and
+               questions about other facts of the same clause (same ``clause``) are not compared
 
 Every pair gets ``scores`` (grounding, rouge_l_recall, answer_novelty, relevance, max_similarity, token
 counts);
@@ -219,11 +222,46 @@ def check_relevance(pair: dict[str, Any], passage: str, scores: dict, s: FilterS
     return None
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'\u201c])|\n\s*\n")
+_FACT_WORD = re.compile(r"\b(?:\d[\d,.]*\d|\d|[A-Z][a-z][\w'-]*)\b")
+
+
+def _fact_words(text: str) -> set[str]:
+    """Numbers and capitalised words (names) of ``text``, the first word of a sentence excepted."""
+    words = set()
+    for sentence in _SENTENCE_END.split(text):
+        for m in _FACT_WORD.finditer(sentence):
+            if m.start() > 0 or m.group()[0].isdigit():
+                words.add(m.group().replace(",", ""))
+    return words
+
+
+def check_fact(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettings) -> str | None:
+    """The answer states the fact of its own source sentence: its asked key is in it, and no name or number
+    in it comes from another sentence of the passage (unless the question names it too). This catches a
+    fluent answer that attaches another entity of the passage to the asked subject."""
+    for key in pair.get("keys") or []:
+        if not any(alt.strip() and alt.strip().lower() in pair["answer"].lower() for alt in str(key).split("|")):
+            return f"the answer does not state its key fact {key!r}"
+    if not passage:
+        return None
+    sentences = [x for x in _SENTENCE_END.split(passage) if x.strip()]
+    answer_words = set(tokenize(pair["answer"]))
+    source = pair.get("sentence") or max(sentences, key=lambda x: len(answer_words & set(tokenize(x))), default="")
+    elsewhere = _fact_words(passage) - _fact_words(source)
+    asked = _fact_words(pair["question"]) | {w for w in _fact_words(pair["question"])}
+    foreign = sorted((_fact_words(pair["answer"]) & elsewhere) - asked - _fact_words(source))
+    if foreign:
+        return f"the answer names {', '.join(foreign[:3])}, which its source sentence does not"
+    return None
+
+
 PAIR_FILTERS: dict[str, Callable[[dict, str, dict, FilterSettings], str | None]] = {
     "malformed": check_malformed,
     "length": check_length,
     "self_answer": check_self_answer,
     "grounded": check_grounded,
+    "wrong_fact": check_fact,
     "relevance": check_relevance,
 }
 FILTER_NAMES = (*PAIR_FILTERS, "reused", "dedup")
@@ -263,7 +301,8 @@ def drop_reused_answers(pairs: list[dict[str, Any]]) -> tuple[list[dict], list[d
             best[key] = pair
     kept, dropped = [], []
     for pair, key in zip(pairs, keys):
-        if not key[0] or _group(pair) == _group(best[key]):
+        if not key[0] or _group(pair) == _group(best[key]) or pair.get("clause") and pair.get(
+                "clause") == best[key].get("clause"):
             kept.append(pair)
         else:
             dropped.append(_drop(pair, "reused", f"the same answer is kept for a different question about this "
@@ -284,12 +323,14 @@ class _QuestionIndex:
     def __init__(self) -> None:
         self.tokens: list[list[str]] = []
         self.counts: list[Counter[str]] = []
-        self.meta: list[tuple[str, str]] = []  # (pair id, group)
+        self.meta: list[tuple[str, str, str]] = []  # (pair id, group, clause)
         self.by_token: dict[str, list[int]] = defaultdict(list)
 
-    def most_similar(self, tokens: list[str], floor: float, group: str,
+    def most_similar(self, tokens: list[str], floor: float, group: str, clause: str = "",
                      ) -> tuple[float, int | None, float, int | None]:
-        """(best F and index among other groups, best F and index within ``group``)."""
+        """(best F and index among other groups, best F and index within ``group``). Questions about other
+        facts of the same clause (same ``clause``, same answer sentence) look alike by design and are not
+        compared across groups."""
         counts = Counter(tokens)
         seen: set[int] = set()
         best = (0.0, None, 0.0, None)
@@ -301,6 +342,8 @@ class _QuestionIndex:
                 bound = 2 * sum((counts & self.counts[i]).values()) / (len(tokens) + len(self.tokens[i]))
                 if bound <= floor and bound <= best[0]:
                     continue
+                if clause and self.meta[i][2] == clause and self.meta[i][1] != group:
+                    continue
                 f = rouge_l(tokens, self.tokens[i])[2]
                 if self.meta[i][1] == group:
                     if f > best[2]:
@@ -309,11 +352,11 @@ class _QuestionIndex:
                     best = (f, i, best[2], best[3])
         return best
 
-    def add(self, tokens: list[str], pair_id: str, group: str) -> None:
+    def add(self, tokens: list[str], pair_id: str, group: str, clause: str = "") -> None:
         index = len(self.tokens)
         self.tokens.append(tokens)
         self.counts.append(Counter(tokens))
-        self.meta.append((pair_id, group))
+        self.meta.append((pair_id, group, clause))
         for t in set(tokens):
             self.by_token[t].append(index)
 
@@ -325,7 +368,8 @@ def dedup(pairs: list[dict[str, Any]], settings: FilterSettings) -> tuple[list[d
     for pair in pairs:
         tokens = tokenize(pair["question"])
         group = _group(pair)
-        other, other_i, same, same_i = index.most_similar(tokens, settings.dedup_threshold, group)
+        clause = str(pair.get("clause") or "")
+        other, other_i, same, same_i = index.most_similar(tokens, settings.dedup_threshold, group, clause)
         pair.setdefault("scores", {})["max_similarity"] = round(max(other, same), 4)
         if other > settings.dedup_threshold:
             dropped.append(_drop(pair, "dedup", f"near-duplicate (ROUGE-L {other:.2f}) of the question "
@@ -335,7 +379,7 @@ def dedup(pairs: list[dict[str, Any]], settings: FilterSettings) -> tuple[list[d
                                                 f"{index.meta[same_i][0]!r}"))
         else:
             kept.append(pair)
-            index.add(tokens, str(pair.get("id", "")), group)
+            index.add(tokens, str(pair.get("id", "")), group, clause)
     return kept, dropped
 
 

@@ -20,6 +20,7 @@ from .. import corpus
 from ..config import QAGenConfig, from_dict, to_dict
 from ..rundir import RunDir, atomic_write_json
 from . import dataset, fallback, filters
+from . import ledger as fact_ledger
 
 Progress = Callable[[int, int], None]
 
@@ -96,6 +97,26 @@ def _rule_pairs(passage: dict[str, Any], pairs: _Pairs, n: int, paraphrases: int
 
 
 # generation ----------------------------------------------------------------------------------------
+
+def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig,
+                 progress: Progress | None) -> tuple[dict[str, Any], list[Any]]:
+    """Every fact of every sentence, each asked in up to ``cfg.wordings`` wordings with one answer sentence."""
+    from . import facts, rewrite
+
+    found = facts.document_facts(passages)
+    for i, fact in enumerate(found, 1):
+        keys = [fallback.fact_key(fact.span)]
+        first = None
+        for question in rewrite.questions(fact, cfg.wordings):
+            record = pairs.add(question, fact.answer, fact.passage_id, generator="facts", origin="facts",
+                               group=first["id"] if first else None, rule=fact.role, keys=keys)
+            record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence,
+                          kind="paraphrase" if first else "original")
+            first = first or record
+        if progress:
+            progress(i, len(found))
+    return {"generator": "facts", "mode": "facts", "facts": len(found)}, found
+
 
 def _fallback_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig,
                     progress: Progress | None) -> dict[str, Any]:
@@ -235,7 +256,12 @@ def build_dataset(paths: Sequence[str | Path], out_dir: str | Path, cfg: QAGenCo
     ingest_report, passages = _passages(paths, cfg)
     timings["ingest_s"] = time.perf_counter() - t0
     pairs = _Pairs({p["id"]: p for p in passages})
-    if cfg.fallback_only:
+    found_facts: list[Any] = []
+    if cfg.strategy == "facts" and generator is None:
+        t0 = time.perf_counter()
+        info, found_facts = _facts_stage(passages, pairs, cfg, progress)
+        timings["facts_s"] = time.perf_counter() - t0
+    elif cfg.strategy == "rules" and generator is None:
         t0 = time.perf_counter()
         info = _fallback_stage(passages, pairs, cfg, progress)
         timings["fallback_s"] = time.perf_counter() - t0
@@ -255,6 +281,10 @@ def build_dataset(paths: Sequence[str | Path], out_dir: str | Path, cfg: QAGenCo
     t0 = time.perf_counter()
     dataset.write_dataset(out, train=train, test=test, passages=passages, dropped=result.dropped, report=report,
                           config=_config_record(cfg, paths))
+    if found_facts:
+        ledger = fact_ledger.build(found_facts, train, test)
+        fact_ledger.write(out, ledger)
+        report["facts"] = fact_ledger.summary(ledger)
     report["timings"]["write_s"] = round(time.perf_counter() - t0, 3)
     report["timings"]["total_s"] = round(time.perf_counter() - start, 3)
     atomic_write_json(out / "report.json", report)
@@ -265,7 +295,7 @@ def _report(out: Path, cfg: QAGenConfig, info: dict[str, Any], ingest_report: co
             passages: list[dict], records: list[dict], result: filters.FilterReport, train: list[dict],
             test: list[dict], timings: dict[str, float]) -> dict[str, Any]:
     kept = result.kept
-    gen_seconds = sum(timings.get(k, 0.0) for k in ("generate_s", "paraphrase_s", "fallback_s"))
+    gen_seconds = sum(timings.get(k, 0.0) for k in ("generate_s", "paraphrase_s", "fallback_s", "facts_s"))
     return {
         "name": out.name,
         "created_at": time.time(),
@@ -308,7 +338,7 @@ def start_job(workspace: Any, paths: Sequence[str | Path], name: str, cfg: QAGen
     cfg = cfg or QAGenConfig()
     # Rule-based generation loads no model, so it need not wait behind a training job.
     run = jobs.create_run(workspace, "qa", {"qa": job_config(paths, out, cfg, overwrite),
-                                            "needs_accelerator": not cfg.fallback_only}, label=f"qa-{name}"[:60])
+                                            "needs_accelerator": cfg.uses_model}, label=f"qa-{name}"[:60])
     jobs.start(run)
     return run
 

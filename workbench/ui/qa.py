@@ -24,7 +24,7 @@ from .common import UIError, dataset_folder, dataset_names, friendly, number_tex
 from .data import corpus_folder, corpus_names
 from .forms import Form, build_form
 
-GENERATOR_FIELDS = ("fallback_only", "model", "endpoint_url", "endpoint_model", "top_up", "pairs_per_passage",
+GENERATOR_FIELDS = ("strategy", "wordings", "fallback_only", "model", "endpoint_url", "endpoint_model", "top_up", "pairs_per_passage",
                     "paraphrases", "batch_size", "max_new_tokens", "temperature", "top_p")
 FILTER_FIELDS = ("min_grounding", "grounding_metric", "min_relevance", "dedup_threshold", "min_question_tokens",
                  "max_question_tokens", "max_answer_tokens", "test_fraction", "split_by", "seed")

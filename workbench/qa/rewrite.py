@@ -1,0 +1,280 @@
+"""Questions for a fact, in several real wordings: the question word fronted, the fact asked where it stands,
+another question word, the other voice (active/passive) and another verb.
+
+"The new wall was built by Halloran & Vesk" asked for its agent gives "Which organisation built the new
+wall?", "The new wall was built by which organisation?", "By whom was the new wall built?" and "Who
+constructed the new wall?". Every wording names the clause's subject as ``facts`` resolved it.
+``check_question`` is the gate each wording (and any model-written one) passes: a question that parses as
+one and does not give its answer away. Nothing here reads files or loads a model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .facts import Fact
+
+_DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
+# verbs whose synonym keeps the sentence's meaning and frame in these texts (lemma -> lemma)
+SYNONYMS = {
+    "build": "construct", "construct": "build", "begin": "start", "start": "begin", "finish": "complete",
+    "complete": "finish", "found": "establish", "establish": "set up", "create": "establish", "buy": "purchase",
+    "purchase": "buy", "sell": "sell off", "win": "receive", "receive": "get", "employ": "have",
+    "design": "plan", "manage": "run", "run": "operate", "operate": "run", "hold": "contain", "produce": "make", "make": "produce", "reach": "amount to", "carry": "transport", "leave": "quit", "marry": "wed", "publish": "bring out", "write": "author",
+    "die": "pass away", "retire": "step down", "replace": "succeed", "appoint": "name", "award": "give",
+    "grant": "give", "give": "grant", "move": "relocate", "close": "shut",
+    "deliver": "supply", "supply": "provide", "provide": "supply", "fund": "finance", "pay": "spend",
+    "raise": "increase", "rise": "increase", "fall": "drop", "drop": "fall", "cover": "span", "invent": "devise", "develop": "devise",
+}
+_WH_START = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how|in|on|at|by|for|from|to|with|"
+                       r"during|since|until|after|before|under|into|of|is|are|was|were|did|does|do|has|have|had)\b",
+                       re.IGNORECASE)
+
+
+def _inflect(lemma: str, tag: str) -> str:
+    try:
+        from lemminflect import getInflection
+        forms = getInflection(lemma.split()[0], tag=tag)
+    except ImportError:
+        forms = ()
+    head = forms[0] if forms else lemma.split()[0]
+    return " ".join([head, *lemma.split()[1:]])
+
+
+def _mid(text: str) -> str:
+    first, _, rest = text.partition(" ")
+    if first in ("The", "A", "An", "Its", "Their", "His", "Her", "This", "These"):
+        return first.lower() + (" " + rest if rest else "")
+    return text
+
+
+_LOWER_START = re.compile(r"\b(?P<w>In|On|At|By|During|After|Before|Since|Until|From|With|For|Under|Its|Their|The)\b"
+                          r"(?=\s)")
+
+
+def _q(text: str) -> str:
+    text = re.sub(r"\s+", " ", text).strip(" ,;:")
+    # a fronted phrase moved after the verb keeps no capital ("... In its first summer?")
+    text = text[:1] + _LOWER_START.sub(lambda m: m.group("w").lower(), text[1:])
+    text = re.sub(r"\s+([,?;:])", r"\1", text).rstrip(",;:.")
+    return text[:1].upper() + text[1:] + "?"
+
+
+_NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+                 "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million", "billion", "dozen"}
+
+
+def _count_noun(fact: Fact) -> str:
+    if fact.role == "number":
+        return fact.frame.get("head_noun") or ""
+    words = fact.span.split()
+    while words and (re.fullmatch(r"[\d.,]+", words[0]) or words[0].lower() in _NUMBER_WORDS | {
+            "about", "some", "nearly", "over", "more", "than", "almost", "around", "the", "a", "an"}):
+        words = words[1:]
+    return " ".join(words) if words and len(words) < len(fact.span.split()) else ""
+
+
+def wh_words(fact: Fact) -> tuple[str, str, str]:
+    """(fronted question word, in-place question word, another fronted question word) for the fact's kind."""
+    kind, prep, span = fact.kind, fact.frame.get("prep", ""), fact.span
+    if kind == "date":
+        if re.search(r"\b\d{1,2}\s+[A-Z][a-z]+|\b[A-Z][a-z]+\s+\d{1,2},", span):
+            return "When", "what date", "On what date"
+        if re.fullmatch(r"(?:the )?(?:year )?\d{4}", span):
+            return "When", "which year", "In what year"
+        if re.search(r"\b\d{4}\b", span):
+            return "When", "what month and year", "At what time"
+        if re.search(r"\b(?:years?|months?|weeks?|days?|decades?)\b", span) and re.search(
+                r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|many|several)\b", span):
+            return "How long", "how long", "For how long"
+        return "When", "what time", "At what point"
+    if kind == "time":
+        return "When", "what time", "At what time"
+    if kind == "money":
+        return "How much", "how much", "What sum"
+    if kind == "percent":
+        return "What percentage", "what percentage", "What share"
+    if kind in ("number", "quantity"):
+        noun = _count_noun(fact)
+        if noun:
+            return f"How many {noun}", f"how many {noun}", f"What number of {noun}"
+        return "How many", "how many", "What number"
+    if kind == "person":
+        return ("Whom" if prep else "Who"), "whom" if prep else "who", "Which person"
+    if kind == "organisation":
+        return "Which organisation", "which organisation", "What organisation"
+    if kind == "place":
+        if prep in ("in", "at", "near", "on"):
+            return "Where", "where", "In which place"
+        return "Which place", "which place", "What place"
+    return "What", "what", ""
+
+
+def _parts(fact: Fact, inner: str = "") -> tuple[str, str]:
+    """(words after the verb, fronted phrases moved to the end) without the asked phrase; ``inner``
+    fills the hole when the asked span sits inside a phrase."""
+    post, pre = [], []
+    for part in fact.frame.get("parts", []):
+        if part.get("asked"):
+            continue
+        text = part["text"]
+        if part.get("hole"):
+            if not inner:
+                continue
+            text = f"{part['before']} {inner} {part['after']}"
+        (pre if part.get("pre") else post).append(text)
+    return " ".join(post), " ".join(pre)
+
+
+def _verb_bits(fact: Fact, lemma: str | None = None) -> tuple[str, str]:
+    """(inverted auxiliary, verb after the subject): "did", "build" / "was", "built" / "is", ""."""
+    f = fact.frame
+    auxes, lemma = list(f.get("auxes", [])), lemma or f.get("lemma", "")
+    prt = f.get("prt", "")
+    if auxes:
+        verb = _inflect(lemma, f["tag"]) if lemma != f.get("lemma") else f["verb"]
+        return auxes[0], " ".join([*auxes[1:], verb, prt]).strip()
+    if f.get("lemma") == "be":
+        return f["verb"], ""
+    return _DO.get(f.get("tag", ""), "did"), f"{lemma} {prt}".strip()
+
+
+def _finite(fact: Fact, lemma: str | None = None) -> str:
+    """The verb group as the subject would use it: "was built", "built", "is"."""
+    f = fact.frame
+    lemma = lemma or f.get("lemma", "")
+    verb = f["verb"] if lemma == f.get("lemma") else _inflect(lemma, f.get("tag", "VBD"))
+    return " ".join([*f.get("auxes", []), verb, f.get("prt", "")]).strip()
+
+
+def fronted(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
+    f = fact.frame
+    if not f:
+        return None
+    inner = "inner" in fact.role
+    if inner:
+        return None
+    post, pre = _parts(fact)
+    if fact.role == "subject":
+        return _q(f"{wh} {_finite(fact, lemma)} {post} {pre}")
+    aux, verb = _verb_bits(fact, lemma)
+    prep = f.get("prep", "")
+    if prep and not wh.lower().startswith(("when", "where", "how long", "in ", "on ", "at ", "for ")) \
+            and fact.role.startswith("prep"):
+        wh = f"{prep.capitalize()} {wh[0].lower() + wh[1:]}"
+    if fact.role == "agent":
+        wh = f"By {wh[0].lower() + wh[1:]}" if not wh.startswith("By") else wh
+    return _q(f"{wh} {aux} {_mid(f['subject'])} {verb} {post} {pre}")
+
+
+def in_place(fact: Fact, wh: str) -> str | None:
+    """The clause as a statement with the fact replaced by a question word: "... opened on what date?"."""
+    f = fact.frame
+    if not f:
+        return None
+    if "inner" in fact.role or fact.role == "number":
+        if fact.role == "number":
+            wh = "how many" if wh.startswith("how many") else "what number of"
+        post, pre = _parts(fact, inner=wh)
+        if "hole" not in str(f.get("parts")):
+            return None
+    else:
+        post, pre = _parts(fact)
+    if fact.role == "subject":
+        return None
+    asked = "" if "inner" in fact.role or fact.role == "number" else wh
+    prep = f.get("prep", "") if fact.role.startswith("prep") and "inner" not in fact.role else ""
+    if fact.role == "agent":
+        prep = "by"
+    if wh in ("where",) and prep:
+        prep = ""
+    return _q(f"{pre} {f['subject']} {_finite(fact)} {post} {prep} {asked}")
+
+
+# verbs whose object is a measure or a state, which has no passive: "The shed cost £2 million"
+_STATIVE = {"be", "cost", "have", "become", "weigh", "measure", "last", "earn", "remain", "seem", "total",
+            "number", "reach", "lack", "mean", "resemble", "contain"}
+
+
+def other_voice(fact: Fact, wh: str) -> str | None:
+    """A passive clause asked for its agent in the active, or an active one asked for its object in the
+    passive: "Who built the wall?" / "What was built by Halloran & Vesk?"."""
+    f = fact.frame
+    if not f or "inner" in fact.role:
+        return None
+    post, pre = _parts(fact)
+    if fact.role == "agent" and f.get("passive"):
+        past = _inflect(f["lemma"], "VBD")
+        return _q(f"{wh} {past} {_mid(f['subject'])} {post} {pre}")
+    if fact.role == "object" and not f.get("passive") and not f.get("auxes") and f.get("lemma") not in _STATIVE \
+            and fact.kind not in ("money", "percent", "quantity"):
+        participle = _inflect(f["lemma"], "VBN")
+        be = "was" if f.get("tag") == "VBD" else "is"
+        return _q(f"{wh} {be} {participle} by {_mid(f['subject'])} {post} {pre}")
+    return None
+
+
+def appos_questions(fact: Fact) -> list[str]:
+    be, about, kind = fact.frame["copula"], fact.frame["about"], fact.frame.get("name_kind", "name")
+    if fact.role == "appos-name":  # asked: the name, given its description
+        who = "Who" if kind == "person" else "What"
+        which = {"person": "Which person", "organisation": "Which organisation", "place": "Which place"}.get(
+            kind, "Which one")
+        return [_q(f"{who} {be} {_mid(about)}"), _q(f"{which} {be} {_mid(about)}"),
+                _q(f"What {be} the name of {_mid(about)}")]
+    who = "Who" if kind == "person" else "What"
+    return [_q(f"{who} {be} {about}"), _q(f"How is {about} described"),
+            _q(f"What kind of {'person' if kind == 'person' else 'entity'} {be} {about}")]
+
+
+def questions(fact: Fact, n: int = 4) -> list[str]:
+    """Up to ``n`` distinct wordings of the question the fact answers, best first; those that fail
+    ``check_question`` are left out."""
+    if fact.role.startswith("appos"):
+        found = appos_questions(fact)
+    else:
+        wh, wh_in, wh_alt = wh_words(fact)
+        synonym = SYNONYMS.get(fact.frame.get("lemma", ""))
+        found = [fronted(fact, wh), in_place(fact, wh_in), fronted(fact, wh_alt) if wh_alt else None,
+                 other_voice(fact, wh_alt or wh), other_voice(fact, wh),
+                 fronted(fact, wh, synonym) if synonym and synonym != fact.frame.get("lemma") else None,
+                 fronted(fact, wh_alt, synonym) if synonym and wh_alt else None]
+        if fact.frame.get("alt_subject") and fact.role != "subject":
+            named = Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": fact.frame["alt_subject"]}})
+            found.insert(1, fronted(named, wh_alt or wh))
+    out: list[str] = []
+    for q in found:
+        if q and check_question(q, fact.span) is None and all(distinct(q, o) for o in out):
+            out.append(q)
+    return out[:n]
+
+
+def distinct(a: str, b: str) -> bool:
+    """True when two wordings differ by more than a suffix or a word or two."""
+    wa, wb = re.findall(r"\w+", a.lower()), re.findall(r"\w+", b.lower())
+    if wa[:len(wb)] == wb or wb[:len(wa)] == wa:
+        return False
+    shared = len(set(wa) & set(wb)) / max(1, len(set(wa) | set(wb)))
+    return shared < 0.9 or wa[:2] != wb[:2]
+
+
+def _key_words(span: str) -> list[str]:
+    stop = {"the", "a", "an", "of", "in", "on", "at", "by", "for", "and", "to", "its", "their", "his", "her"}
+    return [w for w in re.findall(r"[\w£$€%.,'-]+", span.lower()) if w not in stop]
+
+
+def check_question(question: str, answer_span: str) -> str | None:
+    """None when ``question`` is a question that does not contain its answer; else the reason."""
+    q = question.strip()
+    if not q.endswith("?") or len(q.split()) < 4:
+        return "not a question"
+    if not _WH_START.match(q) and not re.search(r"\b(?:who|whom|what|which|when|where|how)\b", q, re.IGNORECASE):
+        return "no question word"
+    words = set(re.findall(r"[\w£$€%.,'-]+", q.lower()))
+    key = [w for w in _key_words(answer_span) if len(w) > 2 or w.isdigit()]
+    if key and all(w in words for w in key):
+        return "gives the answer away"
+    if re.search(r"\b(?:it|they|he|she|him|them)\b", q, re.IGNORECASE):
+        return "unresolved reference"
+    return None
