@@ -1,0 +1,138 @@
+"""Does a document go in and a model that knows it come out? The README's defaults, end to end, per document.
+
+For each made-up document in bench/knowledge_docs/ (its 30 questions and key facts were written before any
+pair was generated from it): `qa DOC --out NAME`, `train --data NAME`, `eval --run RUN` exactly as a user
+types them (every setting at its default), timed per stage; then the document's own reworded questions are
+answered by the base and the tuned model (`eval --data QUESTIONS --no-probe`, outside the timed budget) and
+judged by whether the answer contains the key fact (whole words, case-insensitive; numbers as numbers).
+
+Prints one row per document (pairs per fact, base and tuned key-fact accuracy, forgetting probe before and
+after, seconds per stage) and writes bench/results/knowledge.json. Not a test: about 15 minutes a document
+on a 2-core CPU.
+
+    python bench/knowledge.py [--docs report,biography] [--workspace DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "bench" / "knowledge_docs"
+OUT = ROOT / "bench" / "results" / "knowledge.json"
+GOAL = {"tuned_min": 0.80, "base_max": 0.10, "minutes_max": 15.0, "forgetting_drop_max": 0.05}
+
+
+def cli(workspace: Path, *args: str) -> tuple[str, float]:
+    """Run `python -m workbench --workspace WS ARGS` and return (its output, seconds)."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "workbench", "--workspace", str(workspace), *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"`workbench {' '.join(args)}` failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n"
+                           f"{proc.stderr[-3000:]}")
+    return proc.stdout, seconds
+
+
+def latest_run(workspace: Path, kind: str = "train") -> Path:
+    runs = [p for p in (workspace / "runs").iterdir() if (p / "config.json").exists()
+            and json.loads((p / "config.json").read_text()).get("kind", "train") == kind]
+    return max(runs, key=lambda p: p.stat().st_mtime)
+
+
+def question_file(doc: str, folder: Path) -> Path:
+    """The document's questions as a QA file the eval command reads: the reference answer is the key fact."""
+    rows = [json.loads(line) for line in (DOCS / f"{doc}.questions.jsonl").read_text().splitlines() if line.strip()]
+    path = folder / f"{doc}-questions.jsonl"
+    with path.open("w") as f:
+        for i, row in enumerate(rows):
+            f.write(json.dumps({"id": f"{doc}-q{i:02d}", "question": row["question"],
+                                "answer": " ".join(k.split("|")[0] for k in row["keys"]), "keys": row["keys"]}) + "\n")
+    return path
+
+
+def one_document(doc: str, workspace: Path) -> dict:
+    name = f"bench-{doc}"
+    _, qa_s = cli(workspace, "qa", str(DOCS / f"{doc}.md"), "--out", name, "--overwrite")
+    report = json.loads((workspace / "datasets" / name / "report.json").read_text())
+    _, train_s = cli(workspace, "train", "--data", name)
+    run = latest_run(workspace)
+    _, eval_s = cli(workspace, "eval", "--run", run.name)
+    own = json.loads((run / "eval" / "scores.json").read_text())
+    questions = question_file(doc, workspace)
+    _, ask_s = cli(workspace, "eval", "--run", run.name, "--data", str(questions), "--no-probe",
+                   "--metrics", "fact_acc")
+    asked = json.loads((run / "eval" / "scores.json").read_text())
+    facts = report.get("facts", {})
+    forgetting = own.get("forgetting") or {}
+    train_metrics = json.loads((run / "status.json").read_text())
+    return {
+        "document": doc, "words": len((DOCS / f"{doc}.md").read_text().split()),
+        "facts": facts.get("facts"), "facts_asked": facts.get("asked"), "pairs_per_fact": facts.get("pairs_per_fact"),
+        "pairs_train": report["counts"]["train"], "pairs_test": report["counts"]["test"],
+        "train_steps": train_metrics.get("total_steps"),
+        "base_fact_acc": asked["base"].get("fact_acc"), "tuned_fact_acc": asked["tuned"].get("fact_acc"),
+        "heldout_base_fact_acc": own["base"].get("fact_acc"), "heldout_tuned_fact_acc": own["tuned"].get("fact_acc"),
+        "forgetting_before": forgetting.get("base", {}).get("fact_acc"),
+        "forgetting_after": forgetting.get("tuned", {}).get("fact_acc"),
+        "qa_s": round(qa_s, 1), "train_s": round(train_s, 1), "eval_s": round(eval_s, 1),
+        "total_min": round((qa_s + train_s + eval_s) / 60, 2), "questions_s": round(ask_s, 1),
+    }
+
+
+def meets(row: dict) -> bool:
+    drop = (row["forgetting_before"] or 0) - (row["forgetting_after"] or 0)
+    return (row["tuned_fact_acc"] or 0) >= GOAL["tuned_min"] and (row["base_fact_acc"] or 0) <= GOAL["base_max"] \
+        and row["total_min"] <= GOAL["minutes_max"] and drop <= GOAL["forgetting_drop_max"]
+
+
+def table(rows: list[dict]) -> str:
+    head = (f"{'document':10} {'facts':>5} {'pairs/fact':>10} {'train':>5} {'base':>5} {'tuned':>5} "
+            f"{'forget before->after':>20} {'qa s':>5} {'train s':>7} {'eval s':>6} {'total min':>9}  goal")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['document']:10} {r['facts']:>5} {r['pairs_per_fact']:>10} {r['pairs_train']:>5} "
+                     f"{r['base_fact_acc']:>5.2f} {r['tuned_fact_acc']:>5.2f} "
+                     f"{r['forgetting_before']:>9.2f} -> {r['forgetting_after']:<7.2f} {r['qa_s']:>5.0f} "
+                     f"{r['train_s']:>7.0f} {r['eval_s']:>6.0f} {r['total_min']:>9.1f}  "
+                     f"{'met' if meets(r) else 'missed'}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", default=",".join(sorted(p.stem for p in DOCS.glob("*.md") if p.stem != "README")))
+    ap.add_argument("--workspace", help="workspace to use (default: a fresh temporary one)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    args = ap.parse_args()
+    workspace = Path(args.workspace or tempfile.mkdtemp(prefix="wb-knowledge-")).resolve()
+    rows = []
+    try:
+        for doc in args.docs.split(","):
+            rows.append(one_document(doc, workspace))
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
+    finally:
+        if not args.workspace and not args.keep:
+            shutil.rmtree(workspace, ignore_errors=True)
+    print(table(rows))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+              "goal": GOAL, "documents": rows, "all_met": all(meets(r) for r in rows)}
+    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
