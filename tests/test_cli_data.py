@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import workbench.cli_data  # noqa: F401 - registers the commands
@@ -38,3 +39,18 @@ def test_qa_refuses_missing_inputs_and_bad_settings(workspace, capsys):
     assert "no such file or folder" in capsys.readouterr().err
     assert main(["qa", str(SAMPLE), "--out", "x", "--fallback-only", "--test-fraction", "5"]) == 2
     assert "test_fraction" in capsys.readouterr().err
+
+
+def test_qa_defaults_to_facts_and_facts_prints_the_ledger(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "ws"))
+    doc = tmp_path / "depot.md"
+    doc.write_text("# The Orrin Valley Depot\n\nThe Orrin Valley Depot was built by the firm Orrin & Kell in 1990. "
+                   "It employs 86 drivers and 12 fitters. Its manager, Ada Pell, joined in 2011.\n")
+    assert main(["qa", str(doc), "--out", "depot"]) == 0
+    out = capsys.readouterr().out
+    assert "pairs kept" in out and "generator: facts" in out
+    assert main(["facts", "depot"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"depot: \d+ facts, \d+ asked by training pairs", out)
+    assert "Orrin & Kell" in out and "86 drivers" in out
+    assert main(["facts", "no-such-dataset"]) == 2

@@ -138,9 +138,10 @@ def test_the_ledger_marks_an_unasked_fact_as_unasked(found):
     assert rows[0]["asked"] and not rows[1]["asked"]
     assert ledger.table(rows)[1][3] == "unasked"
     assert ledger.summary(rows) == {"facts": 2, "asked": 1, "unasked": 1, "held_out": 0, "pairs_per_fact": 0.5}
-    marked = ledger.with_results(rows, [{"id": "p1", "fact_base": 0.0, "fact_tuned": 1.0}])
+    prediction = {"id": "p1", "scores": {"base": {"fact_acc": 0.0}, "tuned": {"fact_acc": 1.0}}}
+    marked = ledger.with_results(rows, [prediction])
     assert marked[0]["base_knew"] is None  # p1 is a training pair, not the held-out one
     rows[0]["test_pairs"] = ["p1"]
-    marked = ledger.with_results(rows, [{"id": "p1", "fact_base": 0.0, "fact_tuned": 1.0}])
+    marked = ledger.with_results(rows, [prediction])
     assert marked[0]["base_knew"] is False and marked[0]["tuned_answers"] is True
     json.dumps(marked)

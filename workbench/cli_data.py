@@ -89,6 +89,37 @@ def qa_cmd(args: argparse.Namespace) -> int:
     return code
 
 
+def facts_cmd(args: argparse.Namespace) -> int:
+    """The fact ledger of a dataset; with --run, whether the base knew and the tuned model answers each fact."""
+    from .qa import ledger
+
+    folder = Path(args.dataset)
+    if len(folder.parts) == 1 and not folder.exists():
+        folder = workspace_of(args).datasets / args.dataset
+    if not (folder / "train.jsonl").exists():
+        raise FileNotFoundError(f"no dataset at {folder} (give a dataset name or folder)")
+    rows = ledger.read(folder)
+    if not rows:
+        print(f"{folder.name} has no fact ledger: it was built with another strategy than 'facts'")
+        return 0
+    if args.run:
+        from . import evaluate
+
+        run = workspace_of(args).run_path(args.run)
+        rows = ledger.with_results(rows, evaluate.load_predictions(run))
+    s = ledger.summary(rows)
+    print(f"{folder.name}: {s['facts']} facts, {s['asked']} asked by training pairs, {s['unasked']} never asked, "
+          f"{s['held_out']} with a held-out rewording; {s['pairs_per_fact']} pairs per fact")
+    if args.run:
+        tested = [r for r in rows if r["tuned_answers"] is not None]
+        print(f"held-out rewordings answered: tuned {sum(bool(r['tuned_answers']) for r in tested)}/{len(tested)}, "
+              f"base {sum(bool(r['base_knew']) for r in tested)}/{len(tested)}")
+    print(" | ".join(ledger.TABLE_HEADERS[:7]))
+    for row in ledger.table(rows):
+        print(" | ".join(str(c) for c in row[:7]))
+    return 0
+
+
 def register(sub: Any) -> None:
     i = sub.add_parser("ingest", help="read, clean and split documents into passages (no QA pairs)")
     i.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
@@ -111,6 +142,12 @@ def register(sub: Any) -> None:
     q.add_argument("--detach", action="store_true", help="start the job and print its run id")
     add_dataclass_options(q, QAGenConfig, skip=SKIP)
     q.set_defaults(func=qa_cmd)
+
+    f = sub.add_parser("facts", help="the fact ledger of a dataset: each fact, its pairs, and (with --run) "
+                                     "whether the base knew it and the tuned model answers its held-out rewording")
+    f.add_argument("dataset", help="dataset name or folder")
+    f.add_argument("--run", help="a trained and evaluated run (id or folder)")
+    f.set_defaults(func=facts_cmd)
 
 
 EXTRA_PARSERS.append(register)

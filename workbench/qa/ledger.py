@@ -58,19 +58,19 @@ def summary(ledger: list[dict[str, Any]]) -> dict[str, Any]:
 
 def with_results(ledger: list[dict[str, Any]], predictions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The ledger with ``base_knew`` and ``tuned_answers`` per fact (None where no held-out question of the
-    fact was evaluated), from predictions that carry ``id`` and ``fact_base``/``fact_tuned`` hits."""
-    hits: dict[str, dict[str, Any]] = {}
-    for p in predictions:
-        if p.get("id") is not None:
-            hits[str(p["id"])] = p
+    fact was evaluated), from evaluation predictions (``id`` and per-side ``scores[side]["fact_acc"]``)."""
+    hits = {str(p["id"]): p for p in predictions if p.get("id") is not None}
     out = []
     for fact in ledger:
         rows = [hits[i] for i in fact["test_pairs"] if i in hits]
-        base = [r.get("fact_base") for r in rows if r.get("fact_base") is not None]
-        tuned = [r.get("fact_tuned") for r in rows if r.get("fact_tuned") is not None]
-        out.append({**fact, "base_knew": (max(base) >= 1.0) if base else None,
-                    "tuned_answers": (max(tuned) >= 1.0) if tuned else None})
+        marks = {side: [_hit(r, side) for r in rows if _hit(r, side) is not None] for side in ("base", "tuned")}
+        out.append({**fact, "base_knew": max(marks["base"]) >= 1.0 if marks["base"] else None,
+                    "tuned_answers": max(marks["tuned"]) >= 1.0 if marks["tuned"] else None})
     return out
+
+
+def _hit(row: dict[str, Any], side: str) -> float | None:
+    return ((row.get("scores") or {}).get(side) or {}).get("fact_acc")
 
 
 def table(ledger: list[dict[str, Any]]) -> list[list[Any]]:
