@@ -278,12 +278,12 @@ def test_dataset_view_filters_pairs_and_exports(workspace):
 
     folder = write_qa_dataset(workspace.datasets / "facts", n_train=4, n_test=2)
     pair = qads.add_pair(folder, "Who keeps the lighthouse?", "Mara Vell keeps it.", split="test")
-    _, report, sources, rows, ids, dropped = ui_qa.dataset_view(workspace, "facts", None, "test")
+    _, report, sources, rows, ids, dropped, _ = ui_qa.dataset_view(workspace, "facts", None, "test")
     assert len(rows) == 3 and pair["id"] in ids and dropped == []
     assert sources["choices"] == [ui_qa.ALL, "", "manual"]
     assert "7 pairs kept (4 train, 3 test)" in report
     qads.delete_pair(folder, pair["id"])
-    *_, rows, ids, dropped = ui_qa.dataset_view(workspace, "facts", None, ui_qa.ALL)
+    *_, rows, ids, dropped, _ = ui_qa.dataset_view(workspace, "facts", None, ui_qa.ALL)
     assert len(rows) == 6 and pair["id"] not in ids
     assert dropped == [["manual", "Who keeps the lighthouse?", "Mara Vell keeps it.", "manual", "deleted by hand"]]
     files = ui_qa.export_files(folder, "alpaca")

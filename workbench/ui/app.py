@@ -89,7 +89,7 @@ def wire_load(demo: gr.Blocks, ws: Workspace, data: DataTab, qa: QATab, runs: Ru
               [data.corpus, data.unit, data.size, data.overlap],
               [data.corpus, data.summary, data.table, data.document, data.preview], api_visibility="private")
     demo.load(friendly(lambda name, source, split: dataset_view(ws, name, source, split)),
-              [qa.dataset, qa.source, qa.split], [qa.dataset, qa.report, qa.source, qa.pairs, qa.ids, qa.dropped],
+              [qa.dataset, qa.source, qa.split], qa.view_out(),
               api_visibility="private")
     demo.load(lambda: refresh_table(ws, None, None), None,
               [runs.table, runs.table_rows, runs.watch_id, runs.compare_ids], api_visibility="private")

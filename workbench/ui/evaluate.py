@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import evaluate, jobs, plots
 from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
+from ..qa import ledger
 from ..rundir import RunDir, read_json
 from ..workspace import Workspace
 from .common import UIError, dataset_folder, dataset_names, friendly, number_text, run_line, run_of, train_config
@@ -163,6 +164,7 @@ class EvalTab:
     questions: gr.Dataframe
     forgetting: gr.Dataframe
     compare: gr.Dataframe
+    facts: gr.Dataframe
     gate_threshold: gr.Slider
     gate_refusal: gr.Textbox
     gate_fit: gr.Button
@@ -174,7 +176,7 @@ class EvalTab:
 
     def view_outputs(self) -> list[Any]:
         return [self.run_info, self.scores, self.bars, self.questions, self.forgetting, self.compare, self.gate_info,
-                self.confusion]
+                self.confusion, self.facts]
 
 
 def _request_panel(ws: Workspace) -> dict[str, Any]:
@@ -215,9 +217,13 @@ def _results_panel(ws: Workspace) -> dict[str, Any]:
     questions = gr.Dataframe(value=pd.DataFrame(), interactive=False, wrap=True, label="every question",
                              column_widths=["8%", "18%", "18%", "19%", "19%", "6%", "6%", "6%"],
                              elem_id="eval-questions", max_height=480)
+    facts = gr.Dataframe(headers=ledger.TABLE_HEADERS, value=[], interactive=False, wrap=True, max_height=360,
+                         column_widths=["14%", "16%", "8%", "7%", "7%", "7%", "8%", "33%"],
+                         label="fact ledger: did the base know each fact, does the tuned model answer its held-out "
+                               "rewording ('unasked' = never taught)", elem_id="eval-facts")
     compare = gr.Dataframe(value=[], interactive=False, label="all evaluated runs compared", elem_id="eval-compare")
     return {"show_run": show_run, "run_info": run_info, "scores": scores, "bars": bars, "metric": metric, "show": show,
-            "questions": questions, "forgetting": forgetting, "compare": compare}
+            "questions": questions, "forgetting": forgetting, "compare": compare, "facts": facts}
 
 
 def _gate_panel() -> dict[str, Any]:
@@ -250,17 +256,25 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
     confusion matrix]."""
     if not run_id:
         empty = plots.scores_bar_figure({})
-        return ["", [], empty, pd.DataFrame(), [], [], gate_text(None), plots.confusion_figure([])]
+        return ["", [], empty, pd.DataFrame(), [], [], gate_text(None), plots.confusion_figure([]), []]
     run = run_of(ws, run_id)
     scores = evaluate.load_scores(run)
     bars = plots.scores_bar_figure({"base": (scores or {}).get("base") or {},
                                     "tuned": (scores or {}).get("tuned") or {}})
-    frame = question_frame(evaluate.load_predictions(run), metric or "rougeL", show or "all")
+    predictions = evaluate.load_predictions(run)
+    frame = question_frame(predictions, metric or "rougeL", show or "all")
     report = gate_report(run)
     info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})" if scores else
                             " · not evaluated yet")
     return [info, scores_table(scores), bars, styled(frame), forgetting_table(scores), comparison(ws),
-            gate_text(report), plots.confusion_figure((report or {}).get("confusion") or [])]
+            gate_text(report), plots.confusion_figure((report or {}).get("confusion") or []),
+            fact_rows(run, predictions)]
+
+
+def fact_rows(run: RunDir, predictions: list[dict[str, Any]]) -> list[list[Any]]:
+    """The ledger of the dataset the run trained on, marked with this run's answers to the held-out rewordings."""
+    data = train_config(run).get("data") or ""
+    return ledger.table(ledger.with_results(ledger.read(data), predictions)) if data else []
 
 
 def comparison(ws: Workspace) -> pd.DataFrame:

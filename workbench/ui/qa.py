@@ -17,7 +17,7 @@ import gradio as gr
 
 from ..config import QAGenConfig, from_dict
 from ..qa import dataset as qads
-from ..qa import pipeline
+from ..qa import ledger, pipeline
 from ..rundir import RunDir
 from ..workspace import Workspace, check_name
 from .common import UIError, dataset_folder, dataset_names, friendly, number_text
@@ -94,7 +94,15 @@ def report_text(folder: Any) -> str:
     return (f"**{report.get('name', folder.name)}**: {counts.get('kept', 0)} pairs kept "
             f"({counts.get('train', 0)} train, {counts.get('test', 0)} test) from {counts.get('passages', '?')} "
             f"passages; generator **{report.get('generator', '?')}**. Dropped: {counts.get('dropped', 0)} "
-            f"({dropped_by}). Passages with a kept pair: {number_text(coverage, 3) if coverage is not None else '?'}.")
+            f"({dropped_by}). Passages with a kept pair: {number_text(coverage, 3) if coverage is not None else '?'}."
+            + _facts_text(report.get("facts")))
+
+
+def _facts_text(facts: dict[str, Any] | None) -> str:
+    if not facts:
+        return ""
+    return (f" Facts: **{facts['facts']}** found, {facts['asked']} taught by training pairs, {facts['unasked']} "
+            f"never asked, {facts['held_out']} with a held-out rewording ({facts['pairs_per_fact']} pairs per fact).")
 
 
 def pair_rows(pairs: list[dict[str, Any]], source: str | None, split: str | None) -> tuple[list[list[Any]], list]:
@@ -163,12 +171,17 @@ class QATab:
     new_split: gr.Radio
     add: gr.Button
     dropped: gr.Dataframe
+    facts: gr.Dataframe
     fmt: gr.Radio
     export: gr.Button
     files: gr.File
 
     def form_inputs(self) -> list[Any]:
         return [c for form in self.forms for c in form.components]
+
+    def view_out(self) -> list[Any]:
+        """The components ``dataset_view`` fills, in its order."""
+        return [self.dataset, self.report, self.source, self.pairs, self.ids, self.dropped, self.facts]
 
 
 def _generation_panel(ws: Workspace) -> dict[str, Any]:
@@ -220,13 +233,18 @@ def _pairs_panel(ws: Workspace) -> dict[str, Any]:
     dropped = gr.Dataframe(headers=DROPPED_HEADERS, value=[], interactive=False, wrap=True, max_height=300,
                            column_widths=["16%", "28%", "28%", "10%", "18%"], label="dropped pairs and why",
                            elem_id="qa-dropped")
+    facts = gr.Dataframe(headers=ledger.TABLE_HEADERS, value=[], interactive=False, wrap=True, max_height=360,
+                         column_widths=["14%", "16%", "8%", "7%", "7%", "7%", "8%", "33%"],
+                         label="fact ledger: every fact of the documents, the pairs that teach it and whether the "
+                               "last evaluated run answers its held-out rewording ('unasked' = never taught)",
+                         elem_id="qa-facts")
     with gr.Row():
         fmt = gr.Radio(["alpaca", "sharegpt"], value="alpaca", label="export format")
         export = gr.Button("Export", elem_id="qa-export")
         files = gr.File(label="exported files", file_count="multiple", interactive=False)
     return dict(dataset=dataset, report=report, source=source, split=split, pairs=pairs, ids=gr.State([]),
                 pair_id=pair_id, question=question, answer=answer, detail=detail, save=save, delete=delete,
-                new_question=new_question, new_answer=new_answer, new_split=new_split, add=add, dropped=dropped,
+                new_question=new_question, new_answer=new_answer, new_split=new_split, add=add, dropped=dropped, facts=facts,
                 fmt=fmt, export=export, files=files)
 
 
@@ -242,11 +260,11 @@ def build_qa_tab(ws: Workspace) -> QATab:
 # events -------------------------------------------------------------------------------------------
 
 def dataset_view(ws: Workspace, name: str | None, source: str | None, split: str | None) -> list[Any]:
-    """[dataset choices, report, source choices, pairs table, row ids, dropped table]."""
+    """[dataset choices, report, source choices, pairs table, row ids, dropped table, fact ledger]."""
     names = dataset_names(ws)
     if not name or name not in names:
         return [gr.update(choices=names), "*No dataset yet: generate one above.*", gr.update(choices=[ALL], value=ALL),
-                [], [], []]
+                [], [], [], []]
     folder = dataset_folder(ws, name)
     pairs = all_pairs(folder)
     sources = sorted({p.get("source", "") for p in pairs} | {p.get("source", "") for p in
@@ -254,11 +272,12 @@ def dataset_view(ws: Workspace, name: str | None, source: str | None, split: str
     source = source if source in sources else ALL
     rows, ids = pair_rows(pairs, source, split)
     return [gr.update(choices=names, value=name), report_text(folder),
-            gr.update(choices=[ALL, *sources], value=source), rows, ids, dropped_rows(folder, source)]
+            gr.update(choices=[ALL, *sources], value=source), rows, ids, dropped_rows(folder, source),
+            ledger.table(ledger.read(folder))]
 
 
 def wire_generation(tab: QATab, ws: Workspace) -> None:
-    view_out = [tab.dataset, tab.report, tab.source, tab.pairs, tab.ids, tab.dropped]
+    view_out = tab.view_out()
 
     def collect(corpus: str, name: str, overwrite: bool, *values: Any) -> dict[str, Any]:
         settings: dict[str, Any] = {"corpus": corpus, "name": name, "overwrite": bool(overwrite)}
@@ -293,7 +312,7 @@ def wire_generation(tab: QATab, ws: Workspace) -> None:
 
 def wire_pairs(tab: QATab, ws: Workspace) -> None:
     view_in = [tab.dataset, tab.source, tab.split]
-    view_out = [tab.dataset, tab.report, tab.source, tab.pairs, tab.ids, tab.dropped]
+    view_out = tab.view_out()
     view = friendly(lambda name, source, split: dataset_view(ws, name, source, split))
 
     @friendly
