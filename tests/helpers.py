@@ -20,7 +20,8 @@ def write_qa_dataset(folder: Path, n_train: int = 24, n_test: int = 6) -> Path:
 
 def tiny_train_config(data: Path, **overrides: Any) -> dict[str, Any]:
     cfg = {"data": str(data), "model": "tiny", "method": "lora", "max_steps": 8, "eval_steps": 4,
-           "probe_size": 0, "logging_steps": 1, "method_params": {"rank": 4, "targets": "attention"}}
+           "probe_size": 0, "logging_steps": 1, "method_params": {"rank": 4, "targets": "attention"},
+           "replay": 0.0}  # replay has its own tests; here it would only add random tiny-model answers
     cfg.update(overrides)
     return cfg
 

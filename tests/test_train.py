@@ -173,3 +173,31 @@ def test_the_run_seed_sets_the_adapter_initialisation(tmp_path):
     random_b = {"rank": 2, "targets": "attention"}
     b1, b2 = lora_a(1, "d", "cora-random", random_b), lora_a(2, "e", "cora-random", random_b)
     assert any(not torch.allclose(b1[n], b2[n]) for n in b1 if "lora_B" in n)
+
+
+def test_replay_pairs_join_the_training_set_and_are_written_to_the_run(tmp_path, monkeypatch):
+    import json
+
+    from workbench import replay
+    from workbench.metrics import load_forgetting_probe
+
+    monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(replay, "answer_questions",
+                        lambda _m, _t, questions, _g, system_prompt="": [f"Answer {i}." for i in range(len(questions))])
+    run = make_run(tmp_path, max_steps=2, eval_steps=0, replay=0.2)
+    summary = train(run)
+    added = [json.loads(line) for line in (run.path / "replay.jsonl").read_text().splitlines()]
+    assert len(added) == replay.count(0.2, 24, len(replay.questions())) == 6
+    assert summary["train_examples"] == 24 + 6
+    probe = {item["question"] for item in load_forgetting_probe()}
+    assert not probe & {p["question"] for p in added}
+
+
+def test_passages_can_train_as_plain_text(tmp_path):
+    import json
+
+    run = make_run(tmp_path, max_steps=2, eval_steps=0, train_on_passages=True)
+    data = tmp_path / "ds"
+    passages = [{"id": f"p{i}", "source": "doc.md", "text": f"District {i} lies east of the river."} for i in range(3)]
+    (data / "passages.jsonl").write_text("".join(json.dumps(p) + "\n" for p in passages))
+    assert train(run)["train_examples"] == 24 + 3

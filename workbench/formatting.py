@@ -58,6 +58,14 @@ def encode_pairs(tok: PreTrainedTokenizerBase, pairs: list[dict[str, Any]], syst
     return out
 
 
+def encode_text(tok: PreTrainedTokenizerBase, text: str, max_len: int = 512) -> dict[str, list[int]]:
+    """Plain text (a passage of the documents) as a language-modelling example: loss on every token."""
+    ids = tok(text, add_special_tokens=False)["input_ids"][: max_len - 1]
+    if tok.eos_token_id is not None:
+        ids = ids + [tok.eos_token_id]
+    return {"input_ids": ids, "labels": list(ids)}
+
+
 @dataclass
 class DynamicPadCollator:
     """Pads to the longest example of the batch (rounded up to a multiple of 8) and counts real tokens."""

@@ -72,10 +72,11 @@ def pairs(model: Any, tok: Any, n: int, model_key: str, system_prompt: str = "")
 
 
 def whole_sentences(answer: str) -> str:
-    """An answer cut at the token limit, trimmed to its last whole sentence: training on a cut-off answer would
-    teach the model to stop mid-sentence."""
+    """An answer cut at the token limit, trimmed to its last whole sentence (a full stop after a word, not after
+    a list number): training on a cut-off answer would teach the model to stop mid-sentence."""
     answer = answer.strip()
-    if not answer or answer[-1] in ".!?\")":
-        return answer
-    end = max(answer.rfind(". "), answer.rfind("! "), answer.rfind("? "))
-    return answer[:end + 1] if end > 0 else ""
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s|$)", answer)
+            if not re.search(r"(?:^|\n)\s*\d+$", answer[:m.start()])]  # "\n\n1." opens a list
+    if not ends:
+        return ""
+    return answer[:ends[-1]].rstrip(" :")

@@ -19,7 +19,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 
 from . import answer_loss, methods, models, replay
 from .config import GenParams, TrainConfig, check_device, from_dict
-from .formatting import DynamicPadCollator, encode_pairs
+from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
 from .rundir import RunDir, atomic_write_json, atomic_write_text
 from .schedule import phase_bounds, phased_scheduler, restarts
@@ -262,6 +262,14 @@ def build_optimizer(model, method: methods.Method, params: Any, args: TrainingAr
     return cls(groups, lr=args.learning_rate, **kwargs)
 
 
+def passages_of(cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The passages of the dataset folder the run trains on (none for a plain JSONL file of pairs)."""
+    from .qa.dataset import load_passages
+
+    folder = Path(cfg.data)
+    return load_passages(folder) if folder.is_dir() and (folder / "passages.jsonl").exists() else []
+
+
 def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelInfo, n_train: int,
                  ) -> list[dict[str, Any]]:
     """The base model's own answers to general questions (replay.py), before any adapter is built; written
@@ -299,6 +307,7 @@ def train(run: RunDir) -> dict[str, Any]:
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
     dtype = models.pick_dtype(device, cfg.precision)
     train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
+    run.write_status(phase="training")
     model = method.build(model, params)
     trainable, total = models.count_params(model)
     if trainable == 0:
@@ -307,6 +316,8 @@ def train(run: RunDir) -> dict[str, Any]:
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
     train_ds = encode_pairs(tok, train_pairs, cfg.system_prompt, cfg.max_seq_len)
+    if cfg.train_on_passages:
+        train_ds += [encode_text(tok, p["text"], cfg.max_seq_len) for p in passages_of(cfg)]
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_prompt, cfg.max_seq_len)
     if not train_ds:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")

@@ -186,6 +186,9 @@ def _resolve_np(tokens: list[Any], ctx: Context) -> str:
     text = _text(tokens, swap)
     if swap:
         return text
+    owner = re.match(r"(?i)(?:the|this) (\w+)'s ", text)
+    if owner and owner.group(1).lower() in ctx.topic_words:  # "the authority's pilots"
+        return f"{_mid(ctx.topic)}'s {text[owner.end():]}"
     return _anchor(tokens, text, ctx)
 
 
@@ -215,6 +218,7 @@ class Clause:
     tokens: list[Any]  # the clause's own tokens, subject included
     swap: dict[int, str]  # token index -> replacement text (the resolved subject)
     passive: bool
+    finite: tuple[str, str, list[str]] | None = None  # (verb text, tag, auxiliaries) given to a participle
 
 
 def _verbs(sent: Any) -> list[Any]:
@@ -226,6 +230,10 @@ def _verbs(sent: Any) -> list[Any]:
             out.append(t)
         elif t.dep_ == "relcl" and t.pos_ in ("VERB", "AUX"):
             out.append(t)
+        elif t.dep_ == "advcl" and t.pos_ in ("VERB", "AUX") and t.head.pos_ in ("VERB", "AUX"):
+            out.append(t)  # "..., replacing the Pier Trust" / "while costs came to £15.2 million"
+        elif t.dep_ == "acl" and t.tag_ in ("VBN", "VBG") and t.head.pos_ in ("NOUN", "PROPN"):
+            out.append(t)  # "the tower, built in 1884," / "tanks holding 540 cubic metres"
     return out
 
 
@@ -233,13 +241,49 @@ def _own_subject(verb: Any) -> Any | None:
     return next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass", "expl")), None)
 
 
+def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
+    """A participle clause as a finite one: "the tower, built in 1884" -> "The tower was built in 1884";
+    "The authority was created in 1958, replacing the Pier Trust" -> "The authority replaced the Pier Trust"."""
+    if verb.dep_ == "acl":
+        owner = _np_core(verb.head)
+        subject_text = _resolve_np([t for t in owner if t.i < verb.i], ctx)
+    else:
+        head_subj = _own_subject(verb.head) or (_own_subject(verb.head.head) if verb.head.dep_ == "conj" else None)
+        if head_subj is None:
+            return None
+        subject_text = _resolve_np(_np_core(head_subj), ctx)
+    if not subject_text:
+        return None
+    if verb.tag_ == "VBN":
+        plural = subject_text.split()[-1].endswith("s") and not subject_text.split()[-1].endswith("ss")
+        finite = (verb.text, "VBD", ["were" if plural else "was"])
+        form = f"{finite[2][0]} {verb.text}"
+    else:
+        past = _inflect_past(verb.lemma_)
+        finite, form = (past, "VBD", []), past
+    tokens = [t for t in tokens if not (t.i < verb.i and t.dep_ in ("punct", "mark"))]
+    swap = {verb.i: f"{subject_text} {form}"}
+    return Clause(verb, [], subject_text, tokens, swap, verb.tag_ == "VBN", finite)
+
+
+def _inflect_past(lemma: str) -> str:
+    try:
+        from lemminflect import getInflection
+        forms = getInflection(lemma, tag="VBD")
+    except ImportError:
+        forms = ()
+    return forms[0] if forms else lemma + "ed"
+
+
 def _clause(verb: Any, ctx: Context) -> Clause | None:
     subj = _own_subject(verb)
     swap: dict[int, str] = {}
     drop = [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
-    drop += [c for c in verb.children if c.dep_ in ("cc", "relcl")]
-    drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ == "VBG"]
+    drop += [c for c in verb.children if c.dep_ in ("cc", "relcl", "mark")]
+    drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ in ("VBG", "VBN") and _own_subject(c) is None]
     tokens = _subtree(verb, drop)
+    if verb.dep_ in ("advcl", "acl") and subj is None:
+        return _participle(verb, ctx, tokens)
     if verb.dep_ == "relcl":
         antecedent = _np_core(verb.head)
         if subj is not None and subj.lower_ in _RELATIVE:
@@ -469,6 +513,10 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
     return facts
 
 
+_PART_DEPS = {"dobj", "dative", "attr", "oprd", "acomp", "prep", "agent", "xcomp", "npadvmod", "advmod",
+              "nsubj", "nsubjpass"}
+
+
 def _phrase(tok: Any) -> list[Any]:
     """A phrase of the clause without the relative clauses inside it (their facts are asked on their own)."""
     return _subtree(tok, [t for t in tok.subtree if t.dep_ == "relcl" or t.dep_ == "appos" and any(
@@ -480,6 +528,9 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     in order, with the asked phrase marked."""
     verb = clause.verb
     auxes = [c for c in verb.children if c.dep_ in ("aux", "auxpass", "neg") and c.i < verb.i]
+    verb_text, tag, aux_words = clause.finite or (verb.text, verb.tag_, [a.text for a in auxes])
+    if verb.is_sent_start and verb.pos_ == "VERB":
+        verb_text = verb_text.lower()
     asked = {t.i for t in arg.whole}
     subject_ids = {t.i for t in clause.subject}
     aux_ids = {t.i for t in auxes} | {verb.i}
@@ -487,8 +538,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     for c in sorted(verb.children, key=lambda c: c.i):
         if c.i in subject_ids or c.i in aux_ids or c.dep_ in ("punct", "cc", "nsubj", "nsubjpass", "mark"):
             continue
-        if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX") or c.dep_ == "relcl" or c.dep_ == "advcl" and c.tag_ == "VBG":
-            continue
+        if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and len(list(c.subtree)) > 1:
+            continue  # a question keeps the clause's core phrases, not its side clauses
         tokens = [t for t in _phrase(c) if t.i not in asked] if c.i not in asked else []
         whole = {t.i for t in c.subtree}
         if asked & whole and c.i not in asked:
@@ -502,10 +553,11 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
         else:
             parts.append({"text": _text(tokens, clause.swap), "pre": c.i < verb.i, "dep": c.dep_})
     subject = clause.subject_text
-    if clause.subject and clause.subject[0].pos_ in ("DET", "NOUN", "ADJ", "PRON") and subject.split()[0] in (
-            clause.subject[0].text, "The", "A", "An", "Its", "Their", "This", "These"):
-        subject = _mid(subject) if subject.split()[0][0].isupper() and clause.subject[0].pos_ != "NOUN" else (
-            subject[:1].lower() + subject[1:] if clause.subject[0].pos_ == "NOUN" else subject)
+    first = clause.subject[0] if clause.subject else None
+    if subject.split()[0] in ("The", "A", "An", "Its", "Their", "This", "These"):
+        subject = _mid(subject)
+    elif first is not None and first.is_sent_start and first.pos_ != "PROPN" and subject.startswith(first.text):
+        subject = subject[:1].lower() + subject[1:]  # "Total income ..." inside a question
     # "Its manager, Ada Pell, joined in 2011": the question may name her either way
     subj_tok = _own_subject(verb)
     alt = next((c for c in subj_tok.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
@@ -514,7 +566,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
         alt = None
     return {
         "alt_subject": _text(_np_core(alt)) if alt is not None else "",
-        "lemma": verb.lemma_, "tag": verb.tag_, "verb": verb.text, "auxes": [a.text for a in auxes],
+        "lemma": verb.lemma_, "tag": tag, "verb": verb_text, "auxes": aux_words,
         "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
         "role": arg.role, "head_noun": arg.head_noun, "acomp": next((c.text for c in verb.children
                                                                      if c.dep_ == "acomp"), ""), "prt": next((c.text for c in verb.children

@@ -18,14 +18,18 @@ from .facts import Fact
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 # verbs whose synonym keeps the sentence's meaning and frame in these texts (lemma -> lemma)
 SYNONYMS = {
-    "build": "construct", "construct": "build", "begin": "start", "start": "begin", "finish": "complete",
-    "complete": "finish", "found": "establish", "establish": "set up", "create": "establish", "buy": "purchase",
-    "purchase": "buy", "sell": "sell off", "win": "receive", "receive": "get", "employ": "have",
-    "design": "plan", "manage": "run", "run": "operate", "operate": "run", "hold": "contain", "produce": "make", "make": "produce", "reach": "amount to", "carry": "transport", "leave": "quit", "marry": "wed", "publish": "bring out", "write": "author",
-    "die": "pass away", "retire": "step down", "replace": "succeed", "appoint": "name", "award": "give",
-    "grant": "give", "give": "grant", "move": "relocate", "close": "shut",
-    "deliver": "supply", "supply": "provide", "provide": "supply", "fund": "finance", "pay": "spend",
-    "raise": "increase", "rise": "increase", "fall": "drop", "drop": "fall", "cover": "span", "invent": "devise", "develop": "devise",
+    "build": "construct", "construct": "build", "create": "set up", "found": "establish", "establish": "set up",
+    "begin": "start", "start": "begin", "finish": "complete", "complete": "finish", "buy": "purchase",
+    "purchase": "buy", "sell": "sell off", "win": "receive", "receive": "get", "employ": "have", "design": "draw up",
+    "manage": "run", "run": "operate", "operate": "run", "hold": "contain", "carry": "transport", "make": "produce",
+    "produce": "make", "replace": "supersede", "retire": "step down", "die": "pass away", "marry": "wed",
+    "publish": "bring out", "write": "author", "appoint": "name", "award": "give", "give": "grant", "grant": "give",
+    "move": "relocate", "close": "shut", "deliver": "supply", "supply": "provide", "provide": "supply",
+    "fund": "finance", "pay": "spend", "raise": "increase", "rise": "increase", "fall": "drop", "drop": "fall",
+    "record": "log", "remove": "take out", "hand": "pass", "use": "employ", "power": "drive", "link": "connect",
+    "connect": "link", "reach": "amount to", "cover": "span", "invent": "devise", "develop": "devise",
+    "leave": "quit", "lead": "head", "teach": "instruct", "study": "train in", "serve": "work", "describe": "portray",
+    "name": "call", "call": "name", "visit": "tour", "host": "stage", "hire": "employ", "attract": "draw",
 }
 _WH_START = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how|in|on|at|by|for|from|to|with|"
                        r"during|since|until|after|before|under|into|of|is|are|was|were|did|does|do|has|have|had)\b",
@@ -236,10 +240,10 @@ def questions(fact: Fact, n: int = 4) -> list[str]:
     else:
         wh, wh_in, wh_alt = wh_words(fact)
         synonym = SYNONYMS.get(fact.frame.get("lemma", ""))
-        found = [fronted(fact, wh), in_place(fact, wh_in), fronted(fact, wh_alt) if wh_alt else None,
-                 other_voice(fact, wh_alt or wh), other_voice(fact, wh),
-                 fronted(fact, wh, synonym) if synonym and synonym != fact.frame.get("lemma") else None,
-                 fronted(fact, wh_alt, synonym) if synonym and wh_alt else None]
+        # most different first: only ``n`` are kept, and each should add words the others lack
+        found = [fronted(fact, wh), fronted(fact, wh_alt or wh, synonym) if synonym else None,
+                 in_place(fact, wh_in), other_voice(fact, wh_alt or wh), fronted(fact, wh_alt) if wh_alt else None,
+                 other_voice(fact, wh), fronted(fact, wh, synonym) if synonym else None]
         if fact.frame.get("alt_subject") and fact.role != "subject":
             named = Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": fact.frame["alt_subject"]}})
             found.insert(1, fronted(named, wh_alt or wh))
