@@ -182,8 +182,8 @@ def test_replay_pairs_join_the_training_set_and_are_written_to_the_run(tmp_path,
     from workbench.metrics import load_forgetting_probe
 
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(replay, "answer_questions",
-                        lambda _m, _t, questions, _g, system_prompt="": [f"Answer {i}." for i in range(len(questions))])
+    monkeypatch.setattr(replay, "answer_questions", lambda _m, _t, questions, _g, system_prompt="": [
+        f"Answer {i}." for i in range(len(questions))])
     run = make_run(tmp_path, max_steps=2, eval_steps=0, replay=0.2)
     summary = train(run)
     added = [json.loads(line) for line in (run.path / "replay.jsonl").read_text().splitlines()]

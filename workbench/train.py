@@ -278,7 +278,8 @@ def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelIn
     if not n:
         return []
     run.write_status(phase="answering replay questions with the base model")
-    found = replay.pairs(model, tok, n, model_key=f"{info.path}|{info.dtype}|4bit={getattr(model, 'is_loaded_in_4bit', False)}", system_prompt=cfg.system_prompt)
+    key = f"{info.path}|{info.dtype}|4bit={getattr(model, 'is_loaded_in_4bit', False)}"
+    found = replay.pairs(model, tok, n, model_key=key, system_prompt=cfg.system_prompt)
     atomic_write_text(run.path / "replay.jsonl", "".join(json.dumps(p) + "\n" for p in found))
     return found
 

@@ -221,20 +221,16 @@ class Clause:
     finite: tuple[str, str, list[str]] | None = None  # (verb text, tag, auxiliaries) given to a participle
 
 
+def _is_clause_verb(t: Any) -> bool:
+    """Main verbs, coordinated verbs, relative clauses, adverbial clauses ("..., replacing the Pier Trust",
+    "while costs came to £15.2 million") and participles on nouns ("the tower, built in 1884,")."""
+    verbal, head_verbal = t.pos_ in ("VERB", "AUX"), t.head.pos_ in ("VERB", "AUX")
+    return (t.dep_ in ("ROOT", "relcl") and verbal or t.dep_ in ("conj", "advcl") and verbal and head_verbal
+            or t.dep_ == "acl" and t.tag_ in ("VBN", "VBG") and t.head.pos_ in ("NOUN", "PROPN"))
+
+
 def _verbs(sent: Any) -> list[Any]:
-    out = []
-    for t in sent:
-        if t.dep_ == "ROOT" and t.pos_ in ("VERB", "AUX"):
-            out.append(t)
-        elif t.dep_ == "conj" and t.pos_ in ("VERB", "AUX") and t.head.pos_ in ("VERB", "AUX"):
-            out.append(t)
-        elif t.dep_ == "relcl" and t.pos_ in ("VERB", "AUX"):
-            out.append(t)
-        elif t.dep_ == "advcl" and t.pos_ in ("VERB", "AUX") and t.head.pos_ in ("VERB", "AUX"):
-            out.append(t)  # "..., replacing the Pier Trust" / "while costs came to £15.2 million"
-        elif t.dep_ == "acl" and t.tag_ in ("VBN", "VBG") and t.head.pos_ in ("NOUN", "PROPN"):
-            out.append(t)  # "the tower, built in 1884," / "tanks holding 540 cubic metres"
-    return out
+    return [t for t in sent if _is_clause_verb(t)]
 
 
 def _own_subject(verb: Any) -> Any | None:
@@ -458,8 +454,7 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         if t.dep_ != "appos":
             continue
         a, b = _np_core(t.head), _np_core(t)
-        ka, kb = _kind(a), _kind(b)
-        name, desc = (a, b) if ka in ("person", "organisation", "place", "name") else (b, a)
+        name, desc = (a, b) if _kind(a) in ("person", "organisation", "place", "name") else (b, a)
         if _kind(name) not in ("person", "organisation", "place", "name") or _kind(desc) != "thing":
             continue
         root = next((x for x in sent if x.dep_ == "ROOT"), t)
@@ -562,15 +557,13 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     subj_tok = _own_subject(verb)
     alt = next((c for c in subj_tok.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
                None) if subj_tok is not None else None
-    if alt is None and subj_tok is not None and subj_tok.ent_type_ and subj_tok.head.dep_ == "appos":
-        alt = None
     return {
         "alt_subject": _text(_np_core(alt)) if alt is not None else "",
         "lemma": verb.lemma_, "tag": tag, "verb": verb_text, "auxes": aux_words,
         "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
-        "role": arg.role, "head_noun": arg.head_noun, "acomp": next((c.text for c in verb.children
-                                                                     if c.dep_ == "acomp"), ""), "prt": next((c.text for c in verb.children
-                                                                  if c.dep_ == "prt"), ""),
+        "role": arg.role, "head_noun": arg.head_noun,
+        "acomp": next((c.text for c in verb.children if c.dep_ == "acomp"), ""),
+        "prt": next((c.text for c in verb.children if c.dep_ == "prt"), ""),
     }
 
 

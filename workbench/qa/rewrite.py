@@ -11,8 +11,6 @@ one and does not give its answer away. Nothing here reads files or loads a model
 from __future__ import annotations
 
 import re
-from typing import Any
-
 from .facts import Fact
 
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}

@@ -24,8 +24,8 @@ from .common import UIError, dataset_folder, dataset_names, friendly, number_tex
 from .data import corpus_folder, corpus_names
 from .forms import Form, build_form
 
-GENERATOR_FIELDS = ("strategy", "wordings", "fallback_only", "model", "endpoint_url", "endpoint_model", "top_up", "pairs_per_passage",
-                    "paraphrases", "batch_size", "max_new_tokens", "temperature", "top_p")
+GENERATOR_FIELDS = ("strategy", "wordings", "fallback_only", "model", "endpoint_url", "endpoint_model", "top_up",
+                    "pairs_per_passage", "paraphrases", "batch_size", "max_new_tokens", "temperature", "top_p")
 FILTER_FIELDS = ("min_grounding", "grounding_metric", "min_relevance", "dedup_threshold", "min_question_tokens",
                  "max_question_tokens", "max_answer_tokens", "test_fraction", "split_by", "seed")
 PAIR_HEADERS = ["split", "source", "question", "answer", "grounding", "kind"]
@@ -244,8 +244,8 @@ def _pairs_panel(ws: Workspace) -> dict[str, Any]:
         files = gr.File(label="exported files", file_count="multiple", interactive=False)
     return dict(dataset=dataset, report=report, source=source, split=split, pairs=pairs, ids=gr.State([]),
                 pair_id=pair_id, question=question, answer=answer, detail=detail, save=save, delete=delete,
-                new_question=new_question, new_answer=new_answer, new_split=new_split, add=add, dropped=dropped, facts=facts,
-                fmt=fmt, export=export, files=files)
+                new_question=new_question, new_answer=new_answer, new_split=new_split, add=add, dropped=dropped,
+                facts=facts, fmt=fmt, export=export, files=files)
 
 
 def build_qa_tab(ws: Workspace) -> QATab:
