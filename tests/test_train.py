@@ -201,3 +201,21 @@ def test_passages_can_train_as_plain_text(tmp_path):
     passages = [{"id": f"p{i}", "source": "doc.md", "text": f"District {i} lies east of the river."} for i in range(3)]
     (data / "passages.jsonl").write_text("".join(json.dumps(p) + "\n" for p in passages))
     assert train(run)["train_examples"] == 24 + 3
+
+
+def test_an_empty_system_prompt_trains_an_empty_system_turn_not_the_templates_default(tmp_path):
+    """SmolLM2's template adds ~20 tokens of default system message to every example; by default a run uses an
+    empty system turn instead, the same in training and answering. Runs from before the setting keep the
+    template's default."""
+    from workbench import models
+    from workbench.config import TrainConfig, train_config_of
+    from workbench.formatting import prompt_text
+
+    tok = models.load_tokenizer("smollm2")
+    assert TrainConfig(data="d").system_message() == ""
+    assert TrainConfig(data="d", system_prompt="Be brief.").system_message() == "Be brief."
+    assert TrainConfig(data="d", template_system_prompt=True).system_message() is None
+    assert train_config_of({"train": {"data": "d"}}).system_message() is None  # an older run
+    compact, default = prompt_text(tok, "When did the line open?", ""), prompt_text(tok, "When did the line open?")
+    assert "SmolLM" in default and "SmolLM" not in compact
+    assert len(tok(default)["input_ids"]) - len(tok(compact)["input_ids"]) >= 15

@@ -68,11 +68,12 @@ class Loaded:
     shares_base: bool  # base reachable with disable_adapter()
 
 
-def build_messages(message: str, history: Sequence[dict[str, str]] = (), system_prompt: str = "") -> list[dict]:
-    """System prompt (if any), then the earlier turns, then the new user message."""
+def build_messages(message: str, history: Sequence[dict[str, str]] = (), system_prompt: str | None = None,
+                   ) -> list[dict]:
+    """System turn (None = the chat template's default), then the earlier turns, then the new user message."""
     if not message or not message.strip():
         raise ChatError("the message is empty")
-    msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    msgs = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
     for turn in history:
         role, content = turn.get("role"), turn.get("content")
         if role not in ("user", "assistant") or not isinstance(content, str):
@@ -232,7 +233,7 @@ class ChatEngine:
             return
         gen = gen or GenParams()
         if system_prompt is None:
-            system_prompt = run_config(RunDir(Path(side.run))).system_prompt if side.run else ""
+            system_prompt = run_config(RunDir(Path(side.run))).system_message() if side.run else None
         with self._lock:
             loaded = self._ensure(side)
             messages = build_messages(message, history, system_prompt)

@@ -176,6 +176,9 @@ class TrainConfig:
     precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it, else fp32",
                            choices=("auto", "fp32", "bf16", "fp16"))
     system_prompt: str = param("", "system message used in the chat template while training and answering")
+    template_system_prompt: bool = param(False, "with an empty system_prompt, let the chat template add its own "
+                                         "default system message (SmolLM2's is about 20 tokens per example); off = "
+                                         "an empty system turn, the same in training, evaluation and chat")
     eval_fraction: float = param(0.1, "share of train pairs held out for eval loss when the data has no test "
                                  "split", lo=0.0, hi=0.5, step=0.05)
     probe_size: int = param(8, "test questions answered at every evaluation for live BLEU/ROUGE/fact metrics; "
@@ -190,6 +193,21 @@ class TrainConfig:
             raise ConfigError("max_steps: 0 would train nothing; use -1 to train for `epochs` instead")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ConfigError("learning_rate must be positive")
+
+    def system_message(self) -> str | None:
+        """The system turn the run trains and answers with: its own text, an empty turn, or None for the chat
+        template's default."""
+        if self.system_prompt or not self.template_system_prompt:
+            return self.system_prompt
+        return None
+
+
+def train_config_of(raw: dict[str, Any]) -> TrainConfig:
+    """The TrainConfig of a run folder's config.json. Runs written before ``template_system_prompt`` existed
+    trained with the chat template's default system message, and keep answering with it."""
+    data = dict(raw.get("train", raw))
+    data.setdefault("template_system_prompt", True)
+    return from_dict(TrainConfig, data)
 
 
 def check_device(cfg: TrainConfig, device: str) -> None:

@@ -229,7 +229,7 @@ class SideResult:
     tokens: int
 
 
-def answer_in_batches(model: Any, tok: Any, questions: Sequence[str], gen: GenParams, system_prompt: str,
+def answer_in_batches(model: Any, tok: Any, questions: Sequence[str], gen: GenParams, system_prompt: str | None,
                       progress: Progress, phase: str) -> list[str]:
     """Answers in the same batches ``generate_batch`` would form (longest prompts first), reporting each batch."""
     from .formatting import messages_for, prompt_text
@@ -245,7 +245,7 @@ def answer_in_batches(model: Any, tok: Any, questions: Sequence[str], gen: GenPa
     return [answers[i] for i in range(len(questions))]
 
 
-def answer_nll(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], system_prompt: str, batch_size: int = 8,
+def answer_nll(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], system_prompt: str | None, batch_size: int = 8,
                max_len: int = 1024) -> list[tuple[float, int]]:
     """Per pair: the summed negative log-likelihood (nats) of the reference answer's tokens given the prompt
     under the chat template, and how many answer tokens there were. Prompt tokens are not scored."""
@@ -281,7 +281,7 @@ def perplexity(nll: Sequence[tuple[float, int]]) -> float | None:
 
 
 def run_side(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], probe: Sequence[dict[str, Any]],
-             gen: GenParams, system_prompt: str, progress: Progress, side: str) -> SideResult:
+             gen: GenParams, system_prompt: str | None, progress: Progress, side: str) -> SideResult:
     t0 = time.perf_counter()
     answers = answer_in_batches(model, tok, [p["question"] for p in pairs], gen, system_prompt, progress,
                                 f"{side} answers")
@@ -335,7 +335,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     tuned = load_tuned(job.run)
     cfg = tuned.config
     models.set_threads(cfg.threads)
-    sp = cfg.system_prompt
+    sp = cfg.system_message()
     info = {"model": tuned.info.spec, "method": cfg.method, "device": tuned.info.device, "dtype": tuned.info.dtype,
             "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
     results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}

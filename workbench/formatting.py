@@ -15,19 +15,22 @@ from transformers import PreTrainedTokenizerBase
 IGNORE = -100
 
 
-def messages_for(question: str, system_prompt: str = "", answer: str | None = None) -> list[dict[str, str]]:
-    msgs = [{"role": "system", "content": system_prompt}] if system_prompt else []
+def messages_for(question: str, system_prompt: str | None = None, answer: str | None = None,
+                 ) -> list[dict[str, str]]:
+    """The chat turns of one question. ``system_prompt`` None leaves the system turn to the chat template (which
+    may add a default one); a string, even empty, is the system turn (TrainConfig.system_message)."""
+    msgs = [] if system_prompt is None else [{"role": "system", "content": system_prompt}]
     msgs.append({"role": "user", "content": question})
     if answer is not None:
         msgs.append({"role": "assistant", "content": answer})
     return msgs
 
 
-def prompt_text(tok: PreTrainedTokenizerBase, question: str, system_prompt: str = "") -> str:
+def prompt_text(tok: PreTrainedTokenizerBase, question: str, system_prompt: str | None = None) -> str:
     return tok.apply_chat_template(messages_for(question, system_prompt), tokenize=False, add_generation_prompt=True)
 
 
-def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system_prompt: str = "",
+def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system_prompt: str | None = None,
                 max_len: int = 512) -> dict[str, list[int]]:
     """Token ids for prompt + answer; labels are IGNORE on the prompt so only the answer is learned.
 
@@ -48,7 +51,7 @@ def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system
     return {"input_ids": ids, "labels": labels}
 
 
-def encode_pairs(tok: PreTrainedTokenizerBase, pairs: list[dict[str, Any]], system_prompt: str = "",
+def encode_pairs(tok: PreTrainedTokenizerBase, pairs: list[dict[str, Any]], system_prompt: str | None = None,
                  max_len: int = 512) -> list[dict[str, list[int]]]:
     out = []
     for pair in pairs:

@@ -52,5 +52,5 @@ def generate_batch(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedToke
 
 
 def answer_questions(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedTokenizerBase,
-                     questions: list[str], gen: GenParams, system_prompt: str = "") -> list[str]:
+                     questions: list[str], gen: GenParams, system_prompt: str | None = None) -> list[str]:
     return generate_batch(model, tok, [messages_for(q, system_prompt) for q in questions], gen)

@@ -18,7 +18,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from . import answer_loss, methods, models, replay
-from .config import GenParams, TrainConfig, check_device, from_dict
+from .config import GenParams, TrainConfig, check_device, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
 from .rundir import RunDir, atomic_write_json, atomic_write_text
@@ -186,7 +186,7 @@ class GenerationProbe(TrainerCallback):
         gen = GenParams(max_new_tokens=self.cfg.probe_max_new_tokens, batch_size=len(self.probe))
         t0 = time.time()
         answers = answer_questions(self.model, self.tok, [p["question"] for p in self.probe], gen,
-                                   self.cfg.system_prompt)
+                                   self.cfg.system_message())
         if was_training:
             self.model.train()
         scores = score_all(answers, [p["answer"] for p in self.probe], metrics=["bleu4", "rougeL", "fact_acc"],
@@ -279,14 +279,13 @@ def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelIn
         return []
     run.write_status(phase="answering replay questions with the base model")
     key = f"{info.path}|{info.dtype}|4bit={getattr(model, 'is_loaded_in_4bit', False)}"
-    found = replay.pairs(model, tok, n, model_key=key, system_prompt=cfg.system_prompt)
+    found = replay.pairs(model, tok, n, model_key=key, system_prompt=cfg.system_message())
     atomic_write_text(run.path / "replay.jsonl", "".join(json.dumps(p) + "\n" for p in found))
     return found
 
 
 def parse_config(run: RunDir) -> TrainConfig:
-    raw = run.read_config()
-    return from_dict(TrainConfig, raw.get("train", raw))
+    return train_config_of(run.read_config())
 
 
 def train(run: RunDir) -> dict[str, Any]:
@@ -316,10 +315,10 @@ def train(run: RunDir) -> dict[str, Any]:
     if cfg.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
-    train_ds = encode_pairs(tok, train_pairs, cfg.system_prompt, cfg.max_seq_len)
+    train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len)
     if cfg.train_on_passages:
         train_ds += [encode_text(tok, p["text"], cfg.max_seq_len) for p in passages_of(cfg)]
-    eval_ds = encode_pairs(tok, eval_pairs, cfg.system_prompt, cfg.max_seq_len)
+    eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
     lr = cfg.learning_rate or method.default_lr

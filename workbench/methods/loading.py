@@ -11,7 +11,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from .. import models
-from ..config import TrainConfig, from_dict
+from ..config import TrainConfig, train_config_of
 from ..rundir import RunDir
 from . import get, make_params
 
@@ -30,8 +30,7 @@ class TunedModel:
 
 
 def run_config(run: RunDir) -> TrainConfig:
-    raw = run.read_config()
-    return from_dict(TrainConfig, raw.get("train", raw))
+    return train_config_of(run.read_config())
 
 
 def load_tuned(run_path: str | Path, device: str | None = None, precision: str | None = None) -> TunedModel:
