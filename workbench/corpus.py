@@ -314,27 +314,38 @@ def _is_chrome(tag: Any) -> bool:
     return bool(names.strip()) and bool(_CHROME.search(names))
 
 
+def _dropped(tag: Any) -> bool:
+    return (tag.name in _DROP_TAGS or tag.get("role") in ("navigation", "banner", "contentinfo", "complementary")
+            or _is_chrome(tag))
+
+
 def html_to_text(html: str) -> str:
-    """The main text of a page: chrome (script/style/nav/header/footer/aside) dropped, blocks kept apart."""
+    """The main text of a page: chrome (script/style/nav/header/footer/aside, navigation roles, cookie and
+    share bars) dropped, blocks kept apart. The tree is walked once with an explicit stack, without changing
+    it: inserting separators into a deeply nested page took quadratic time (and recursion would overflow)."""
     from bs4 import BeautifulSoup
+    from bs4.element import CData, NavigableString, Tag
 
     soup = BeautifulSoup(html, "lxml")
-    for tag in soup.find_all(_DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(attrs={"role": ["navigation", "banner", "contentinfo", "complementary"]}):
-        tag.decompose()
-    for tag in soup.find_all(_is_chrome):
-        if not tag.decomposed:
-            tag.decompose()
     root = soup.find("main") or soup.body or soup
-    for br in root.find_all("br"):
-        br.replace_with("\n")
-    for tag in root.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    text = root.get_text()
+    out: list[str] = []
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, closing = stack.pop()
+        if closing:
+            out.append("\n\n")
+        elif type(node) in (NavigableString, CData):
+            out.append(str(node))
+        elif isinstance(node, Tag) and (node is root or not _dropped(node)):
+            if node.name == "br":
+                out.append("\n")
+                continue
+            if node.name in _BLOCK_TAGS:
+                out.append("\n\n")
+                stack.append((node, True))
+            stack.extend((child, False) for child in reversed(node.contents))
     # Inside a block, source line breaks are layout only.
-    return re.sub(r"(?<!\n)\n(?!\n)", " ", text)
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", "".join(out))
 
 
 def _pdf_pages(path: Path, max_bytes: int) -> list[str]:
@@ -412,12 +423,30 @@ def load_pdf(path: Path, max_bytes: int = MAX_FILE_BYTES, source: str | None = N
     return doc
 
 
+# A .docx is a zip of XML; text compresses about 5-20x. Far more is a zip bomb, which would take the memory and
+# minutes of the process that parses it.
+MAX_DOCX_RATIO = 100
+MAX_DOCX_INFLATED = 64 * 2**20
+
+
+def _check_inflated_size(path: Path, max_bytes: int) -> None:
+    """Refuse a .docx whose members inflate past the limits, from the sizes its zip directory declares."""
+    with zipfile.ZipFile(path) as archive:
+        inflated = sum(info.file_size for info in archive.infolist())
+    packed = max(1, path.stat().st_size)
+    limit = min(MAX_DOCX_INFLATED, max(max_bytes, 2**20) * 8)
+    if inflated > limit or inflated > 4 * 2**20 and inflated / packed > MAX_DOCX_RATIO:
+        raise DocumentSkipped(f"the .docx would inflate to {inflated / 2**20:.0f} MB from {packed / 2**10:.0f} KB; "
+                              f"refused as a likely zip bomb (limit {limit // 2**20} MB, ratio {MAX_DOCX_RATIO}x)")
+
+
 def load_docx(path: Path, max_bytes: int = MAX_FILE_BYTES, source: str | None = None) -> Document:
     import docx
 
     read_bytes(path, max_bytes)
     if not zipfile.is_zipfile(path):
         raise DocumentSkipped("not a valid .docx file (not a zip archive); check the file extension")
+    _check_inflated_size(path, max_bytes)
     try:
         d = docx.Document(str(path))
     except (KeyError, ValueError, zipfile.BadZipFile) as exc:
@@ -471,27 +500,42 @@ _CANDIDATE = re.compile(r"[.!?\u2026]+['\"\u2019\u201d)\]]*|[\u3002\uff01\uff1f]
 _OPENERS = "\"'\u201c\u2018([\u300c\u300e"
 
 
+_NON_SPACE = re.compile(r"\S")
+_WORD_AT = re.compile(r"\S+")
+_LONGEST_ABBREVIATION = 64  # characters looked back for the word before a full stop
+
+
+def _word_before(text: str, pos: int) -> str:
+    """The word that ends at ``pos``, found by looking back at most a few dozen characters (never copying the
+    text before it: that made splitting quadratic in the length of a document)."""
+    start = pos
+    while start > 0 and pos - start < _LONGEST_ABBREVIATION and not text[start - 1].isspace():
+        start -= 1
+    return text[start:pos]
+
+
 def _is_boundary(text: str, match: re.Match[str]) -> bool:
+    """Whether a sentence ends at this mark; looks only at the words on either side (linear time overall)."""
     mark = match.group()
     if mark[0] in "\u3002\uff01\uff1f":
         return True
     end = match.end()
     if end < len(text) and not text[end].isspace():
         return False
-    rest = text[end:].lstrip()
-    if not rest:
+    nxt_match = _NON_SPACE.search(text, end)
+    if nxt_match is None:
         return True
-    nxt = rest[0]
+    nxt = nxt_match.group()
     if not (nxt.isupper() or nxt.isdigit() or nxt in _OPENERS or re.match(f"[{_CJK}]", nxt)):
         return False
     if mark[0] != ".":
         return True
-    word = re.search(r"(\S+)$", text[:match.start()])
-    token = word.group(1).lower().lstrip(_OPENERS) if word else ""
+    token = _word_before(text, match.start()).lower().lstrip(_OPENERS)
     if len(token) == 1 and token.isalpha():
         return False  # an initial: "J. Smith"
     if token in ABBREVIATIONS:
-        return token in _MAY_END and len(rest) > 1 and rest.split(" ", 1)[0].istitle()
+        following = _WORD_AT.match(text, nxt_match.start()).group()
+        return token in _MAY_END and nxt_match.start() + 1 < len(text) and following.istitle()
     return not re.fullmatch(r"(?:[a-z]\.)+[a-z]", token)
 
 
@@ -604,6 +648,10 @@ def ingest_files(paths: Iterable[str | Path], *, unit: ChunkUnit = "chars", size
             doc = load_document(path, max_bytes, source)
         except DocumentSkipped as exc:
             report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=exc.reason))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a parser's own error (pypdf, lxml, ...) skips this file alone
+            reason = f"cannot read the file ({type(exc).__name__}: {str(exc)[:200]}); it may be damaged"
+            report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=reason))
             continue
         prefix = _slug(source)
         used_prefixes[prefix] += 1

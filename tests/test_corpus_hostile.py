@@ -1,0 +1,61 @@
+"""Hostile and broken inputs: each file is ingested or skipped with its reason, the rest of the collection
+survives, and pathological shapes (a 3 MB line full of full stops, 20,000 nested divs) finish."""
+
+from __future__ import annotations
+
+import time
+import zipfile
+
+import pytest
+
+from workbench import corpus
+
+
+def test_a_parser_error_skips_that_file_alone(tmp_path, monkeypatch):
+    good = tmp_path / "good.txt"
+    good.write_text("The depot opened in 1990. It has 24 trams.")
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(b"%PDF-1.7 broken")
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("LimitReachedError: decompression limit reached")  # as pypdf's own errors do
+
+    monkeypatch.setattr(corpus, "load_pdf", explode)
+    report = corpus.ingest_files([tmp_path])
+    status = {d.source.rsplit("/", 1)[-1]: d for d in report.documents}
+    assert status["good.txt"].status == "ingested" and report.passages
+    assert status["bad.pdf"].status == "skipped" and "LimitReachedError" in status["bad.pdf"].reason
+
+
+def test_a_docx_zip_bomb_is_refused_before_it_is_parsed(tmp_path):
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document>" + " " * (40 * 2**20) + "</w:document>")
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(corpus.DocumentSkipped, match="zip bomb"):
+        corpus.load_document(bomb)
+    report = corpus.ingest_files([bomb])
+    assert report.documents[0].status == "skipped" and not report.passages
+
+
+def test_a_long_line_of_full_stops_and_deep_html_finish(tmp_path):
+    line = "Word. " * 500_000 + "x." * 200_000  # 3.4 MB on one line
+    start = time.perf_counter()
+    spans = corpus.sentence_spans(line)
+    assert len(spans) >= 500_000 and time.perf_counter() - start < 60  # quadratic took minutes
+    html = "<html><body>" + "<div>" * 20_000 + "Deep text here." + "</div>" * 20_000 + "</body></html>"
+    start = time.perf_counter()
+    text = corpus.html_to_text(html)
+    assert "Deep text here." in text and time.perf_counter() - start < 60  # quadratic took two minutes
+
+
+def test_html_keeps_main_text_and_block_breaks_without_chrome():
+    html = ("<html><body><nav>Home | About</nav><div class='cookie-banner'>We use cookies</div>"
+            "<main><h1>Depot</h1><p>The depot opened<br>in 1990.</p><p>It has 24 trams.</p>"
+            "<script>var x = 1;</script><!-- a comment --></main><footer>Contact</footer></body></html>")
+    text = corpus.html_to_text(html)
+    assert "Home" not in text and "cookies" not in text and "Contact" not in text and "var x" not in text
+    assert "a comment" not in text
+    parts = [p.strip() for p in text.split("\n\n") if p.strip()]
+    assert parts == ["Depot", "The depot opened in 1990.", "It has 24 trams."]
