@@ -53,7 +53,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1,10,30")
     args = ap.parse_args()
-    rows = [measure(shape, float(mb)) for mb in args.sizes.split(",") for shape in ("prose", "one line", "nested html")]
+    shapes = ("prose", "one line", "nested html")
+    rows = [measure(shape, float(mb)) for mb in args.sizes.split(",") for shape in shapes]
     print(f"{'shape':12} {'MB':>6} {'seconds':>8} {'MB/s':>7} {'passages':>9}")
     for r in rows:
         print(f"{r['shape']:12} {r['mb']:>6} {r['seconds']:>8} {r['mb_per_s']:>7} {r['passages']:>9}")

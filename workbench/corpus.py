@@ -649,7 +649,7 @@ def ingest_files(paths: Iterable[str | Path], *, unit: ChunkUnit = "chars", size
         except DocumentSkipped as exc:
             report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=exc.reason))
             continue
-        except Exception as exc:  # noqa: BLE001 - a parser's own error (pypdf, lxml, ...) skips this file alone
+        except Exception as exc:
             reason = f"cannot read the file ({type(exc).__name__}: {str(exc)[:200]}); it may be damaged"
             report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=reason))
             continue
