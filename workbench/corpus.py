@@ -649,7 +649,7 @@ def ingest_files(paths: Iterable[str | Path], *, unit: ChunkUnit = "chars", size
         except DocumentSkipped as exc:
             report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=exc.reason))
             continue
-        except Exception as exc:
+        except Exception as exc:  # a parser's own error (pypdf, lxml, ...) skips this file alone, with its reason
             reason = f"cannot read the file ({type(exc).__name__}: {str(exc)[:200]}); it may be damaged"
             report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=reason))
             continue
