@@ -139,8 +139,8 @@ def test_early_stopped_joint_run_ends_on_its_best_checkpoint_lora_included(tmp_p
     kept = {}
     original_init = train_mod.TrainableSnapshot.__init__
 
-    def keep(self, model):
-        original_init(self, model)
+    def keep(self, model, **kwargs):
+        original_init(self, model, **kwargs)
         kept.update(self.params)
 
     monkeypatch.setattr(train_mod.TrainableSnapshot, "__init__", keep)
@@ -219,3 +219,32 @@ def test_an_empty_system_prompt_trains_an_empty_system_turn_not_the_templates_de
     compact, default = prompt_text(tok, "When did the line open?", ""), prompt_text(tok, "When did the line open?")
     assert "SmolLM" in default and "SmolLM" not in compact
     assert len(tok(default)["input_ids"]) - len(tok(compact)["input_ids"]) >= 15
+
+
+def test_a_checkpoint_cut_short_is_never_resumed_and_older_ones_go_only_when_a_new_one_is_whole(tmp_path):
+    """A kill while a checkpoint is written leaves it without its COMPLETE marker: resume takes the newest
+    complete one, the unfinished folder is discarded, and rotation keeps save_total_limit complete ones."""
+    import shutil
+
+    run = make_run(tmp_path, max_steps=6, save_steps=2, eval_steps=0, save_total_limit=2)
+    train(run)
+    names = sorted(p.name for p in run.checkpoints.glob("checkpoint-*"))
+    assert names == ["checkpoint-4", "checkpoint-6"]
+    assert all((run.checkpoints / n / "COMPLETE").exists() for n in names)
+
+    # a crash while checkpoint-8 was being written: files copied, trainable weights cut short, no marker
+    partial = run.checkpoints / "checkpoint-8"
+    shutil.copytree(run.checkpoints / "checkpoint-6", partial)
+    (partial / "COMPLETE").unlink()
+    (partial / "WRITING").touch()
+    (partial / "trainable.safetensors").write_bytes(b"\x00" * 10)
+    assert run.last_checkpoint().name == "checkpoint-6"
+
+    config = run.read_config()
+    config["train"]["max_steps"] = 8
+    run.write_config(config)
+    summary = train(run)
+    assert summary["steps"] == 8
+    names = sorted(p.name for p in run.checkpoints.glob("checkpoint-*"))
+    assert names == ["checkpoint-6", "checkpoint-8"] and (run.checkpoints / "checkpoint-8" / "COMPLETE").exists()
+    assert not (run.checkpoints / "checkpoint-8" / "WRITING").exists()

@@ -64,6 +64,10 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+CHECKPOINT_COMPLETE = "COMPLETE"  # written last into a checkpoint folder: everything before it is whole
+CHECKPOINT_WRITING = "WRITING"  # present while the trainable weights are being written
+
+
 @dataclass(frozen=True)
 class RunDir:
     path: Path
@@ -157,8 +161,21 @@ class RunDir:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def last_checkpoint(self) -> Path | None:
+    def complete_checkpoints(self) -> list[Path]:
+        """Checkpoints whose writing finished, oldest first: those with the marker file that is written last.
+        A process killed while writing one leaves it without, and it is never resumed from. Checkpoints from
+        before markers count when their trainer state and trainable weights are there and none was cut short."""
         if not self.checkpoints.is_dir():
-            return None
-        ckpts = [p for p in self.checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
-        return max(ckpts, key=lambda p: int(p.name.split("-")[-1]), default=None)
+            return []
+        found = sorted((p for p in self.checkpoints.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                       key=lambda p: int(p.name.split("-")[-1]))
+        marked = [p for p in found if (p / CHECKPOINT_COMPLETE).exists()]
+        if marked:
+            return marked
+        return [p for p in found if (p / "trainer_state.json").exists() and (p / "trainable.safetensors").exists()
+                and not (p / CHECKPOINT_WRITING).exists()]
+
+    def last_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint (see ``complete_checkpoints``), or None."""
+        done = self.complete_checkpoints()
+        return done[-1] if done else None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import shutil
 import random
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ from . import answer_loss, methods, models, replay
 from .config import GenParams, TrainConfig, check_device, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
-from .rundir import RunDir, atomic_write_json, atomic_write_text
+from .rundir import CHECKPOINT_COMPLETE, CHECKPOINT_WRITING, RunDir, atomic_write_json, atomic_write_text
 from .schedule import phase_bounds, phased_scheduler, restarts
 
 log = logging.getLogger(__name__)
@@ -140,15 +142,40 @@ class TrainableSnapshot(TrainerCallback):
     at the end of an early-stopped run it completes the Trainer's best-model reload the same way.
     """
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: torch.nn.Module, keep: int = 2):
         self.params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+        self.keep = keep
 
     def on_save(self, args, state, control, **kw):
+        """Completes the checkpoint the Trainer just wrote: trainable weights (under a WRITING marker), then
+        the COMPLETE marker, and only then the deletion of older checkpoints (the Trainer's own rotation is
+        off, since it deleted them before this checkpoint was whole)."""
         from safetensors.torch import save_file
 
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if ckpt.is_dir():
-            save_file({n: p.detach().cpu().contiguous() for n, p in self.params.items()}, ckpt / TRAINABLE_FILE)
+        if not ckpt.is_dir():
+            return
+        writing = ckpt / CHECKPOINT_WRITING
+        writing.touch()
+        tmp = ckpt / f".{TRAINABLE_FILE}.tmp"
+        save_file({n: p.detach().cpu().contiguous() for n, p in self.params.items()}, tmp)
+        os.replace(tmp, ckpt / TRAINABLE_FILE)
+        atomic_write_text(ckpt / CHECKPOINT_COMPLETE, f"{state.global_step}\n")
+        writing.unlink()
+        self._rotate(Path(args.output_dir), state.best_model_checkpoint)
+
+    def _rotate(self, folder: Path, best: str | None) -> None:
+        """Delete complete checkpoints beyond the newest ``keep`` (the best one stays), and any left unfinished
+        by an earlier crash that is older than the newest complete one."""
+        run = RunDir(folder.parent)
+        done = run.complete_checkpoints()
+        keep = set(done[-self.keep:]) | ({Path(best)} if best else set())
+        newest = int(done[-1].name.split("-")[-1]) if done else -1
+        for ckpt in folder.glob("checkpoint-*"):
+            step = ckpt.name.split("-")[-1]
+            stale = ckpt not in done and step.isdigit() and int(step) < newest
+            if (ckpt in done and ckpt not in keep) or stale:
+                shutil.rmtree(ckpt, ignore_errors=True)
 
     def on_train_end(self, args, state, control, **kw):
         # Runs after the Trainer's own best-model reload, which restored only the outer wrapper's weights.
@@ -239,7 +266,7 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, optim=cfg.optimizer, seed=cfg.seed,
         eval_strategy=eval_strategy, eval_steps=cfg.eval_steps or None,
-        save_strategy=save_strategy, save_steps=cfg.save_steps or 500, save_total_limit=cfg.save_total_limit,
+        save_strategy=save_strategy, save_steps=cfg.save_steps or 500, save_total_limit=None,  # TrainableSnapshot
         load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
         greater_is_better=False if early else None,
         logging_steps=cfg.logging_steps, logging_first_step=True, report_to="none", disable_tqdm=True,
@@ -284,6 +311,15 @@ def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelIn
     return found
 
 
+def discard_unfinished_checkpoints(run: RunDir) -> None:
+    """Delete checkpoint folders a killed process left half-written, so the resumed run writes them anew."""
+    done = set(run.complete_checkpoints())
+    for ckpt in run.checkpoints.glob("checkpoint-*") if run.checkpoints.is_dir() else ():
+        if ckpt not in done:
+            log.warning("discarding the unfinished checkpoint %s", ckpt.name)
+            shutil.rmtree(ckpt, ignore_errors=True)
+
+
 def parse_config(run: RunDir) -> TrainConfig:
     return train_config_of(run.read_config())
 
@@ -325,7 +361,7 @@ def train(run: RunDir) -> dict[str, Any]:
     cfg_lr = TrainConfig(**{**cfg.__dict__, "learning_rate": lr})
     args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))
     collator = DynamicPadCollator(pad_id=tok.pad_token_id)
-    snapshot = TrainableSnapshot(model)
+    snapshot = TrainableSnapshot(model, keep=cfg.save_total_limit)
     callbacks: list[TrainerCallback] = [RunLogger(run, collator), snapshot]
     phases = method.phases(params) if method.phases else []
     if phases:
@@ -349,6 +385,7 @@ def train(run: RunDir) -> dict[str, Any]:
              100 * trainable / total)
 
     resume = run.last_checkpoint()
+    discard_unfinished_checkpoints(run)
     if resume:
         snapshot.restore(resume)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
