@@ -129,3 +129,26 @@ def test_progress_in_a_log_file_is_one_line_per_change_without_carriage_returns(
         line.show(text, key)
     out = capsys.readouterr().out
     assert "\r" not in out and out.splitlines() == ["step 1", "step 2", "done"]
+
+
+def test_a_torn_metrics_line_is_skipped_not_fatal(tmp_path):
+    """A crash mid-write followed by a resumed worker appending leaves a corrupt middle line; the records
+    around it still read, and a half-written last line waits for the next read."""
+    from workbench.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.metrics_file.write_bytes(b'{"step": 1, "loss": 2.0}\n{"step": 2, "lo{"step": 3, "loss": 1.0}\n'
+                                 b'[1, 2]\n{"step": 4, "loss": 0.5}\n{"step": 5, "lo')
+    records, offset = run.read_metrics(0)
+    assert [r["step"] for r in records] == [1, 4]
+    assert offset == run.metrics_file.stat().st_size - len(b'{"step": 5, "lo')
+    assert [r["step"] for r in run.tail_metrics()] == [1, 4]
+
+
+def test_names_with_a_trailing_newline_are_refused():
+    from workbench.workspace import check_name
+
+    with pytest.raises(ValueError):
+        check_name("data\n")
+    assert check_name("data-1") == "data-1"

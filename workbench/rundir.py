@@ -9,6 +9,7 @@ process management. Standard library only (layer 1).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -62,6 +63,28 @@ def pid_alive(pid: int | None) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, IndexError):
         return True
+
+log = logging.getLogger(__name__)
+
+
+def decode_records(chunk: bytes, source: Path) -> list[dict[str, Any]]:
+    """The JSON objects of whole lines; a corrupt line (a write torn by a crash, then appended to) is skipped
+    and logged, so one bad line never hides a run's other records."""
+    records, bad = [], 0
+    for line in chunk.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        else:
+            bad += 1
+    if bad:
+        log.warning("%s: skipped %d unreadable line(s)", source, bad)
+    return records
 
 
 CHECKPOINT_COMPLETE = "COMPLETE"  # written last into a checkpoint folder: everything before it is whole
@@ -137,8 +160,21 @@ class RunDir:
         except FileNotFoundError:
             return [], offset
         end = chunk.rfind(b"\n") + 1  # a half-written last line waits for the next read
-        records = [json.loads(line) for line in chunk[:end].splitlines() if line.strip()]
-        return records, offset + end
+        return decode_records(chunk[:end], self.metrics_file), offset + end
+
+    def tail_metrics(self, nbytes: int = 65536) -> list[dict[str, Any]]:
+        """The last complete records of metrics.jsonl (enough for latest values without reading it all)."""
+        try:
+            size = self.metrics_file.stat().st_size
+        except FileNotFoundError:
+            return []
+        start = max(0, size - nbytes)
+        with open(self.metrics_file, "rb") as fh:
+            fh.seek(start)
+            chunk = fh.read()
+        if start:
+            chunk = chunk[chunk.find(b"\n") + 1:]  # the first line read from the middle is partial
+        return decode_records(chunk[:chunk.rfind(b"\n") + 1], self.metrics_file)
 
     # stop flag ---------------------------------------------------------------------------------
     def request_stop(self) -> None:

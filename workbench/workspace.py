@@ -26,7 +26,7 @@ def cache_dir() -> Path:
 
 def check_name(name: str, what: str = "name") -> str:
     """Names become folder names: refuse anything that could escape the workspace."""
-    if not _NAME.match(name or "") or ".." in name:
+    if not _NAME.fullmatch(name or "") or ".." in name:  # fullmatch: "$" would let a trailing newline in
         raise ValueError(f"{what} {name!r} must be 1-100 letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit")
     return name

@@ -9,7 +9,6 @@ again. This module starts no training itself (workbench.jobs does) and draws not
 from __future__ import annotations
 
 import html
-import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -31,19 +30,8 @@ ACTIVE_STATES = ("queued", "running")
 # reading run folders (pure functions) -------------------------------------------------------------
 
 def tail_records(run: RunDir, nbytes: int = 65536) -> list[dict[str, Any]]:
-    """The last complete records of metrics.jsonl (enough for latest values without reading it all)."""
-    try:
-        size = run.metrics_file.stat().st_size
-    except FileNotFoundError:
-        return []
-    start = max(0, size - nbytes)
-    with open(run.metrics_file, "rb") as fh:
-        fh.seek(start)
-        chunk = fh.read()
-    if start:
-        chunk = chunk[chunk.find(b"\n") + 1:]  # the first line read from the middle is partial
-    chunk = chunk[:chunk.rfind(b"\n") + 1]
-    return [json.loads(line) for line in chunk.splitlines() if line.strip()]
+    """The last complete records of metrics.jsonl (rundir decodes them)."""
+    return run.tail_metrics(nbytes)
 
 
 def key_score(run: RunDir, records: list[dict[str, Any]]) -> str:
