@@ -152,3 +152,38 @@ def test_names_with_a_trailing_newline_are_refused():
     with pytest.raises(ValueError):
         check_name("data\n")
     assert check_name("data-1") == "data-1"
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_running(tmp_path):
+    """Crash detection compares the recorded start time: a live process that took over the pid is not the
+    worker, so the run shows as crashed instead of running forever."""
+    import os
+
+    from workbench.rundir import RunDir, process_started
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    me, started = os.getpid(), process_started(os.getpid())
+    run.write_status(state="running", pid=me, pid_started=started)
+    assert run.effective_state() == "running"
+    run.write_status(state="running", pid=me, pid_started=started - 3600)  # the worker started an hour ago
+    assert run.effective_state() == "crashed"
+    run.write_status(state="running", pid=me, pid_started=None)  # a run written before start times
+    assert run.effective_state() == "running"
+
+
+def test_a_run_whose_launcher_died_before_starting_it_is_not_queued_forever(tmp_path):
+    import time
+
+    from workbench import jobs
+    from workbench.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    run.write_config({"kind": "train", "train": {}})
+    run.write_status(state="queued", queued_at=time.time())
+    assert run.effective_state() == "queued"  # just created: its worker is on the way
+    run.write_status(state="queued", queued_at=time.time() - 3600)
+    assert run.effective_state() == "crashed"
+    jobs.delete(run)  # refused while it looked queued
+    assert not run.path.exists()

@@ -158,3 +158,49 @@ def test_cli_trains_in_the_foreground_and_lists_the_run(tmp_path):
     assert "cli-run" in listing.stdout and "finished" in listing.stdout
     shown = cli("runs", "show", "cli-run", cwd=tmp_path, env_home=home)
     assert '"rank": 2' in shown.stdout
+
+
+def test_two_resumes_at_once_start_one_worker(tmp_path, monkeypatch):
+    """The state check and the launch happen under the run's lock: of two simultaneous resumes of a stopped
+    run, one starts a worker and the other is refused."""
+    import threading
+
+    from workbench import jobs
+    from workbench.rundir import RunDir
+
+    run = RunDir(tmp_path / "runs" / "r1")
+    run.path.mkdir(parents=True)
+    run.write_config({"kind": "train", "train": {}})
+    run.write_status(state="stopped", pid=None)
+    launched = []
+
+    class FakeProc:
+        def __init__(self, pid):
+            self.pid = pid
+
+        def poll(self):
+            return None
+
+    def fake_popen(cmd, **kwargs):
+        pid = os.getpid()  # a live process, as the worker would be
+        launched.append(pid)
+        time.sleep(0.3)  # the worker takes a moment to announce itself
+        run.write_status(state="queued", pid=pid)
+        return FakeProc(pid)
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", fake_popen)
+    outcomes = []
+
+    def resume():
+        try:
+            outcomes.append(jobs.resume(run))
+        except jobs.JobError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=resume) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(launched) == 1
+    assert sum(isinstance(o, int) for o in outcomes) == 1 and any("cannot be resumed" in str(o) for o in outcomes)

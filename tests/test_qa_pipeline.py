@@ -178,3 +178,26 @@ def test_rule_pairs_carry_the_fact_they_ask_for_and_evaluation_checks_it(tmp_pat
     keys = pair_keys([mayor, mayor])
     assert fact_accuracy(["It was Ines Carraway.", "The mayor was elected in 2002."], [mayor["answer"]] * 2,
                          keys) == 0.5
+
+
+def test_an_api_key_never_lands_in_the_run_folder(tmp_path, monkeypatch):
+    """The key reaches the worker through its environment; config.json (shown by `runs show`) has none."""
+    from workbench import jobs
+    from workbench.workspace import Workspace
+
+    seen = {}
+
+    class FakeProc:
+        pid = 12345
+
+    def fake_popen(cmd, **kwargs):
+        seen["env"] = kwargs["env"]
+        return FakeProc()
+
+    monkeypatch.setattr(jobs.subprocess, "Popen", fake_popen)
+    monkeypatch.setattr(jobs, "_await_announcement", lambda run, proc: None)
+    ws = Workspace(tmp_path / "ws")
+    cfg = QAGenConfig(endpoint_url="http://127.0.0.1:9/v1", api_key="sk-secret-123")
+    run = pipeline.start_job(ws, [SAMPLE], "keyed", cfg)
+    assert "sk-secret-123" not in run.config_file.read_text()
+    assert seen["env"]["WORKBENCH_QA_API_KEY"] == "sk-secret-123"

@@ -511,12 +511,12 @@ def ask_endpoint(spec: JudgeSpec, prompt: str, timeout: float = JUDGE_TIMEOUT_S)
         raise JudgeError(f"cannot reach the judge at {url}: {exc.__class__.__name__}; is the server running?") \
             from None
     if resp.status_code != 200:
-        raise JudgeError(f"the judge at {url} answered HTTP {resp.status_code}: {resp.text[:200]}")
+        raise JudgeError(f"the judge at {url} answered HTTP {resp.status_code}")  # its body is never echoed
     try:
         return str(resp.json()["choices"][0]["message"]["content"] or "")
     except (ValueError, KeyError, IndexError, TypeError):
-        raise JudgeError(f"the judge at {url} did not answer in the chat-completions format: "
-                         f"{resp.text[:200]}") from None
+        raise JudgeError(f"the judge at {url} did not answer in the chat-completions format "
+                         f"({len(resp.content)} bytes)") from None
 
 
 def ask_local(spec: JudgeSpec, prompts: list[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """Start, stop, resume, list and delete background jobs. Each job is a worker process over a run folder.
 
-Standard library only: the UI and CLI import this to launch and watch runs without importing torch.
+Standard library plus filelock and psutil, no torch: the UI and CLI import this to launch and watch runs.
 The queue lives in the run folders (status `queued` + a live worker pid), so it survives a restart of
 the process that launched it. This module never trains and never writes status.json after launch.
 """
@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock
 
 from .rundir import FINAL_STATES, RunDir, pid_alive
 from .workspace import Workspace
@@ -82,7 +84,7 @@ def _older_waiting(run: RunDir) -> bool:
         if other == run.path or not (other / "status.json").exists():
             continue
         status = RunDir(other).read_status()
-        if (status.get("state") == "queued" and pid_alive(status.get("pid"))
+        if (status.get("state") == "queued" and pid_alive(status.get("pid"), status.get("pid_started"))
                 and (status.get("queued_at") or 0) < mine):
             return True
     return False
@@ -113,15 +115,28 @@ def _worker_omp_policy(env: dict[str, str]) -> None:
         env.pop("OMP_WAIT_POLICY", None)
 
 
-def start(run: RunDir) -> int:
-    """Launch the worker detached from this process (it outlives a restart of the UI) and return its pid."""
-    state = run.effective_state()
-    if state == "running":
-        raise JobError(f"run {run.id} is already running")
+def _launch_lock(run: RunDir) -> FileLock:
+    """Held from the state check until the new worker has announced itself, so two starts or resumes of one
+    run at once (the UI's queue runs several events together) cannot both launch a worker."""
+    return FileLock(str(run.path / ".launch.lock"), timeout=120)
+
+
+def start(run: RunDir, secrets: dict[str, str] | None = None) -> int:
+    """Launch the worker detached from this process (it outlives a restart of the UI) and return its pid.
+    ``secrets`` (API keys) reach the worker through its environment, never through the run folder."""
+    with _launch_lock(run):
+        return _launch(run, secrets)
+
+
+def _launch(run: RunDir, secrets: dict[str, str] | None = None) -> int:
+    state, status = run.effective_state(), run.read_status()
+    if state == "running" or state == "queued" and status.get("pid"):
+        raise JobError(f"run {run.id} is already {state} (pid {status.get('pid')})")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
     root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     _worker_omp_policy(env)
+    env.update(secrets or {})
     with open(run.log_file, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "workbench.worker", str(run.path)], stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -159,8 +174,12 @@ def resume(run: RunDir) -> int:
         raise JobError(f"run {run.id} is {state}; it cannot be resumed until it ends")
     if state == "finished":
         raise JobError(f"run {run.id} already finished; clone its config to train further")
-    run.clear_stop()
-    return start(run)
+    with _launch_lock(run):
+        state = run.effective_state()  # again, under the lock: another resume may have won the race
+        if state in ACTIVE:
+            raise JobError(f"run {run.id} is {state}; it cannot be resumed until it ends")
+        run.clear_stop()
+        return _launch(run)
 
 
 def delete(run: RunDir) -> None:

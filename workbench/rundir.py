@@ -48,20 +48,31 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
 
 
-def pid_alive(pid: int | None) -> bool:
+def process_started(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None when there is no such process."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+
+
+def pid_alive(pid: int | None, started: float | None = None) -> bool:
+    """Whether process ``pid`` runs (zombies count as dead); with ``started`` (the start time recorded with
+    the pid), a process that has the pid now but started at another time is a reused pid, not the worker."""
+    import psutil
+
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(proc.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); treat it as dead.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
+    except psutil.AccessDenied:
         return True
 
 log = logging.getLogger(__name__)
@@ -87,6 +98,9 @@ def decode_records(chunk: bytes, source: Path) -> list[dict[str, Any]]:
     return records
 
 
+# A launcher waits up to 30 s for its worker to announce itself; a queued run with no worker after this long
+# was never started (the launcher died, or the disk was full).
+NEVER_STARTED_S = 120.0
 CHECKPOINT_COMPLETE = "COMPLETE"  # written last into a checkpoint folder: everything before it is whole
 CHECKPOINT_WRITING = "WRITING"  # present while the trainable weights are being written
 
@@ -137,11 +151,17 @@ class RunDir:
         return status
 
     def effective_state(self) -> str:
-        """The state as a user should see it: a 'running' run whose process is gone has crashed."""
+        """The state as a user should see it: a queued or running run whose process is gone has crashed, and
+        so has one queued with no process long after its launch (the launcher died before starting it)."""
         status = self.read_status()
-        if status.get("state") in ("queued", "running") and status.get("pid") and not pid_alive(status.get("pid")):
+        state = status.get("state", "queued")
+        if state in ("queued", "running") and status.get("pid") and not pid_alive(
+                status.get("pid"), status.get("pid_started")):
             return "crashed"
-        return status.get("state", "queued")
+        if state == "queued" and not status.get("pid") and time.time() - (status.get("queued_at") or time.time()) \
+                > NEVER_STARTED_S:
+            return "crashed"
+        return state
 
     # metrics: worker appends, readers read from an offset -----------------------------------------
     def append_metric(self, record: dict[str, Any]) -> None:

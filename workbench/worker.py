@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .jobs import AcceleratorLock
-from .rundir import RunDir
+from .rundir import RunDir, process_started
 
 log = logging.getLogger("workbench.worker")
 
@@ -88,8 +88,9 @@ def run(run_dir: Path) -> int:
     config = run.read_config()
     kind = config.get("kind", "train")
     # A resumed run starts a new life: clear what the previous one reported.
-    run.write_status(state="queued", pid=os.getpid(), kind=kind, queued_at=run.read_status().get("queued_at")
-                     or time.time(), error=None, result=None, finished_at=None, started_at=None)
+    run.write_status(state="queued", pid=os.getpid(), pid_started=process_started(os.getpid()), kind=kind,
+                     queued_at=run.read_status().get("queued_at") or time.time(), error=None, result=None,
+                     finished_at=None, started_at=None)
     lock = AcceleratorLock.default(run)
     if not _wait_for_turn(run, lock):
         run.write_status(state="stopped", finished_at=time.time())

@@ -194,11 +194,12 @@ def _reply_text(reply: Any, url: str) -> str:
     if reply.status_code == 404:
         raise EndpointError(f"{url} does not exist (HTTP 404): the base URL usually ends with /v1")
     if reply.status_code >= 400:
-        raise EndpointError(f"{url} answered HTTP {reply.status_code}: {reply.text[:200]}")
+        raise EndpointError(f"{url} answered HTTP {reply.status_code}")  # its body is never echoed back
     try:
         return reply.json()["choices"][0]["message"]["content"] or ""
     except (ValueError, KeyError, IndexError, TypeError):
-        raise EndpointError(f"{url} did not answer like an OpenAI chat completion: {reply.text[:200]}") from None
+        raise EndpointError(f"{url} did not answer like an OpenAI chat completion ({len(reply.content)} bytes of "
+                            f"{reply.headers.get('content-type', 'unknown type')})") from None
 
 
 def make_generator(cfg: Any) -> ChatGenerator:

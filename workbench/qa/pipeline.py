@@ -322,8 +322,10 @@ def _report(out: Path, cfg: QAGenConfig, info: dict[str, Any], ingest_report: co
 def job_config(paths: Sequence[str | Path], out_dir: str | Path, cfg: QAGenConfig, overwrite: bool = False,
                ) -> dict[str, Any]:
     """The ``qa`` section of a run's config.json (absolute paths: the worker may start elsewhere)."""
+    config = to_dict(cfg)
+    config["api_key"] = ""  # a key reaches the worker through its environment (start_job), never a file
     return {"inputs": [str(Path(p).resolve()) for p in paths], "out_dir": str(Path(out_dir).resolve()),
-            "overwrite": overwrite, "config": to_dict(cfg)}
+            "overwrite": overwrite, "config": config}
 
 
 def start_job(workspace: Any, paths: Sequence[str | Path], name: str, cfg: QAGenConfig | None = None, *,
@@ -339,7 +341,9 @@ def start_job(workspace: Any, paths: Sequence[str | Path], name: str, cfg: QAGen
     # Rule-based generation loads no model, so it need not wait behind a training job.
     run = jobs.create_run(workspace, "qa", {"qa": job_config(paths, out, cfg, overwrite),
                                             "needs_accelerator": cfg.uses_model}, label=f"qa-{name}"[:60])
-    jobs.start(run)
+    from .generate import API_KEY_ENV
+
+    jobs.start(run, secrets={API_KEY_ENV: cfg.api_key} if cfg.api_key else None)
     return run
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from ..chat import ChatEngine
+from .. import endpoint
 from ..workspace import Workspace
 from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus
 from .data import refresh as refresh_data
@@ -179,6 +180,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--auth", help="require this login, written user:password")
     p.add_argument("--auth-file", help="file with one user:password per line")
     p.add_argument("--workspace", help="workspace folder (default $WORKBENCH_HOME or ./workspace)")
+    p.add_argument("--allow-endpoint", action="append", default=[], metavar="HOST[:PORT]",
+                   help="let users of this server point QA generation at this OpenAI-compatible host (repeatable; "
+                        "by default only this machine's loopback addresses)")
     return p.parse_args(argv)
 
 
@@ -187,6 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     ws = Workspace(Path(args.workspace).resolve()) if args.workspace else Workspace.default()
     auth = read_auth(args)
+    if args.allow_endpoint:
+        os.environ[endpoint.ALLOW_ENV] = ",".join(args.allow_endpoint)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
         print("warning: listening on the network without --auth; anyone who can reach it can start jobs")
     build_app(ws).queue(default_concurrency_limit=4).launch(

@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import endpoint
 from ..config import QAGenConfig, from_dict
 from ..qa import dataset as qads
 from ..qa import ledger, pipeline
@@ -48,6 +49,11 @@ def launch_qa(ws: Workspace, settings: dict[str, Any]) -> RunDir:
         raise UIError("give the new dataset a name")
     check_name(name, "dataset name")
     cfg = from_dict(QAGenConfig, {k: v for k, v in settings.items() if v is not None})
+    if cfg.endpoint_url:
+        try:
+            endpoint.check_url(cfg.endpoint_url)
+        except endpoint.EndpointNotAllowed as exc:
+            raise UIError(str(exc)) from None
     try:
         return pipeline.start_job(ws, [folder], name, cfg, overwrite=overwrite)
     except pipeline.PipelineError as exc:  # a RuntimeError, but one the user can act on
