@@ -109,8 +109,7 @@ def test_base_side_is_exactly_the_plain_base_model(trained, evaluated):
     scores, out = evaluated
     rows = read_jsonl(out / "predictions.jsonl")
     model, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
-    # the run's system turn: an empty one (TrainConfig.system_message with the defaults)
-    plain = answer_questions(model, tok, [r["question"] for r in rows], GEN, "")
+    plain = answer_questions(model, tok, [r["question"] for r in rows], GEN)
     assert [r["base"] for r in rows] == plain
     assert any(r["tuned"] != r["base"] for r in rows), "training at lr 3e-2 left every answer unchanged"
     nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], "")
@@ -314,7 +313,7 @@ def test_full_fine_tune_loads_its_base_separately(trained, tmp_path):
     assert scores["settings"]["base_from"] == "separate load"
     rows = read_jsonl(full.eval_dir / "predictions.jsonl")
     model, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
-    assert [r["base"] for r in rows] == answer_questions(model, tok, [r["question"] for r in rows], GEN, "")
+    assert [r["base"] for r in rows] == answer_questions(model, tok, [r["question"] for r in rows], GEN)
     assert scores["tuned"]["perplexity"] != scores["base"]["perplexity"]
 
 

@@ -203,18 +203,18 @@ def test_passages_can_train_as_plain_text(tmp_path):
     assert train(run)["train_examples"] == 24 + 3
 
 
-def test_an_empty_system_prompt_trains_an_empty_system_turn_not_the_templates_default(tmp_path):
-    """SmolLM2's template adds ~20 tokens of default system message to every example; by default a run uses an
-    empty system turn instead, the same in training and answering. Runs from before the setting keep the
-    template's default."""
+def test_an_empty_system_turn_can_replace_the_templates_default(tmp_path):
+    """SmolLM2's template adds ~20 tokens of default system message to every example; with
+    template_system_prompt off a run uses an empty system turn instead, the same in training and answering.
+    Runs from before the setting keep the template's default, as new ones do by default."""
     from workbench import models
     from workbench.config import TrainConfig, train_config_of
     from workbench.formatting import prompt_text
 
     tok = models.load_tokenizer("smollm2")
-    assert TrainConfig(data="d").system_message() == ""
+    assert TrainConfig(data="d").system_message() is None
     assert TrainConfig(data="d", system_prompt="Be brief.").system_message() == "Be brief."
-    assert TrainConfig(data="d", template_system_prompt=True).system_message() is None
+    assert TrainConfig(data="d", template_system_prompt=False).system_message() == ""
     assert train_config_of({"train": {"data": "d"}}).system_message() is None  # an older run
     compact, default = prompt_text(tok, "When did the line open?", ""), prompt_text(tok, "When did the line open?")
     assert "SmolLM" in default and "SmolLM" not in compact
