@@ -117,21 +117,25 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     args = ap.parse_args()
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="wb-knowledge-")).resolve()
-    rows = []
+    rows: list[dict] = []
     try:
         for doc in args.docs.split(","):
             rows.append(one_document(doc, workspace))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
+            write(rows)  # after each document, so a long run that is cut short keeps what it measured
     finally:
         if not args.workspace and not args.keep:
             shutil.rmtree(workspace, ignore_errors=True)
     print(table(rows))
+    print(f"wrote {OUT.relative_to(ROOT)}")
+    return 0
+
+
+def write(rows: list[dict]) -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "goal": GOAL, "documents": rows, "all_met": all(meets(r) for r in rows)}
     OUT.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
 
 
 if __name__ == "__main__":
