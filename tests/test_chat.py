@@ -54,7 +54,7 @@ def plain_base():
     return model, tok
 
 
-def greedy(model, tok, question: str, history=(), system: str = "") -> str:
+def greedy(model, tok, question: str, history=(), system: str | None = None) -> str:
     return generate_batch(model, tok, [build_messages(question, history, system)], GEN)[0]
 
 

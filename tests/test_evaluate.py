@@ -112,7 +112,7 @@ def test_base_side_is_exactly_the_plain_base_model(trained, evaluated):
     plain = answer_questions(model, tok, [r["question"] for r in rows], GEN)
     assert [r["base"] for r in rows] == plain
     assert any(r["tuned"] != r["base"] for r in rows), "training at lr 3e-2 left every answer unchanged"
-    nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], "")
+    nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], None)
     assert scores["base"]["perplexity"] == pytest.approx(ev.perplexity(nll), rel=1e-5)
     assert scores["tuned"]["perplexity"] < scores["base"]["perplexity"]  # it learned the answer pattern
 
@@ -124,7 +124,7 @@ def test_answer_nll_scores_only_the_answer_tokens(tiny):
 
     model, tok = tiny
     pair = {"question": "Which river runs past the mill?", "answer": "The Alder runs past the mill."}
-    (total, count), = ev.answer_nll(model, tok, [pair], "")
+    (total, count), = ev.answer_nll(model, tok, [pair], None)
     ex = encode_pair(tok, pair["question"], pair["answer"])
     with torch.no_grad():
         loss = model(input_ids=torch.tensor([ex["input_ids"]]), labels=torch.tensor([ex["labels"]])).loss
@@ -133,7 +133,7 @@ def test_answer_nll_scores_only_the_answer_tokens(tiny):
     assert ev.perplexity([(total, count)]) == pytest.approx(math.exp(float(loss)), rel=1e-5)
     # a batch with a longer neighbour (padding) gives the same numbers
     other = {"question": "Who keeps the keys of the old mill and when is it opened?", "answer": "The miller, daily."}
-    (total2, count2), _ = ev.answer_nll(model, tok, [pair, other], "")
+    (total2, count2), _ = ev.answer_nll(model, tok, [pair, other], None)
     assert (count2, total2) == (count, pytest.approx(total, rel=1e-5))
 
 
