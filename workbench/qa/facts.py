@@ -47,7 +47,6 @@ _ENT_KIND = {"PERSON": "person", "ORG": "organisation", "GPE": "place", "LOC": "
 _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers"}
 _THING_PRONOUNS = {"it", "its", "they", "them", "their", "this", "these"}
 _RELATIVE = {"which", "that", "who", "whom", "whose"}
-_ARG_DEPS = {"dobj", "attr", "oprd", "dative", "acomp", "npadvmod", "pobj"}
 _SKIP_PREPS = {"of", "like", "as", "than"}
 
 
@@ -96,7 +95,7 @@ def topic_of(title: str, first_subject: str | None) -> str:
     return head or title.strip()
 
 
-def _mid(text: str) -> str:
+def mid_sentence(text: str) -> str:
     """``text`` placed inside a sentence: a leading article or possessive is lower-cased."""
     first, _, rest = text.partition(" ")
     if first in ("The", "A", "An", "Its", "Their", "His", "Her", "This", "These", "Construction", "Work"):
@@ -177,7 +176,7 @@ def _resolve_np(tokens: list[Any], ctx: Context) -> str:
         low = t.lower_
         if t.tag_ == "PRP$" or (low in ("its", "their", "his", "her") and t.dep_ == "poss"):
             owner = ctx.person if low in ("his", "her") and ctx.person else (ctx.thing or ctx.topic)
-            swap[t.i] = f"{_mid(owner)}'s"
+            swap[t.i] = f"{mid_sentence(owner)}'s"
         elif t.tag_ == "PRP" and len(tokens) == 1:
             if low in _PERSON_PRONOUNS and ctx.person:
                 swap[t.i] = ctx.person
@@ -188,7 +187,7 @@ def _resolve_np(tokens: list[Any], ctx: Context) -> str:
         return text
     owner = re.match(r"(?i)(?:the|this) (\w+)'s ", text)
     if owner and owner.group(1).lower() in ctx.topic_words:  # "the authority's pilots"
-        return f"{_mid(ctx.topic)}'s {text[owner.end():]}"
+        return f"{mid_sentence(ctx.topic)}'s {text[owner.end():]}"
     return _anchor(tokens, text, ctx)
 
 
@@ -205,7 +204,7 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
         return ctx.topic
     if ctx.topic.lower() in text.lower() or len(tokens) > 4:
         return text
-    return f"{text} of {_mid(ctx.topic)}"
+    return f"{text} of {mid_sentence(ctx.topic)}"
 
 
 # clauses -------------------------------------------------------------------------------------------
@@ -255,20 +254,23 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
         finite = (verb.text, "VBD", ["were" if plural else "was"])
         form = f"{finite[2][0]} {verb.text}"
     else:
-        past = _inflect_past(verb.lemma_)
+        past = inflect(verb.lemma_, "VBD") or verb.lemma_ + "ed"
         finite, form = (past, "VBD", []), past
     tokens = [t for t in tokens if not (t.i < verb.i and t.dep_ in ("punct", "mark"))]
     swap = {verb.i: f"{subject_text} {form}"}
     return Clause(verb, [], subject_text, tokens, swap, verb.tag_ == "VBN", finite)
 
 
-def _inflect_past(lemma: str) -> str:
+def inflect(lemma: str, tag: str) -> str:
+    """``lemma`` in the form ``tag`` (VBD, VBN, ...): its first word inflected by lemminflect, the rest kept
+    ("set up" -> "set up", "step down" -> "stepped down"); empty when lemminflect knows no such form."""
+    words = lemma.split()
     try:
         from lemminflect import getInflection
-        forms = getInflection(lemma, tag="VBD")
+        forms = getInflection(words[0], tag=tag) if words else ()
     except ImportError:
         forms = ()
-    return forms[0] if forms else lemma + "ed"
+    return " ".join([forms[0], *words[1:]]) if forms else ""
 
 
 def _clause(verb: Any, ctx: Context) -> Clause | None:
@@ -285,7 +287,7 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
         if subj is not None and subj.lower_ in _RELATIVE:
             subject_text = _resolve_np(antecedent, ctx)
             if antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
-                subject_text = f"the {subject_text.split(' ', 1)[1]} of {_mid(ctx.topic)}"
+                subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
             swap[subj.i] = subject_text
             return Clause(verb, [subj], subject_text, tokens, swap, _passive(verb))
         return None
@@ -444,7 +446,7 @@ def _update_context(sent: Any, ctx: Context) -> None:
         if not ctx.topic_is_person:  # in a biography "she" stays the subject of the article
             ctx.person = _text(_np_core(subj))
     else:
-        ctx.thing = _mid(_text(_np_core(subj)))
+        ctx.thing = mid_sentence(_text(_np_core(subj)))
 
 
 def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
@@ -499,7 +501,7 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
             facts.append(Fact(_fact_id(source, sentence, span, arg.role), source, passage_id, sentence,
                               clause.subject_text, span, arg.kind, answer, arg.role, frame))
     for name, desc, kind, tense in _appositions(sent, ctx):
-        answer = _cap(f"{name} {tense} {_mid(desc)}.")
+        answer = _cap(f"{name} {tense} {mid_sentence(desc)}.")
         for span, role, frame in ((name, "appos-name", {"copula": tense, "about": desc, "name_kind": kind}),
                                   (desc, "appos-desc", {"copula": tense, "about": name, "name_kind": kind})):
             facts.append(Fact(_fact_id(source, sentence, span, role), source, passage_id, sentence, name, span,
@@ -550,7 +552,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     subject = clause.subject_text
     first = clause.subject[0] if clause.subject else None
     if subject.split()[0] in ("The", "A", "An", "Its", "Their", "This", "These"):
-        subject = _mid(subject)
+        subject = mid_sentence(subject)
     elif first is not None and first.is_sent_start and first.pos_ != "PROPN" and subject.startswith(first.text):
         subject = subject[:1].lower() + subject[1:]  # "Total income ..." inside a question
     # "Its manager, Ada Pell, joined in 2011": the question may name her either way
@@ -613,11 +615,11 @@ def _context(docs: list[Any], source: str, text: str) -> Context:
         root = next((t for t in first if t.dep_ == "ROOT"), None)
         subj = _own_subject(root) if root is not None else None
         if subj is not None and subj.pos_ == "PROPN":
-            first_subject = _mid(_text(_np_core(subj)))
+            first_subject = mid_sentence(_text(_np_core(subj)))
             is_person = subj.ent_type_ == "PERSON"
     topic = topic_of(title, first_subject)
     if first_subject and first_subject.lower().endswith(topic.lower()):
         topic = first_subject  # the title's name as the text writes it, with its article
     words = {w.lower() for w in re.findall(r"[A-Za-z]+", topic)} - {"the", "of", "and", "a", "an"}
-    return Context(topic=_mid(topic), topic_words=words, person=_mid(topic) if is_person else None,
+    return Context(topic=mid_sentence(topic), topic_words=words, person=mid_sentence(topic) if is_person else None,
                    topic_is_person=is_person)

@@ -249,8 +249,7 @@ def check_fact(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettin
     answer_words = set(tokenize(pair["answer"]))
     source = pair.get("sentence") or max(sentences, key=lambda x: len(answer_words & set(tokenize(x))), default="")
     elsewhere = _fact_words(passage) - _fact_words(source)
-    asked = _fact_words(pair["question"]) | {w for w in _fact_words(pair["question"])}
-    foreign = sorted((_fact_words(pair["answer"]) & elsewhere) - asked - _fact_words(source))
+    foreign = sorted(_fact_words(pair["answer"]) & elsewhere - _fact_words(pair["question"]))
     if foreign:
         return f"the answer names {', '.join(foreign[:3])}, which its source sentence does not"
     return None

@@ -11,7 +11,7 @@ one and does not give its answer away. Nothing here reads files or loads a model
 from __future__ import annotations
 
 import re
-from .facts import Fact
+from .facts import Fact, inflect, mid_sentence
 
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 # verbs whose synonym keeps the sentence's meaning and frame in these texts (lemma -> lemma)
@@ -35,20 +35,7 @@ _WH_START = re.compile(r"^(?:who|whom|whose|what|which|when|where|why|how|in|on|
 
 
 def _inflect(lemma: str, tag: str) -> str:
-    try:
-        from lemminflect import getInflection
-        forms = getInflection(lemma.split()[0], tag=tag)
-    except ImportError:
-        forms = ()
-    head = forms[0] if forms else lemma.split()[0]
-    return " ".join([head, *lemma.split()[1:]])
-
-
-def _mid(text: str) -> str:
-    first, _, rest = text.partition(" ")
-    if first in ("The", "A", "An", "Its", "Their", "His", "Her", "This", "These"):
-        return first.lower() + (" " + rest if rest else "")
-    return text
+    return inflect(lemma, tag) or lemma
 
 
 _LOWER_START = re.compile(r"\b(?P<w>In|On|At|By|During|After|Before|Since|Until|From|With|For|Under|Its|Their|The)\b"
@@ -167,7 +154,7 @@ def fronted(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
         wh = f"{prep.capitalize()} {wh[0].lower() + wh[1:]}"
     if fact.role == "agent":
         wh = f"By {wh[0].lower() + wh[1:]}" if not wh.startswith("By") else wh
-    return _q(f"{wh} {aux} {_mid(f['subject'])} {verb} {post} {pre}")
+    return _q(f"{wh} {aux} {mid_sentence(f['subject'])} {verb} {post} {pre}")
 
 
 def in_place(fact: Fact, wh: str) -> str | None:
@@ -179,7 +166,7 @@ def in_place(fact: Fact, wh: str) -> str | None:
         if fact.role == "number":
             wh = "how many" if wh.startswith("how many") else "what number of"
         post, pre = _parts(fact, inner=wh)
-        if "hole" not in str(f.get("parts")):
+        if not any(p.get("hole") for p in f.get("parts", [])):
             return None
     else:
         post, pre = _parts(fact)
@@ -208,12 +195,12 @@ def other_voice(fact: Fact, wh: str) -> str | None:
     post, pre = _parts(fact)
     if fact.role == "agent" and f.get("passive"):
         past = _inflect(f["lemma"], "VBD")
-        return _q(f"{wh} {past} {_mid(f['subject'])} {post} {pre}")
+        return _q(f"{wh} {past} {mid_sentence(f['subject'])} {post} {pre}")
     if fact.role == "object" and not f.get("passive") and not f.get("auxes") and f.get("lemma") not in _STATIVE \
             and fact.kind not in ("money", "percent", "quantity"):
         participle = _inflect(f["lemma"], "VBN")
         be = "was" if f.get("tag") == "VBD" else "is"
-        return _q(f"{wh} {be} {participle} by {_mid(f['subject'])} {post} {pre}")
+        return _q(f"{wh} {be} {participle} by {mid_sentence(f['subject'])} {post} {pre}")
     return None
 
 
@@ -223,8 +210,8 @@ def appos_questions(fact: Fact) -> list[str]:
         who = "Who" if kind == "person" else "What"
         which = {"person": "Which person", "organisation": "Which organisation", "place": "Which place"}.get(
             kind, "Which one")
-        return [_q(f"{who} {be} {_mid(about)}"), _q(f"{which} {be} {_mid(about)}"),
-                _q(f"What {be} the name of {_mid(about)}")]
+        return [_q(f"{who} {be} {mid_sentence(about)}"), _q(f"{which} {be} {mid_sentence(about)}"),
+                _q(f"What {be} the name of {mid_sentence(about)}")]
     who = "Who" if kind == "person" else "What"
     return [_q(f"{who} {be} {about}"), _q(f"How is {about} described"),
             _q(f"What kind of {'person' if kind == 'person' else 'entity'} {be} {about}")]
