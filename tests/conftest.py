@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as workbench/__init__.py, in case a test imports torch first
+# the base model's kept answers: per test session, so no test reads answers another session's code wrote
+os.environ.setdefault("WORKBENCH_BASE_ANSWERS", tempfile.mkdtemp(prefix="wb-base-answers-"))
 
 
 @pytest.fixture()

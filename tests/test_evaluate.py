@@ -425,3 +425,20 @@ def test_cli_gate_then_gated_chat_refuses_off_topic(cli_home):
     refused = cli("chat", "--run", "tuned", "--gate", "What is the capital of France?", home=cli_home)
     assert refused.returncode == 0, refused.stderr
     assert refused.stdout.strip() == DEFAULT_REFUSAL
+
+
+def test_the_base_models_answers_are_asked_once_and_reused_by_later_evaluations(trained, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_BASE_ANSWERS", str(tmp_path / "kept"))
+    job = ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=True)
+    first = ev.evaluate(job, [tmp_path / "a"])
+    assert first["settings"]["base_answers_reused"] == 0 and len(list((tmp_path / "kept").glob("*.json"))) == 1
+    again = ev.evaluate(ev.EvalJob.from_dict(job.to_dict()), [tmp_path / "b"])
+    questions = again["n"] + len(read_jsonl(tmp_path / "b" / "forgetting.jsonl"))
+    assert again["settings"]["base_answers_reused"] == questions > 0
+    assert [r["base"] for r in read_jsonl(tmp_path / "b" / "predictions.jsonl")] == \
+        [r["base"] for r in read_jsonl(tmp_path / "a" / "predictions.jsonl")]
+    assert again["base"] == first["base"]
+    # other generation settings are other answers: nothing is reused
+    other = ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GenParams(max_new_tokens=7, batch_size=4),
+                                   settings=METRICS, probe=True), [tmp_path / "c"])
+    assert other["settings"]["base_answers_reused"] == 0 and len(list((tmp_path / "kept").glob("*.json"))) == 2

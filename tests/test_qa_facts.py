@@ -145,3 +145,72 @@ def test_the_ledger_marks_an_unasked_fact_as_unasked(found):
     marked = ledger.with_results(rows, [prediction])
     assert marked[0]["base_knew"] is False and marked[0]["tuned_answers"] is True
     json.dumps(marked)
+
+
+LIFT = """# The Harrow Point Lift
+
+The Harrow Point Lift is a funicular railway in the port of Harrow. It was designed by the engineer Mara Quist
+and built by Dunmore, Pike & Sons of Lowbridge for the Harrow Lift Company.
+
+## Track
+
+The line is 140 metres long. It consists of two tracks of 1,067 mm gauge. Each car carries 16 passengers.
+A typical ride takes 65 seconds.
+
+## Water
+
+Water for the system came from the Fenn Spring. It was lifted by a gas engine until 1950.
+"""
+
+
+@pytest.fixture(scope="module")
+def lift() -> list[fx.Fact]:
+    return fx.document_facts([{"id": "lift-0000", "source": "lift.md", "index": 0, "start": 0, "text": LIFT}])
+
+
+def test_a_second_participle_shares_the_first_ones_auxiliary_and_keeps_a_long_firm_name(lift):
+    built = _fact(lift, "Dunmore, Pike & Sons of Lowbridge")
+    assert built.answer == ("The Harrow Point Lift was built by Dunmore, Pike & Sons of Lowbridge for the Harrow Lift "
+                            "Company.")
+    assert any(q.startswith(("Which organisation built", "What organisation built"))
+               for q in _questions(lift, "Dunmore, Pike & Sons of Lowbridge"))
+
+
+def test_a_role_noun_is_asked_with_who(lift):
+    assert any(q.startswith("By whom was the Harrow Point Lift designed")
+               for q in _questions(lift, "the engineer Mara Quist"))
+
+
+def test_a_measure_is_asked_by_its_dimension_and_a_duration_by_how_long(lift):
+    length = _questions(lift, "140 metres")
+    assert "How long is the line of the Harrow Point Lift?" in length
+    assert "What is the length of the line of the Harrow Point Lift?" in length
+    ride = _questions(lift, "65 seconds")
+    assert ride[0] == "How long does a typical ride of the Harrow Point Lift take?"
+    assert not any(q.startswith("When") for q in ride)
+
+
+def test_a_subject_without_an_owner_is_anchored_to_the_documents_subject(lift):
+    assert _fact(lift, "16 passengers").subject.lower() == "each car of the harrow point lift"
+    tracks = _fact(lift, "two tracks of 1,067 mm gauge")
+    assert tracks.answer.startswith("The line of the Harrow Point Lift consists of")
+
+
+def test_it_after_a_sentence_about_another_thing_means_that_thing_within_a_paragraph(lift):
+    engine = _fact(lift, "a gas engine")
+    assert engine.subject == "water for the system of the Harrow Point Lift"
+    # the first paragraph's "It" (no other subject before it) is the document's subject
+    assert _fact(lift, "the engineer Mara Quist").subject == "the Harrow Point Lift"
+
+
+def test_a_heading_does_not_shift_the_paragraph_after_it(lift):
+    # a heading's line break used to start the next paragraph with a space, which hid its first word
+    assert _fact(lift, "140 metres").subject.lower() == "the line of the harrow point lift"
+
+
+def test_it_means_the_nearest_subject_of_the_sentence_before():
+    text = ("# The Vell Line\n\nThe Vell Line is a tram line in Selby Marsh. Construction began in 1988, and the line "
+            "opened on 3 June 1990. In its first year it carried 61,240 passengers.\n")
+    found = fx.document_facts([{"id": "v-0", "source": "v.md", "index": 0, "start": 0, "text": text}])
+    carried = _fact(found, "61,240 passengers")
+    assert carried.subject.lower() == "the vell line", carried.answer  # "the line" is the document's subject

@@ -153,3 +153,20 @@ def test_a_short_answer_reused_for_different_facts_keeps_only_the_most_relevant(
     assert "'When did the tram open?'" in drops["stops"][1]
     assert [p["id"] for p in report.kept] == ["tram", "reworded", "sentence", "same"]
     assert report.counts["reused"] == 1
+
+
+def test_questions_about_two_different_facts_are_not_near_duplicates():
+    answer = "The Vell Line tram was designed by Ada Quist and built by Orrin & Kell."
+    designed = {"id": "designed", "question": "By whom was the Vell Line tram designed?", "passage_id": "p1",
+                "answer": answer, "fact_id": "f-designed", "group": "designed"}
+    built = {"id": "built", "question": "By which firm was the Vell Line tram built?", "passage_id": "p1",
+             "answer": answer, "fact_id": "f-built", "group": "built"}
+    # the items of one list ask the same question with the same answer sentence: one pair is enough
+    again = {"id": "again", "question": "By which firm was the Vell Line tram built?", "passage_id": "p1",
+             "answer": answer, "fact_id": "f-built-2", "group": "again"}
+    kept, dropped = filters.dedup([designed, built, again], filters.FilterSettings())
+    assert [p["id"] for p in kept] == ["designed", "built"]
+    assert dropped[0]["id"] == "again" and "same question and answer" in dropped[0]["drop_reason"]
+    without_facts = [{k: v for k, v in p.items() if k != "fact_id"} for p in (designed, built)]
+    # model-written pairs carry no fact id: of two such look-alike questions one is kept
+    assert len(filters.dedup(without_facts, filters.FilterSettings())[0]) == 1

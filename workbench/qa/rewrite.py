@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from .facts import Fact, inflect, mid_sentence
+from .lexicon import DIMENSIONS
 
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 # verbs whose synonym keeps the sentence's meaning and frame in these texts (lemma -> lemma)
@@ -64,9 +65,19 @@ def _count_noun(fact: Fact) -> str:
     return " ".join(words) if words and len(words) < len(fact.span.split()) else ""
 
 
+_DURATION = re.compile(r"^(?:about |some |nearly |almost |over |more than |under )?"
+                       r"(?:\d[\d.,]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|many)"
+                       r"\s+(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)$", re.IGNORECASE)
+
+
 def wh_words(fact: Fact) -> tuple[str, str, str]:
     """(fronted question word, in-place question word, another fronted question word) for the fact's kind."""
     kind, prep, span = fact.kind, fact.frame.get("prep", ""), fact.span
+    duration = _DURATION.match(span)
+    if duration and kind in ("date", "time", "quantity", "number"):  # "74 seconds", "for 17 years"
+        unit = duration.group(1).lower()
+        unit = unit if unit.endswith("s") else unit + "s"
+        return "How long", "how long", f"How many {unit}"
     if kind == "date":
         if re.search(r"\b\d{1,2}\s+[A-Z][a-z]+|\b[A-Z][a-z]+\s+\d{1,2},", span):
             return "When", "what date", "On what date"
@@ -204,6 +215,22 @@ def other_voice(fact: Fact, wh: str) -> str | None:
     return None
 
 
+def measure_questions(fact: Fact) -> list[str]:
+    """"The line is 168 metres long" asked for its length: "How long is the line?", "What is the length of
+    the line?", "How many metres long is the line?" and "The line is how many metres long?"."""
+    f = fact.frame
+    dim, be, subject = f["dimension"], _finite(fact), f["subject"]
+    noun = DIMENSIONS[dim]
+    post, pre = _parts(fact)
+    unit = _count_noun(fact)
+    rest = f"{post} {pre}".strip()
+    found = [_q(f"How {dim} {be} {subject} {rest}"), _q(f"What {be} the {noun} of {subject} {rest}")]
+    if unit:
+        found += [_q(f"How many {unit} {dim} {be} {subject} {rest}"),
+                  _q(f"{pre} {subject} {be} how many {unit} {dim}")]
+    return found
+
+
 def appos_questions(fact: Fact) -> list[str]:
     be, about, kind = fact.frame["copula"], fact.frame["about"], fact.frame.get("name_kind", "name")
     if fact.role == "appos-name":  # asked: the name, given its description
@@ -222,6 +249,8 @@ def questions(fact: Fact, n: int = 4) -> list[str]:
     ``check_question`` are left out."""
     if fact.role.startswith("appos"):
         found = appos_questions(fact)
+    elif fact.role == "measure":
+        found = measure_questions(fact)
     else:
         wh, wh_in, wh_alt = wh_words(fact)
         synonym = SYNONYMS.get(fact.frame.get("lemma", ""))

@@ -1,0 +1,47 @@
+"""Word knowledge the question rules need, from WordNet: whether a noun names a person ("the engineer
+Cornelius Dray" is asked with "who", not "what"), and the noun a dimension adjective measures ("168
+metres long" is asked as "what is the length of ...").
+
+WordNet is the database METEOR already uses (``metrics.ensure_wordnet`` provisions it from the system
+package; nothing is downloaded). Without it, a short built-in list of role nouns stands in, so fact
+extraction still runs, asking fewer facts with "who".
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# used only where WordNet is missing: the role nouns most common in reports and biographies
+_PEOPLE = {"engineer", "architect", "author", "writer", "chairman", "chair", "chairwoman", "director", "manager",
+           "mayor", "founder", "owner", "professor", "teacher", "student", "father", "mother", "son", "daughter",
+           "wife", "husband", "brother", "sister", "physician", "doctor", "surveyor", "builder", "designer",
+           "sculptor", "painter", "artist", "minister", "president", "secretary", "officer", "inspector",
+           "curator", "historian", "scientist", "partner", "colleague", "classmate", "apprentice", "clerk"}
+DIMENSIONS = {"long": "length", "high": "height", "tall": "height", "wide": "width", "deep": "depth",
+              "thick": "thickness", "heavy": "weight", "old": "age", "broad": "breadth"}
+
+
+@functools.cache
+def _wordnet() -> Any | None:
+    try:
+        from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+        from ..metrics import ensure_wordnet
+        return WordNetCorpusReader(str(ensure_wordnet()), None)
+    except Exception as exc:  # no WordNet installed, or NLTK missing: the built-in list stands in
+        log.info("WordNet unavailable for question words (%s); using a built-in list of role nouns", exc)
+        return None
+
+
+@functools.cache
+def is_person_noun(lemma: str) -> bool:
+    """True when the noun's most common sense is a person ("engineer", "chairman", "daughter")."""
+    wn = _wordnet()
+    if wn is None:
+        return lemma.lower() in _PEOPLE
+    synsets = wn.synsets(lemma.lower(), pos="n")
+    return bool(synsets) and synsets[0].lexname() == "noun.person"
