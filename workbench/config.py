@@ -173,7 +173,8 @@ class TrainConfig:
                                     "learned), besides its question/answer pairs")
     answer_only_logits: bool = param(True, "compute the output layer only at answer tokens while training (same "
                                      "loss, less work: the prompt's logits are never used)")
-    precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it, else fp32",
+    precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it or a CPU with bf16 instructions "
+                           "(AVX512-BF16, AMX), else fp32",
                            choices=("auto", "fp32", "bf16", "fp16"))
     system_prompt: str = param("", "system message used in the chat template while training and answering")
     # Measured (bench/knowledge.py, report document): an empty system turn trained 8% faster but the forgetting

@@ -341,7 +341,7 @@ def train(run: RunDir) -> dict[str, Any]:
     load_kwargs = method.load_kwargs(params, device) if method.load_kwargs else {}
     model, tok, info = models.load_model(cfg.model, precision=cfg.precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
-    dtype = models.pick_dtype(device, cfg.precision)
+    dtype = models.pick_dtype(device, cfg.precision, quantized=cfg.method == "qlora")
     train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     run.write_status(phase="training")
     model = method.build(model, params)
