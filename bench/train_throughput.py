@@ -1,89 +1,220 @@
-"""Training throughput: our batching (dynamic padding + length grouping) against padding every batch to
-max_seq_len (the baseline), LoRA on SmolLM2 on this machine. Prints a table, writes JSON.
+"""Training throughput side by side, on the same QA pairs, seed, batch and number of examples:
 
-    .venv/bin/python bench/train_throughput.py [--model smollm2] [--steps 12] [--out FILE.json]
+  hf-padded         the seeds' recipe: Hugging Face Trainer + PEFT, every example padded to 128 tokens, fp32
+  hf-dynamic        Hugging Face Trainer + PEFT with dynamic padding (DataCollatorForSeq2Seq), fp32: what a
+                    competent user writes with plain transformers + peft
+  workbench         `python -m workbench train` exactly as the CLI runs it (its worker, callbacks, defaults),
+                    with the evaluation, probes and replay off so that only training is timed
+  workbench-probes  the same with a held-out split, so the per-epoch eval loss and generation probe run too
+
+The pairs are the facts generator's questions about bench/knowledge_docs/report.md (the knowledge preset's
+shape of work: SmolLM2, LoRA r16 on all linear layers, batch 4). Each row runs in its own process (the HF
+rows never import the workbench, so they keep the OpenMP defaults a plain script has); rows alternate over
+the rounds so that a noisy machine slows all alike. Per row: useful (non-padding) tokens/s over the Trainer's
+train_runtime, seconds per step, peak RSS, and the mean training loss over the same examples; then the
+ratios workbench/hf-dynamic and workbench/hf-padded. Prints a table, writes bench/results/train_throughput.json.
+
+    .venv/bin/python bench/train_throughput.py [--rounds 2] [--steps 30] [--batch 4]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
-import workbench  # noqa: F401  - first: it sets the OpenMP wait policy before torch loads
-import torch
-
-from workbench import methods, models
-from workbench.formatting import DynamicPadCollator, encode_pairs
-
-
-def qa_pairs(n: int, seed: int = 0) -> list[dict[str, str]]:
-    """Questions and answers of realistic, varied length (one to four clauses)."""
-    rng = random.Random(seed)
-    clauses = ["the district plan was adopted in {y}", "it covered {n} hectares of former docks",
-               "the council financed {n} social homes", "the tram extension opened in {y}",
-               "a park replaced the rail yard", "residents voted on the design in {y}"]
-    pairs = []
-    for i in range(n):
-        k = rng.randint(1, 4)
-        answer = ", and ".join(c.format(y=rng.randint(1950, 2024), n=rng.randint(10, 9000))
-                               for c in rng.sample(clauses, k))
-        pairs.append({"question": f"What happened in renewal area {i}?", "answer": answer.capitalize() + "."})
-    return pairs
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "results" / "train_throughput.json"
+ROWS = ("hf-padded", "hf-dynamic", "workbench", "workbench-probes")
+PAD_TO = 128  # the seeds' max length; longer pairs are left out of every row alike
+LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
+LR = 1e-3
 
 
-def run(model_spec: str, steps: int, batch: int, pad_to: int | None) -> dict[str, float]:
-    model, tok, _ = models.load_model(model_spec, precision="fp32")
-    method = methods.get("lora")
-    model = method.build(model, methods.make_params(method, {"rank": 16, "targets": "all-linear"}))
-    examples = encode_pairs(tok, qa_pairs(steps * batch), max_len=256)
-    if pad_to is None:  # our path: similar lengths together, then pad to the batch's longest
-        examples.sort(key=lambda e: len(e["input_ids"]))
-        batches = [examples[i:i + batch] for i in range(0, len(examples), batch)]
-        random.Random(1).shuffle(batches)
-    else:
-        batches = [examples[i:i + batch] for i in range(0, len(examples), batch)]
-    collator = DynamicPadCollator(pad_id=tok.pad_token_id, multiple=pad_to or 8)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    model.train()
-    useful = 0
-    t0 = time.perf_counter()
-    for chunk in batches:
-        b = collator(chunk)
-        useful += int(b["attention_mask"].sum())
-        loss = model(**b).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    elapsed = time.perf_counter() - t0
-    return {"steps": len(batches), "seconds": round(elapsed, 2), "s_per_step": round(elapsed / len(batches), 3),
-            "useful_tokens_per_s": round(useful / elapsed, 1), "padded_tokens": collator.tokens_seen}
+# the HF rows: plain transformers + peft, in a child process ---------------------------------------------
+
+def encode(tok, pair: dict, max_len: int) -> dict | None:
+    """Prompt + answer under the chat template, loss on the answer only: what a careful user writes."""
+    messages = [{"role": "user", "content": pair["question"]}]
+    prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    full = tok.apply_chat_template(messages + [{"role": "assistant", "content": pair["answer"]}], tokenize=False)
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    ids = tok(full, add_special_tokens=False)["input_ids"]
+    if len(ids) > max_len:
+        return None
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(p_ids) + ids[len(p_ids):]}
 
 
-def main() -> None:
+def hf_row(model_path: str, data: Path, padded: bool, steps: int, batch: int) -> dict:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
+                              TrainingArguments)
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    pairs = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    examples = [e for e in (encode(tok, p, PAD_TO) for p in pairs) if e is not None][: steps * batch]
+    model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"],
+                                             target_modules="all-linear", task_type="CAUSAL_LM"))
+    collator = DataCollatorForSeq2Seq(tok, padding="max_length" if padded else True, max_length=PAD_TO,
+                                      label_pad_token_id=-100)
+    with tempfile.TemporaryDirectory() as out:
+        args = TrainingArguments(output_dir=out, per_device_train_batch_size=batch, num_train_epochs=1,
+                                 learning_rate=LR, lr_scheduler_type="cosine", warmup_ratio=0.03, logging_steps=1,
+                                 save_strategy="no", report_to=[], seed=42, use_cpu=True, remove_unused_columns=False,
+                                 dataloader_num_workers=0)
+        trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)
+        result = trainer.train()
+    return {"steps": result.global_step, "seconds": result.metrics["train_runtime"], "loss": result.training_loss}
+
+
+# the workbench rows: the CLI ----------------------------------------------------------------------------
+
+def workbench_row(data: Path, test: Path | None, steps: int, batch: int) -> dict:
+    with tempfile.TemporaryDirectory() as ws:
+        folder = Path(ws) / "data"
+        folder.mkdir()
+        (folder / "train.jsonl").write_text(data.read_text())
+        if test is not None:
+            (folder / "test.jsonl").write_text(test.read_text())
+        args = [sys.executable, "-m", "workbench", "--workspace", ws, "train", "--data", str(folder),
+                "--epochs", "1", "--batch-size", str(batch), "--learning-rate", str(LR), "--replay", "0",
+                "--max-seq-len", str(PAD_TO)]
+        if test is None:
+            args += ["--eval-fraction", "0", "--probe-size", "0"]
+        proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"workbench train failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+        run = next(p for p in (Path(ws) / "runs").iterdir() if (p / "summary.json").exists())
+        summary = json.loads((run / "summary.json").read_text())
+    return {"steps": summary["steps"], "seconds": summary["train_seconds"], "loss": summary["train_loss"]}
+
+
+def peak_rss_mb() -> int:
+    """The largest resident set of this process and of every process it waited for (the CLI's worker)."""
+    return round(max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                     resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
+
+
+# the parent: data, rounds, table --------------------------------------------------------------------------
+
+def make_pairs(folder: Path, n: int) -> tuple[Path, Path, str]:
+    """(train pairs, held-out pairs, model folder): `qa` on the report document, the first ``n`` pairs that
+    fit in 128 tokens under SmolLM2's template."""
+    import workbench  # noqa: F401 - the parent only prepares the data; rows run in their own processes
+    from workbench import models
+
+    proc = subprocess.run([sys.executable, "-m", "workbench", "--workspace", str(folder), "qa",
+                           str(ROOT / "bench" / "knowledge_docs" / "report.md"), "--out", "tp"],
+                          cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"qa failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    path = models.resolve("smollm2")
+    from transformers import AutoTokenizer
+    tok = AutoTokenizer.from_pretrained(path)
+    pairs = [json.loads(line) for line in (folder / "datasets" / "tp" / "train.jsonl").read_text().splitlines()]
+    fit = [{"question": p["question"], "answer": p["answer"]} for p in pairs if encode(tok, p, PAD_TO)]
+    if len(fit) < n:
+        raise RuntimeError(f"only {len(fit)} pairs fit in {PAD_TO} tokens; ask for fewer steps")
+    train, test = folder / "train.jsonl", folder / "test.jsonl"
+    train.write_text("".join(json.dumps(p) + "\n" for p in fit[:n]))
+    test.write_text("".join(json.dumps(p) + "\n" for p in fit[n:n + 24]))
+    return train, test, path
+
+
+def child(row: str, data: Path, test: Path, model_path: str, steps: int, batch: int) -> dict:
+    """One row in a fresh process."""
+    cmd = [sys.executable, __file__, "--row", row, "--data", str(data), "--test", str(test), "--model-path",
+           model_path, "--steps", str(steps), "--batch", str(batch)]
+    # as from a fresh shell: the parent imported the workbench, which set its OpenMP policy in os.environ
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "WORKBENCH_USER_OMP_WAIT_POLICY")}
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"row {row} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def summarise(runs: list[dict], tokens: int) -> dict:
+    seconds = [r["seconds"] for r in runs]
+    steps = runs[0]["steps"]
+    best = min(seconds)
+    return {"rounds": len(runs), "seconds": seconds, "steps": steps, "s_per_step": round(best / steps, 3),
+            "useful_tokens_per_s": round(tokens / best, 1),
+            "useful_tokens_per_s_median": round(tokens / statistics.median(seconds), 1),
+            "loss": round(statistics.mean(r["loss"] for r in runs), 4),
+            "peak_rss_mb": max((r.get("peak_rss_mb") or 0) for r in runs) or None}
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--steps", type=int, default=12)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--out", default="bench/results/train_throughput.json")
+    ap.add_argument("--rows", default=",".join(ROWS))
+    ap.add_argument("--row", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    ap.add_argument("--test", help=argparse.SUPPRESS)
+    ap.add_argument("--model-path", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    models.set_threads()
-    rows = {"pad to 128 (baseline)": run(args.model, args.steps, args.batch, pad_to=128),
-            "dynamic + grouped (ours)": run(args.model, args.steps, args.batch, pad_to=None)}
-    base = rows["pad to 128 (baseline)"]["useful_tokens_per_s"]
-    print(f"{'batching':28} {'s/step':>8} {'useful tok/s':>13} {'vs baseline':>12}")
-    for name, r in rows.items():
-        r["ratio_vs_baseline"] = round(r["useful_tokens_per_s"] / base, 2)
-        print(f"{name:28} {r['s_per_step']:>8} {r['useful_tokens_per_s']:>13} {r['ratio_vs_baseline']:>11}x")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"model": args.model, "batch": args.batch, "threads": torch.get_num_threads(),
-                               "machine": platform.machine(), "results": rows}, indent=2) + "\n")
-    print(f"wrote {out}")
+    if args.row:  # a child process: one row, one JSON line
+        data, test = Path(args.data), Path(args.test)
+        if args.row.startswith("hf-"):
+            result = hf_row(args.model_path, data, args.row == "hf-padded", args.steps, args.batch)
+        else:
+            result = workbench_row(data, test if args.row == "workbench-probes" else None, args.steps, args.batch)
+        print(json.dumps({**result, "peak_rss_mb": peak_rss_mb()}))
+        return 0
+    rows = args.rows.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        data, test, model_path = make_pairs(Path(tmp), args.steps * args.batch)
+        from transformers import AutoTokenizer
+        tok = AutoTokenizer.from_pretrained(model_path)
+        tokens = sum(len(encode(tok, json.loads(line), PAD_TO)["input_ids"])
+                     for line in data.read_text().splitlines() if line.strip())
+        runs: dict[str, list[dict]] = {r: [] for r in rows}
+        for i in range(args.rounds):
+            for row in rows if i % 2 == 0 else rows[::-1]:
+                runs[row].append(child(row, data, test, model_path, args.steps, args.batch))
+                print(f"round {i + 1}: {row:17} {runs[row][-1]['seconds']:7.1f} s  loss {runs[row][-1]['loss']:.4f}",
+                      flush=True)
+    results = {row: summarise(r, tokens) for row, r in runs.items()}
+    report(results, args, tokens)
+    return 0
+
+
+def report(results: dict, args: argparse.Namespace, tokens: int) -> None:
+    def ratio(a: str, b: str) -> float | None:
+        if a in results and b in results:
+            return round(results[a]["useful_tokens_per_s"] / results[b]["useful_tokens_per_s"], 2)
+        return None
+
+    ratios = {"workbench/hf-dynamic": ratio("workbench", "hf-dynamic"),
+              "workbench/hf-padded": ratio("workbench", "hf-padded"),
+              "hf-dynamic/hf-padded": ratio("hf-dynamic", "hf-padded")}
+    print(f"\n{'row':17} {'s/step':>7} {'useful tok/s':>13} {'(median)':>9} {'loss':>7} {'peak RSS MB':>12}")
+    for row, r in results.items():
+        print(f"{row:17} {r['s_per_step']:>7} {r['useful_tokens_per_s']:>13} {r['useful_tokens_per_s_median']:>9} "
+              f"{r['loss']:>7} {r['peak_rss_mb'] or '-':>12}")
+    print("ratios (useful tokens/s, best round):", ", ".join(f"{k} {v}x" for k, v in ratios.items() if v))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({
+        "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "model": "smollm2", "lora": LORA, "targets": "all-linear", "batch": args.batch, "steps": args.steps,
+        "examples": args.steps * args.batch, "useful_tokens": tokens, "pad_to": PAD_TO, "learning_rate": LR,
+        "rows": results, "ratios": ratios}, indent=1) + "\n")
+    print(f"wrote {OUT.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -105,3 +105,13 @@ def test_empty_inputs_give_titled_empty_figures(build, words):
     fig = build()
     assert len(fig.data) == 0
     assert words in fig.layout.title.text
+
+
+def test_a_long_run_is_drawn_from_at_most_a_few_hundred_points_with_its_ends():
+    records = [{"step": s, "split": "train", "loss": 1.0 / s} for s in range(1, 10001)]
+    fig = p.loss_figure(records)
+    xs = list(fig.data[0].x)
+    assert len(xs) <= p.MAX_POINTS + 1 and xs[0] == 1 and xs[-1] == 10000
+    assert xs == sorted(xs)
+    short = p.loss_figure(records[:50])
+    assert list(short.data[0].x) == list(range(1, 51))  # a short run keeps every point
