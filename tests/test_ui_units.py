@@ -222,6 +222,31 @@ def test_uploads_are_copied_under_clean_names_and_reported(workspace, tmp_path):
         ui_data.corpus_folder(workspace, "../outside", create=True)
 
 
+def test_uploads_with_clashing_or_long_names_are_all_kept(workspace, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "readme.txt", tmp_path / "b" / "readme.txt"
+    first.write_text("The first readme names the Vell Iron Works.\n")
+    second.write_text("The second readme names the Orrin depot.\n")
+    q, bang = tmp_path / "notes?.txt", tmp_path / "notes!.txt"
+    q.write_text("Question notes.\n")
+    bang.write_text("Exclamation notes.\n")
+    long = tmp_path / ("x" * 200 + ".md")
+    long.write_text("# Long\n\nA document with a very long name.\n")
+    added = ui_data.add_files(workspace, "clash", [str(first), str(second), str(q), str(bang), str(long)])
+    assert added[:4] == ["readme.txt", "readme (2).txt", "notes_.txt", "notes_ (2).txt"]
+    assert added[4].endswith(".md") and len(added[4]) <= ui_data.MAX_NAME
+    folder = ui_data.corpus_folder(workspace, "clash")
+    assert (folder / "readme.txt").read_text() != (folder / "readme (2).txt").read_text()
+    assert (folder / "notes_.txt").read_text() == "Question notes.\n"
+    # the same bytes again are not a new document; other bytes under a taken name get the next number
+    assert ui_data.add_files(workspace, "clash", [str(first)]) == []
+    third = tmp_path / "readme.txt"
+    third.write_text("A third readme.\n")
+    assert ui_data.add_files(workspace, "clash", [str(third)]) == ["readme (3).txt"]
+    assert len(ui_data.ingest_corpus(workspace, "clash", "chars", 800, 100).documents) == 6
+
+
 # chat and evaluation -------------------------------------------------------------------------------
 
 def test_chat_sides_are_parsed_strictly(workspace):

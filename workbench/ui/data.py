@@ -8,6 +8,7 @@ QA generation from a corpus is started in the QA tab.
 
 from __future__ import annotations
 
+import filecmp
 import re
 import shutil
 from dataclasses import dataclass
@@ -58,25 +59,53 @@ def ensure_sample_corpus(ws: Workspace) -> str | None:
     return SAMPLE_NAME if target.exists() else None
 
 
+MAX_NAME = 120
+
+
 def safe_file_name(name: str) -> str:
-    """A plain file name: no folders, no leading dots, only ordinary characters."""
-    stem = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .") or "document"
-    return stem[:120]
+    """A plain file name: no folders, no leading dots, only ordinary characters, at most 120 characters with
+    its suffix kept (a long name cut at 120 used to lose its type and be refused)."""
+    clean = re.sub(r"[^\w.\- ()]+", "_", Path(name).name).strip(" .") or "document"
+    suffix = Path(clean).suffix if len(Path(clean).suffix) <= 10 else ""
+    stem = clean[: len(clean) - len(suffix)] if suffix else clean
+    return stem[: MAX_NAME - len(suffix)].rstrip(" .") + suffix
+
+
+def free_name(folder: Path, name: str, taken: set[str]) -> str:
+    """``name``, or "stem (2).suffix", "stem (3).suffix", ... when a file of the collection or an earlier
+    upload of the same batch already has it."""
+    path, n = Path(name), 1
+    candidate = name
+    while candidate.lower() in taken or (folder / candidate).exists():
+        n += 1
+        candidate = safe_file_name(f"{path.stem} ({n}){path.suffix}")
+    return candidate
 
 
 def add_files(ws: Workspace, name: str, uploads: list[str] | None) -> list[str]:
-    """Copy uploaded files into the corpus; returns the names they got. Unsupported types are kept out."""
+    """Copy uploaded files into the corpus; returns the names they got. Unsupported types are kept out; a
+    file whose bytes the collection already holds under that name is not added twice; another file with a
+    name already taken is renamed ("notes (2).txt"), never written over."""
     folder = corpus_folder(ws, name, create=True)
-    added = []
+    added: list[str] = []
+    taken: set[str] = set()
     for item in uploads or []:
         src = Path(item)
         if not src.is_file():
             continue
-        target = safe_file_name(src.name)
-        if Path(target).suffix.lower() not in corpus.SUPPORTED_SUFFIXES:
+        wanted = safe_file_name(src.name)
+        if Path(wanted).suffix.lower() not in corpus.SUPPORTED_SUFFIXES:
             gr.Warning(f"{src.name}: not a supported type ({', '.join(corpus.SUPPORTED_SUFFIXES)}); left out")
             continue
+        existing = folder / wanted
+        if wanted.lower() not in taken and existing.is_file() and filecmp.cmp(src, existing, shallow=False):
+            gr.Info(f"{src.name}: already in {name}")
+            continue
+        target = free_name(folder, wanted, taken)
+        if target != src.name:
+            gr.Info(f"{src.name} saved as {target}" + (" (that name was taken)" if target != wanted else ""))
         shutil.copyfile(src, folder / target)
+        taken.add(target.lower())
         added.append(target)
     return added
 
