@@ -41,6 +41,18 @@ def test_qa_refuses_missing_inputs_and_bad_settings(workspace, capsys):
     assert "test_fraction" in capsys.readouterr().err
 
 
+def test_names_given_on_the_command_line_stay_inside_the_workspace(workspace, capsys):
+    for name in ("..", ".", "a\n"):
+        assert main(["qa", str(SAMPLE), "--out", name, "--fallback-only"]) == 2
+        assert "dataset name" in capsys.readouterr().err
+    assert not (workspace.root / "report.json").exists() and not (workspace.root / "train.jsonl").exists()
+    pairs = workspace.root / "pairs.jsonl"
+    pairs.write_text(json.dumps({"question": "When was the crane built?", "answer": "In 1911."}) + "\n")
+    assert main(["train", "--data", str(pairs), "--model", "tiny", "--run-dir", "../outside"]) == 2
+    assert "run name" in capsys.readouterr().err
+    assert not (workspace.root / "outside").exists() and not any(workspace.runs.glob("*"))
+
+
 def test_qa_defaults_to_facts_and_facts_prints_the_ledger(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "ws"))
     doc = tmp_path / "depot.md"

@@ -9,6 +9,7 @@ from typing import Any
 
 from .cli_commands import EXTRA_PARSERS, add_dataclass_options, follow, workspace_of
 from .config import QAGenConfig, describe, from_dict
+from .workspace import check_name
 
 SKIP = ("model", "endpoint_url", "endpoint_model", "api_key", "fallback_only")
 
@@ -16,8 +17,8 @@ SKIP = ("model", "endpoint_url", "endpoint_model", "api_key", "fallback_only")
 def out_folder(args: argparse.Namespace) -> Path:
     """--out is a folder path, or a bare name for datasets/<name> in the workspace."""
     out = Path(args.out)
-    if len(out.parts) == 1:
-        return workspace_of(args).datasets / out.name
+    if len(out.parts) <= 1:  # a name: it must stay inside datasets/ ("..", "." and odd names are refused)
+        return workspace_of(args).datasets / check_name(args.out, "dataset name")
     return out.resolve()
 
 

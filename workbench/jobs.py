@@ -20,7 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from .rundir import FINAL_STATES, RunDir, pid_alive
-from .workspace import Workspace
+from .workspace import Workspace, check_name
 
 ACTIVE = ("queued", "running")
 
@@ -95,7 +95,8 @@ def _older_waiting(run: RunDir) -> bool:
 def create_run(workspace: Workspace, kind: str, config: dict[str, Any], run_id: str | None = None,
                label: str | None = None) -> RunDir:
     """Write config.json (once) and the initial queued status; the worker owns status.json after this."""
-    run_id = run_id or workspace.new_run_id(label or config.get("method") or kind)
+    # a run lives in its workspace's runs/ folder, where the queue, the Runs tab and `runs list` see it
+    run_id = check_name(run_id, "run name") if run_id else workspace.new_run_id(label or config.get("method") or kind)
     run = RunDir(workspace.runs / run_id)
     if run.exists():
         raise JobError(f"run {run_id} already exists")
