@@ -10,7 +10,10 @@ Prints one row per document (pairs per fact, base and tuned key-fact accuracy, f
 after, seconds per stage) and writes bench/results/knowledge.json. Not a test: about 15 minutes a document
 on a 2-core CPU.
 
-    python bench/knowledge.py [--docs report,biography] [--workspace DIR] [--keep]
+    python bench/knowledge.py [--docs report,biography] [--workspace DIR] [--keep] [--train "--epochs 5"]
+        [--out FILE]
+
+--train passes settings to `train` (a lever being measured); the README's table comes from a run without it.
 """
 
 from __future__ import annotations
@@ -62,11 +65,11 @@ def question_file(doc: str, folder: Path) -> Path:
     return path
 
 
-def one_document(doc: str, workspace: Path) -> dict:
+def one_document(doc: str, workspace: Path, train_args: list[str]) -> dict:
     name = f"bench-{doc}"
     _, qa_s = cli(workspace, "qa", str(DOCS / f"{doc}.md"), "--out", name, "--overwrite")
     report = json.loads((workspace / "datasets" / name / "report.json").read_text())
-    _, train_s = cli(workspace, "train", "--data", name)
+    _, train_s = cli(workspace, "train", "--data", name, *train_args)
     run = latest_run(workspace)
     _, eval_s = cli(workspace, "eval", "--run", run.name)
     own = json.loads((run / "eval" / "scores.json").read_text())
@@ -88,6 +91,9 @@ def one_document(doc: str, workspace: Path) -> dict:
         "forgetting_after": forgetting.get("tuned", {}).get("fact_acc"),
         "qa_s": round(qa_s, 1), "train_s": round(train_s, 1), "eval_s": round(eval_s, 1),
         "total_min": round((qa_s + train_s + eval_s) / 60, 2), "questions_s": round(ask_s, 1),
+        "train_args": " ".join(train_args), "precision": json.loads((run / "summary.json").read_text())
+        .get("model", {}).get("dtype"),
+        "base_answers_reused": own.get("settings", {}).get("base_answers_reused"),
     }
 
 
@@ -115,27 +121,29 @@ def main() -> int:
     ap.add_argument("--docs", default=",".join(sorted(p.stem for p in DOCS.glob("*.md") if p.stem != "README")))
     ap.add_argument("--workspace", help="workspace to use (default: a fresh temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace")
+    ap.add_argument("--train", default="", help="extra `train` arguments, e.g. \"--epochs 5\"")
+    ap.add_argument("--out", default=str(OUT), help="where to write the JSON (default: %(default)s)")
     args = ap.parse_args()
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="wb-knowledge-")).resolve()
     rows: list[dict] = []
     try:
         for doc in args.docs.split(","):
-            rows.append(one_document(doc, workspace))
+            rows.append(one_document(doc, workspace, args.train.split()))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
-            write(rows)  # after each document, so a long run that is cut short keeps what it measured
+            write(rows, Path(args.out))  # after each document, so a long run that is cut short keeps what it measured
     finally:
         if not args.workspace and not args.keep:
             shutil.rmtree(workspace, ignore_errors=True)
     print(table(rows))
-    print(f"wrote {OUT.relative_to(ROOT)}")
+    print(f"wrote {args.out}")
     return 0
 
 
-def write(rows: list[dict]) -> None:
-    OUT.parent.mkdir(parents=True, exist_ok=True)
+def write(rows: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
     result = {"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
               "goal": GOAL, "documents": rows, "all_met": all(meets(r) for r in rows)}
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    out.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":

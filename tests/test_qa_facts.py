@@ -214,3 +214,12 @@ def test_it_means_the_nearest_subject_of_the_sentence_before():
     found = fx.document_facts([{"id": "v-0", "source": "v.md", "index": 0, "start": 0, "text": text}])
     carried = _fact(found, "61,240 passengers")
     assert carried.subject.lower() == "the vell line", carried.answer  # "the line" is the document's subject
+
+
+def test_the_doer_is_also_asked_by_its_noun_and_in_the_active_voice(lift):
+    from workbench.qa import lexicon
+    if lexicon._wordnet() is None:
+        pytest.skip("WordNet is not installed: doer nouns come from it")
+    designed = _questions(lift, "the engineer Mara Quist")
+    assert "Who was the designer of the Harrow Point Lift?" in designed
+    assert any(q.startswith(("Who designed", "Which person designed")) for q in designed)

@@ -28,10 +28,8 @@ DIMENSIONS = {"long": "length", "high": "height", "tall": "height", "wide": "wid
 @functools.cache
 def _wordnet() -> Any | None:
     try:
-        from nltk.corpus.reader.wordnet import WordNetCorpusReader
-
-        from ..metrics import ensure_wordnet
-        return WordNetCorpusReader(str(ensure_wordnet()), None)
+        from ..metrics import wordnet_reader
+        return wordnet_reader()
     except Exception as exc:  # no WordNet installed, or NLTK missing: the built-in list stands in
         log.info("WordNet unavailable for question words (%s); using a built-in list of role nouns", exc)
         return None
@@ -45,3 +43,23 @@ def is_person_noun(lemma: str) -> bool:
         return lemma.lower() in _PEOPLE
     synsets = wn.synsets(lemma.lower(), pos="n")
     return bool(synsets) and synsets[0].lexname() == "noun.person"
+
+
+@functools.cache
+def agent_noun(verb_lemma: str) -> str:
+    """The noun for who does the verb, from WordNet's derivational links ("design" -> "designer", "found" ->
+    "founder"), or "" when WordNet has none: "Who was the designer of X?" asks "X was designed by Y" from
+    another side than the verb does."""
+    wn = _wordnet()
+    if wn is None or " " in verb_lemma:
+        return ""
+    for synset in wn.synsets(verb_lemma, pos="v")[:3]:
+        for lemma in synset.lemmas():
+            if lemma.name() != verb_lemma:
+                continue
+            for form in lemma.derivationally_related_forms():
+                name = form.name()
+                if form.synset().lexname() == "noun.person" and name.startswith(verb_lemma[:-1]) \
+                        and name.endswith(("er", "or")):
+                    return name
+    return ""

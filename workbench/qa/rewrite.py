@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from .facts import Fact, inflect, mid_sentence
-from .lexicon import DIMENSIONS
+from .lexicon import DIMENSIONS, agent_noun
 
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 # verbs whose synonym keeps the sentence's meaning and frame in these texts (lemma -> lemma)
@@ -215,6 +215,25 @@ def other_voice(fact: Fact, wh: str) -> str | None:
     return None
 
 
+def doer_question(fact: Fact) -> str | None:
+    """Who did it, asked with the doer's noun: "X was designed by Y" -> "Who was the designer of X?";
+    "Y founded X" -> "Who was the founder of X?"."""
+    f = fact.frame
+    if fact.kind not in ("person", "organisation") or not f or "inner" in fact.role:
+        return None
+    noun = agent_noun(f.get("lemma", ""))
+    if not noun:
+        return None
+    be = "is" if f.get("tag") in ("VBZ", "VBP") else "was"
+    if fact.role == "agent" and f.get("passive"):
+        thing = f["subject"]
+    elif fact.role == "subject" and not f.get("passive"):
+        thing = next((p["text"] for p in f.get("parts", []) if p.get("dep") == "dobj" and p.get("text")), "")
+    else:
+        return None
+    return _q(f"Who {be} the {noun} of {mid_sentence(thing)}") if thing else None
+
+
 def measure_questions(fact: Fact) -> list[str]:
     """"The line is 168 metres long" asked for its length: "How long is the line?", "What is the length of
     the line?", "How many metres long is the line?" and "The line is how many metres long?"."""
@@ -255,9 +274,10 @@ def questions(fact: Fact, n: int = 4) -> list[str]:
         wh, wh_in, wh_alt = wh_words(fact)
         synonym = SYNONYMS.get(fact.frame.get("lemma", ""))
         # most different first: only ``n`` are kept, and each should add words the others lack
-        found = [fronted(fact, wh), fronted(fact, wh_alt or wh, synonym) if synonym else None,
-                 in_place(fact, wh_in), other_voice(fact, wh_alt or wh), fronted(fact, wh_alt) if wh_alt else None,
-                 other_voice(fact, wh), fronted(fact, wh, synonym) if synonym else None]
+        found = [fronted(fact, wh), other_voice(fact, wh_alt or wh),
+                 fronted(fact, wh_alt or wh, synonym) if synonym else None, doer_question(fact),
+                 in_place(fact, wh_in), fronted(fact, wh_alt) if wh_alt else None, other_voice(fact, wh),
+                 fronted(fact, wh, synonym) if synonym else None]
         if fact.frame.get("alt_subject") and fact.role != "subject":
             named = Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": fact.frame["alt_subject"]}})
             found.insert(1, fronted(named, wh_alt or wh))
