@@ -187,3 +187,16 @@ def test_a_run_whose_launcher_died_before_starting_it_is_not_queued_forever(tmp_
     assert run.effective_state() == "crashed"
     jobs.delete(run)  # refused while it looked queued
     assert not run.path.exists()
+
+
+def test_third_party_noise_stays_out_of_what_the_user_reads(caplog):
+    import logging
+
+    import workbench  # noqa: F401 - installs the filters
+
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("bitsandbytes.backends.cpu.ops").warning(
+            "Failed to load CPU gemm_4bit_forward from kernels-community: No module named 'kernels'")
+        logging.getLogger("absl").info("Using default tokenizer.")
+        logging.getLogger("bitsandbytes.backends.cpu.ops").warning("a real problem")
+    assert [r.getMessage() for r in caplog.records] == ["a real problem"]

@@ -11,3 +11,17 @@ USER_OMP_WAIT_POLICY = os.environ.setdefault("WORKBENCH_USER_OMP_WAIT_POLICY", o
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
+
+
+def _quiet_third_party_noise() -> None:
+    """Keep messages that say nothing to a user out of the CLI, the app's console and run logs: bitsandbytes
+    warns on every import that an optional CPU kernel package is missing (the 4-bit path works without it),
+    and rouge-score logs "Using default tokenizer." at each scorer it builds."""
+    import logging
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(
+        lambda record: "kernels-community" not in record.getMessage())
+    logging.getLogger("absl").setLevel(logging.WARNING)
+
+
+_quiet_third_party_noise()

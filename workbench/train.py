@@ -270,7 +270,7 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
         greater_is_better=False if early else None,
         logging_steps=cfg.logging_steps, logging_first_step=True, report_to="none", disable_tqdm=True,
-        gradient_checkpointing=cfg.gradient_checkpointing,
+        activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name; the old one warns
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu",
         remove_unused_columns=False, dataloader_pin_memory=device == "cuda",
