@@ -64,7 +64,8 @@ def choose(page, elem_id: str, option: str) -> None:
 
 
 def fill_number(page, elem_id: str, value: str) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]").first
+    # a number box, or the text box of an optional number (empty = default)
+    box = page.locator(f"#{elem_id} input[type=number], #{elem_id} textarea, #{elem_id} input[type=text]").first
     box.fill(value)
     box.press("Tab")
 

@@ -44,7 +44,9 @@ def test_train_form_is_built_from_field_metadata():
     slider = by_name["warmup_ratio"]
     assert isinstance(slider, gr.Slider) and (slider.minimum, slider.maximum, slider.step) == (0.0, 0.5, 0.01)
     assert isinstance(by_name["max_steps"], gr.Number)  # 10 million positions is no slider
-    assert isinstance(by_name["learning_rate"], gr.Number) and by_name["learning_rate"].value is None
+    # an optional number has an honest empty state: opening its accordion must not turn it into 0
+    assert isinstance(by_name["learning_rate"], gr.Textbox) and by_name["learning_rate"].value == ""
+    assert form.read([c.value for c in form.components])["learning_rate"] is None
     assert isinstance(by_name["gradient_checkpointing"], gr.Checkbox)
     assert "recompute activations" in by_name["gradient_checkpointing"].info
 
@@ -65,6 +67,8 @@ def test_form_read_gives_each_field_its_type():
     read = form.read([values[n] for n in form.names])
     assert read["batch_size"] == 8 and isinstance(read["batch_size"], int)
     assert read["learning_rate"] is None and read["epochs"] == 2.5
+    values.update(learning_rate=" 2e-4 ")
+    assert form.read([values[n] for n in form.names])["learning_rate"] == 2e-4
 
 
 # settings, command line, presets -------------------------------------------------------------------

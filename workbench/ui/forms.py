@@ -61,6 +61,11 @@ def to_field(value: Any, kind: type) -> Any:
     """Sliders hand back floats and text boxes strings; give each field its own type."""
     if value is None or (isinstance(value, str) and kind is not str and not value.strip()):
         return None
+    if kind in (int, float) and isinstance(value, str):  # an optional number's text box
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return value  # the config says what is wrong with it
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if kind in (list, dict) and isinstance(value, str):
@@ -103,6 +108,10 @@ def component_for(field: dict[str, Any], prefix: str = "") -> gr.components.Comp
     if use_slider(field, kind):
         step = field.get("step") or 1
         return gr.Slider(minimum=field["lo"], maximum=field["hi"], step=step, value=default, **common)
+    if kind in (int, float) and default is None:
+        # An optional number ("empty = the method's default") is a text box: gr.Number has no empty state and
+        # turned the empty learning rate into 0 when its accordion opened, which Start then refused.
+        return gr.Textbox(value="", placeholder="empty = default", **common)
     if kind in (int, float):
         # No minimum/maximum here: Gradio would refuse half-typed values; the config explains a bad value.
         return gr.Number(value=default, precision=0 if kind is int else None, **common)
