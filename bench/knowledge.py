@@ -11,9 +11,10 @@ after, seconds per stage) and writes bench/results/knowledge.json. Not a test: a
 on a 2-core CPU.
 
     python bench/knowledge.py [--docs report,biography] [--workspace DIR] [--keep] [--train "--epochs 5"]
-        [--out FILE]
+        [--qa "--wordings 6"] [--out FILE]
 
---train passes settings to `train` (a lever being measured); the README's table comes from a run without it.
+--train and --qa pass settings to `train` and `qa` (a lever being measured); the README's table comes from a
+run without them.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def question_file(doc: str, folder: Path) -> Path:
     return path
 
 
-def one_document(doc: str, workspace: Path, train_args: list[str]) -> dict:
+def one_document(doc: str, workspace: Path, train_args: list[str], qa_args: list[str] = ()) -> dict:
     name = f"bench-{doc}"
-    _, qa_s = cli(workspace, "qa", str(DOCS / f"{doc}.md"), "--out", name, "--overwrite")
+    _, qa_s = cli(workspace, "qa", str(DOCS / f"{doc}.md"), "--out", name, "--overwrite", *qa_args)
     report = json.loads((workspace / "datasets" / name / "report.json").read_text())
     _, train_s = cli(workspace, "train", "--data", name, *train_args)
     run = latest_run(workspace)
@@ -91,8 +92,8 @@ def one_document(doc: str, workspace: Path, train_args: list[str]) -> dict:
         "forgetting_after": forgetting.get("tuned", {}).get("fact_acc"),
         "qa_s": round(qa_s, 1), "train_s": round(train_s, 1), "eval_s": round(eval_s, 1),
         "total_min": round((qa_s + train_s + eval_s) / 60, 2), "questions_s": round(ask_s, 1),
-        "train_args": " ".join(train_args), "precision": json.loads((run / "summary.json").read_text())
-        .get("model", {}).get("dtype"),
+        "train_args": " ".join(train_args), "qa_args": " ".join(qa_args),
+        "precision": json.loads((run / "summary.json").read_text()).get("model", {}).get("dtype"),
         "base_answers_reused": own.get("settings", {}).get("base_answers_reused"),
     }
 
@@ -122,13 +123,14 @@ def main() -> int:
     ap.add_argument("--workspace", help="workspace to use (default: a fresh temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary workspace")
     ap.add_argument("--train", default="", help="extra `train` arguments, e.g. \"--epochs 5\"")
+    ap.add_argument("--qa", default="", help="extra `qa` arguments, e.g. \"--wordings 6\"")
     ap.add_argument("--out", default=str(OUT), help="where to write the JSON (default: %(default)s)")
     args = ap.parse_args()
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="wb-knowledge-")).resolve()
     rows: list[dict] = []
     try:
         for doc in args.docs.split(","):
-            rows.append(one_document(doc, workspace, args.train.split()))
+            rows.append(one_document(doc, workspace, args.train.split(), args.qa.split()))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
             write(rows, Path(args.out))  # after each document, so a long run that is cut short keeps what it measured
     finally:
