@@ -495,3 +495,23 @@ def test_builds_on_a_weightless_copy_with_the_same_count(name, tiny_path):
     with torch.device("meta"):
         weightless = AutoModelForCausalLM.from_config(models.model_config("tiny"))
         assert models.count_params(method.build(weightless, params)) == models.count_params(real)
+
+
+def test_auto_precision_on_a_cpu_is_bf16_only_where_the_trained_weights_stay_fp32(monkeypatch):
+    import torch
+
+    from workbench import methods as m
+    from workbench import models
+
+    assert m.precision_for("lora", "auto", "cpu") == "auto"
+    for name in ("full", "freeze", "prefix", "joint", "qlora", "cora"):
+        assert m.precision_for(name, "auto", "cpu") == "fp32", name
+    assert m.precision_for("full", "bf16", "cpu") == "bf16"  # what the user asked for stands
+    assert m.precision_for("full", "auto", "cuda") == "auto"
+    models.cpu_has_bf16.cache_clear()
+    monkeypatch.setenv("WORKBENCH_CPU_BF16", "0")
+    assert models.pick_dtype("cpu", "auto") == torch.float32
+    models.cpu_has_bf16.cache_clear()
+    monkeypatch.delenv("WORKBENCH_CPU_BF16")
+    assert models.pick_dtype("cpu", "auto", quantized=True) == torch.float32
+    models.cpu_has_bf16.cache_clear()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import torch
 
 from helpers import tiny_train_config, write_qa_dataset
 from workbench.formatting import IGNORE, DynamicPadCollator, encode_pair
 from workbench.rundir import RunDir
+from workbench import train as train_mod
 from workbench.train import PhaseSwitch, train
 from workbench.methods import Phase
 
@@ -248,3 +251,23 @@ def test_a_checkpoint_cut_short_is_never_resumed_and_older_ones_go_only_when_a_n
     names = sorted(p.name for p in run.checkpoints.glob("checkpoint-*"))
     assert names == ["checkpoint-6", "checkpoint-8"] and (run.checkpoints / "checkpoint-8" / "COMPLETE").exists()
     assert not (run.checkpoints / "checkpoint-8" / "WRITING").exists()
+
+
+def test_a_run_keeps_training_and_evaluating_on_the_data_it_started_with(tmp_path):
+    from workbench import evaluate as ev
+    from workbench.config import GenParams
+
+    run = make_run(tmp_path, max_steps=2)
+    data = tmp_path / "ds"  # make_run's dataset: 24 training pairs, 6 test pairs
+    train(run)
+    pin = run.pinned_data()
+    assert pin is not None and (pin / "train.jsonl").read_text() == (data / "train.jsonl").read_text()
+    record = json.loads((pin / "PINNED.json").read_text())
+    assert record["source"] == str(data) and set(record["sha256"]) == {"train.jsonl", "test.jsonl"}
+    # the dataset is edited afterwards: half its pairs go, the test split changes
+    write_qa_dataset(data, n_train=12, n_test=3)
+    cfg = train_mod.pinned(run, train_mod.parse_config(run))
+    train_pairs, test_pairs = train_mod.load_data(cfg)
+    assert (len(train_pairs), len(test_pairs)) == (24, 6)
+    pairs, _ = ev.load_eval_pairs(ev.EvalJob(run=str(run.path), gen=GenParams(max_new_tokens=2)))
+    assert len(pairs) == 6

@@ -178,9 +178,10 @@ def load_eval_pairs(job: EvalJob) -> tuple[list[dict[str, Any]], str]:
         pairs, where = explicit_pairs(Path(job.data))
     else:
         from .methods.loading import run_config
-        from .train import load_data  # torch is imported only when an evaluation runs
+        from .train import load_data, pinned  # torch is imported only when an evaluation runs
 
-        _, pairs = load_data(run_config(RunDir(Path(job.run))))
+        run = RunDir(Path(job.run))
+        _, pairs = load_data(pinned(run, run_config(run), create=False))
         where = "pairs the run held out from training"
         if not pairs:
             raise EvalError("the run's training data has no held-out pairs (no test split, fewer than 10 pairs or "
@@ -373,7 +374,9 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
         del tuned
         free_memory()
     else:
-        device, precision = tuned.info.device, cfg.precision
+        device = tuned.info.device
+        precision = "bf16" if tuned.info.dtype == "bfloat16" else "fp32" if tuned.info.dtype == "float32" \
+            else cfg.precision  # the base in the tuned model's own dtype
         del tuned
         free_memory()
         progress.check("loading the base model")

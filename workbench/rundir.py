@@ -8,9 +8,11 @@ process management. Standard library only (layer 1).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -96,6 +98,21 @@ def decode_records(chunk: bytes, source: Path) -> list[dict[str, Any]]:
     if bad:
         log.warning("%s: skipped %d unreadable line(s)", source, bad)
     return records
+
+
+PIN_RECORD = "PINNED.json"
+DATA_FILES = ("train.jsonl", "test.jsonl", "passages.jsonl")
+
+
+def _data_files(source: Path) -> dict[str, Path]:
+    """{name in the pinned copy: file}: a folder's data files, or a JSONL file as train.jsonl."""
+    if source.is_dir():
+        return {name: source / name for name in DATA_FILES if (source / name).is_file()}
+    return {"train.jsonl": source} if source.is_file() else {}
+
+
+def _digests(source: Path) -> dict[str, str]:
+    return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in _data_files(source).items()}
 
 
 # A launcher waits up to 30 s for its worker to announce itself; a queued run with no worker after this long
@@ -195,6 +212,35 @@ class RunDir:
         if start:
             chunk = chunk[chunk.find(b"\n") + 1:]  # the first line read from the middle is partial
         return decode_records(chunk[:chunk.rfind(b"\n") + 1], self.metrics_file)
+
+    # pinned inputs: the data a run trains on, copied at its first start ---------------------------
+    pinned = property(lambda self: self.path / "data")
+
+    def pinned_data(self) -> Path | None:
+        """The run's own copy of its training data (a folder with train.jsonl, and test.jsonl and
+        passages.jsonl where the dataset had them), or None before the run first started."""
+        return self.pinned if (self.pinned / PIN_RECORD).is_file() else None
+
+    def pin_data(self, source: Path) -> Path:
+        """Copy the dataset (a folder, or a JSONL file of pairs) into ``data/`` once, with the SHA-256 of each
+        file, so that a resume or an evaluation reads what the run trained on even after the dataset is
+        edited. Later calls return the copy and log when the source has changed since."""
+        source = Path(source)
+        if self.pinned_data() is not None:
+            record = read_json(self.pinned / PIN_RECORD, {}) or {}
+            if _digests(source) != record.get("sha256"):
+                log.info("run %s: %s changed since the run started; it keeps using its copy in %s", self.id,
+                         source, self.pinned)
+            return self.pinned
+        files = _data_files(source)
+        tmp = Path(tempfile.mkdtemp(dir=self.path, prefix=".data-"))
+        for name, src in files.items():
+            shutil.copyfile(src, tmp / name)
+        atomic_write_json(tmp / PIN_RECORD, {"source": str(source), "sha256": _digests(source),
+                                             "pinned_at": time.time()})
+        shutil.rmtree(self.pinned, ignore_errors=True)  # a copy left half-made by a crash
+        os.replace(tmp, self.pinned)
+        return self.pinned
 
     # stop flag ---------------------------------------------------------------------------------
     def request_stop(self) -> None:

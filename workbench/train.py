@@ -6,6 +6,7 @@ and status.json through the RunDir; never starts processes and never touches the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -324,9 +325,18 @@ def parse_config(run: RunDir) -> TrainConfig:
     return train_config_of(run.read_config())
 
 
+def pinned(run: RunDir, cfg: TrainConfig, create: bool = True) -> TrainConfig:
+    """``cfg`` reading the run's own copy of its data (made at the first start, rundir.RunDir.pin_data), so an
+    edit of the dataset afterwards changes neither a resume nor an evaluation of this run. Without
+    ``create`` (an evaluation), a run from before pinning keeps reading its dataset where it is."""
+    if run.pinned_data() is not None or (create and cfg.data and Path(cfg.data).exists()):
+        return dataclasses.replace(cfg, data=str(run.pin_data(Path(cfg.data))))
+    return cfg
+
+
 def train(run: RunDir) -> dict[str, Any]:
     """Train the run described by its config.json; resumes from its last checkpoint if there is one."""
-    cfg = parse_config(run)
+    cfg = pinned(run, parse_config(run))
     method = methods.get(cfg.method)
     params = methods.make_params(method, cfg.method_params)
     models.set_threads(cfg.threads)
@@ -339,9 +349,10 @@ def train(run: RunDir) -> dict[str, Any]:
     # drawn at build time, and a study's seeds should vary them as well as data order and dropout.
     set_seed(cfg.seed)
     load_kwargs = method.load_kwargs(params, device) if method.load_kwargs else {}
-    model, tok, info = models.load_model(cfg.model, precision=cfg.precision, device=device,
+    precision = methods.precision_for(cfg.method, cfg.precision, device)
+    model, tok, info = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
-    dtype = models.pick_dtype(device, cfg.precision, quantized=cfg.method == "qlora")
+    dtype = models.pick_dtype(device, precision, quantized=cfg.method == "qlora")
     train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     run.write_status(phase="training")
     model = method.build(model, params)

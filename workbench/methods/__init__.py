@@ -47,3 +47,18 @@ def make_params(method: Method, values: dict[str, Any] | None) -> Any:
         return from_dict(method.params_cls, values or {})
     except ConfigError as exc:
         raise MethodError(f"{method.name}: {exc}") from None
+
+
+# Methods whose trained weights stay fp32 when the base model is loaded in bf16 (PEFT keeps LoRA's A and B in
+# fp32): "auto" may pick bf16 for them on a CPU with bf16 instructions. The others train weights stored in the
+# model's own dtype (full, freeze), or concatenate fp32 virtual tokens with the model's states (prefix, joint),
+# or are quantized (qlora), and stay fp32 there.
+AUTO_BF16_ON_CPU = ("lora",)
+
+
+def precision_for(method: str, precision: str, device: str) -> str:
+    """The precision a run of ``method`` loads its model in: ``precision`` as given, except that "auto" on a
+    CPU means fp32 for the methods outside AUTO_BF16_ON_CPU."""
+    if precision == "auto" and device == "cpu" and method not in AUTO_BF16_ON_CPU:
+        return "fp32"
+    return precision

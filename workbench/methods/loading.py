@@ -13,7 +13,7 @@ from transformers import PreTrainedTokenizerBase
 from .. import models
 from ..config import TrainConfig, train_config_of
 from ..rundir import RunDir
-from . import get, make_params
+from . import get, make_params, precision_for
 
 
 class RunNotReady(ValueError):
@@ -43,7 +43,8 @@ def load_tuned(run_path: str | Path, device: str | None = None, precision: str |
     params = make_params(method, cfg.method_params)
     device = device or models.pick_device()
     load_kwargs: dict[str, Any] = method.load_kwargs(params, device) if method.load_kwargs else {}
-    base, tok, info = models.load_model(cfg.model, precision=precision or cfg.precision, device=device,
+    precision = precision_for(cfg.method, precision or cfg.precision, device)
+    base, tok, info = models.load_model(cfg.model, precision=precision, device=device,
                                         trust_remote_code=cfg.trust_remote_code, **load_kwargs)
     model = method.load(base, run.adapter)
     model.eval()
