@@ -204,3 +204,12 @@ def test_two_resumes_at_once_start_one_worker(tmp_path, monkeypatch):
         t.join()
     assert len(launched) == 1
     assert sum(isinstance(o, int) for o in outcomes) == 1 and any("cannot be resumed" in str(o) for o in outcomes)
+
+
+def test_a_launch_cut_short_before_its_config_does_not_block_the_run_name(workspace, tmp_path):
+    data = write_qa_dataset(tmp_path / "ds")
+    (workspace.runs / "cut-short").mkdir(parents=True)  # killed between mkdir and config.json
+    run = jobs.create_run(workspace, "train", {"train": tiny_train_config(data)}, run_id="cut-short")
+    assert run.exists() and run.read_status()["state"] == "queued"
+    with pytest.raises(jobs.JobError, match="already exists"):
+        jobs.create_run(workspace, "train", {"train": tiny_train_config(data)}, run_id="cut-short")

@@ -49,7 +49,9 @@ def test_unreadable_gguf_is_refused(tmp_path, monkeypatch):
 
 
 def test_cpu_precision_choices():
-    assert models.pick_dtype("cpu") == torch.float32
+    # auto: bf16 where the CPU multiplies bf16 natively, else fp32
+    assert models.pick_dtype("cpu") == (torch.bfloat16 if models.cpu_has_bf16() else torch.float32)
+    assert models.pick_dtype("cpu", "fp32") == torch.float32
     assert models.pick_dtype("cpu", "bf16") == torch.bfloat16
     with pytest.raises(models.ModelError, match="fp16 needs a CUDA GPU"):
         models.pick_dtype("cpu", "fp16")

@@ -100,7 +100,7 @@ def create_run(workspace: Workspace, kind: str, config: dict[str, Any], run_id: 
     run = RunDir(workspace.runs / run_id)
     if run.exists():
         raise JobError(f"run {run_id} already exists")
-    run.path.mkdir(parents=True)
+    run.path.mkdir(parents=True, exist_ok=True)  # a folder without config.json is a launch cut short
     run.write_config({"kind": kind, **config})
     run.write_status(state="queued", queued_at=time.time())
     return run

@@ -190,7 +190,7 @@ def train_cell(spec: StudySpec, cell: Cell, data: Path, ws: Workspace, extra_par
                progress: Progress) -> RunDir:
     run_id = f"{spec.name}-{cell.id}"
     path = ws.runs / run_id
-    if not path.exists():
+    if not RunDir(path).exists():  # never made, or a launch killed before its config.json was written
         settings = {**spec.train, **cell.variant.train, "data": str(data), "model": cell.model,
                     "method": cell.variant.method, "seed": cell.seed,
                     "method_params": {**cell.variant.params, **extra_params}}
@@ -207,7 +207,7 @@ def eval_cell(spec: StudySpec, train_run: RunDir, ws: Workspace, progress: Progr
     from .evaluate import eval_job, load_scores
 
     run = RunDir(ws.runs / f"{train_run.id}-eval")
-    if not run.path.exists():
+    if not run.exists():
         job = eval_job(ws, train_run.path, None, limit=int(spec.eval.get("limit", 0)),
                        probe=bool(spec.eval.get("probe", False)))
         job.base_cache = str(ws.studies / spec.name / "base-cache")  # every cell shares the base's answers
