@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the parent prepares the data with the workbench; the HF rows never import it
 OUT = ROOT / "bench" / "results" / "train_throughput.json"
 ROWS = ("hf-padded", "hf-dynamic", "workbench", "workbench-probes")
 PAD_TO = 128  # the seeds' max length; longer pairs are left out of every row alike
