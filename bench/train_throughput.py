@@ -72,7 +72,7 @@ def hf_row(model_path: str, data: Path, padded: bool, steps: int, batch: int) ->
                                       label_pad_token_id=-100)
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(output_dir=out, per_device_train_batch_size=batch, num_train_epochs=1,
-                                 learning_rate=LR, lr_scheduler_type="cosine", warmup_ratio=0.03, logging_steps=1,
+                                 learning_rate=LR, lr_scheduler_type="cosine", warmup_steps=0.03, logging_steps=1,
                                  save_strategy="no", report_to=[], seed=42, use_cpu=True, remove_unused_columns=False,
                                  dataloader_num_workers=0)
         trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)
