@@ -12,7 +12,8 @@ shape of work: SmolLM2, LoRA r16 on all linear layers, batch 4). Each row runs i
 rows never import the workbench, so they keep the OpenMP defaults a plain script has); rows alternate over
 the rounds so that a noisy machine slows all alike. Per row: useful (non-padding) tokens/s over the Trainer's
 train_runtime, seconds per step, peak RSS (HF rows only: the CLI's worker runs detached), and the mean
-training loss over the same examples; then the ratios workbench/hf-dynamic and workbench/hf-padded. Prints a table, writes bench/results/train_throughput.json.
+training loss over the same examples; then the ratios workbench/hf-dynamic and workbench/hf-padded. Prints a
+table, writes bench/results/train_throughput.json.
 
     .venv/bin/python bench/train_throughput.py [--rounds 2] [--steps 30] [--batch 4]
 """
