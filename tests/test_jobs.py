@@ -213,3 +213,27 @@ def test_a_launch_cut_short_before_its_config_does_not_block_the_run_name(worksp
     assert run.exists() and run.read_status()["state"] == "queued"
     with pytest.raises(jobs.JobError, match="already exists"):
         jobs.create_run(workspace, "train", {"train": tiny_train_config(data)}, run_id="cut-short")
+
+
+def test_a_full_disk_does_not_erase_why_a_run_failed(workspace, tmp_path, monkeypatch):
+    import errno
+
+    from workbench import worker
+    from workbench.rundir import RunDir
+
+    run = jobs.create_run(workspace, "train", {"train": tiny_train_config(tmp_path / "no-such-dataset")})
+    real_write = RunDir.write_status
+
+    def full_disk(self, **fields):
+        if fields.get("state") == "failed":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, **fields)
+
+    monkeypatch.setattr(RunDir, "write_status", full_disk)
+    assert worker.run(run.path) == 1
+    status = RunDir(run.path).read_status()
+    assert status["state"] == "failed" and "does not exist" in status["error"]["message"]
+    assert status["error"]["kind"]
+    # a resume clears the old failure: the reserve is blank again
+    RunDir(run.path).reserve_failure_space()
+    assert RunDir(run.path).reserved_failure() is None

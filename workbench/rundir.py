@@ -101,6 +101,8 @@ def decode_records(chunk: bytes, source: Path) -> list[dict[str, Any]]:
 
 
 PIN_RECORD = "PINNED.json"
+FAILURE_RESERVE = "failure.reserve"
+RESERVE_BYTES = 4096
 DATA_FILES = ("train.jsonl", "test.jsonl", "passages.jsonl")
 
 
@@ -158,7 +160,44 @@ class RunDir:
 
     # status: worker writes, everyone reads --------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
-        return read_json(self.status_file, {"state": "queued"}) or {"state": "queued"}
+        status = read_json(self.status_file, {"state": "queued"}) or {"state": "queued"}
+        reserved = self.reserved_failure()
+        if reserved and reserved.get("updated_at", 0) > status.get("updated_at", 0):
+            status.update(reserved)  # a failure written into the reserve when status.json could not be
+        return status
+
+    # the failure reason's reserve: room taken at start, so a full disk cannot erase why a run failed -------
+    failure_reserve = property(lambda self: self.path / FAILURE_RESERVE)
+
+    def reserve_failure_space(self) -> None:
+        """Fill the reserve with blanks (a resumed run clears its old failure this way)."""
+        with open(self.failure_reserve, "wb") as fh:
+            fh.write(b" " * RESERVE_BYTES)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def write_failure_in_reserve(self, fields: dict[str, Any]) -> bool:
+        """Write ``fields`` over the reserve's blanks in place, needing no new disk block; False if there is no
+        reserve or it cannot be written either."""
+        fields = {**fields, "updated_at": time.time()}
+        error = dict(fields.get("error") or {})
+        error["message"] = str(error.get("message", ""))[:1000]
+        data = json.dumps({**fields, "error": error}, default=str).encode()[:RESERVE_BYTES]
+        try:
+            with open(self.failure_reserve, "r+b") as fh:
+                fh.write(data.ljust(RESERVE_BYTES))
+                fh.flush()
+                os.fsync(fh.fileno())
+            return True
+        except OSError:
+            return False
+
+    def reserved_failure(self) -> dict[str, Any] | None:
+        try:
+            text = self.failure_reserve.read_bytes().strip()
+            return json.loads(text) if text else None
+        except (OSError, ValueError):
+            return None
 
     def write_status(self, **fields: Any) -> dict[str, Any]:
         status = self.read_status()

@@ -8,6 +8,7 @@ or `failed` with a classified error. It does not decide what to run next; jobs.p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -91,6 +92,8 @@ def run(run_dir: Path) -> int:
     run.write_status(state="queued", pid=os.getpid(), pid_started=process_started(os.getpid()), kind=kind,
                      queued_at=run.read_status().get("queued_at") or time.time(), error=None, result=None,
                      finished_at=None, started_at=None)
+    with contextlib.suppress(OSError):  # without room for it, a failure is still reported by status.json
+        run.reserve_failure_space()
     lock = AcceleratorLock.default(run)
     if not _wait_for_turn(run, lock):
         run.write_status(state="stopped", finished_at=time.time())
@@ -106,7 +109,13 @@ def run(run_dir: Path) -> int:
     except BaseException as exc:
         kind_ = classify(exc)
         traceback.print_exc()
-        run.write_status(state="failed", finished_at=time.time(), error={"kind": kind_, "message": str(exc)})
+        failed = {"state": "failed", "finished_at": time.time(), "error": {"kind": kind_, "message": str(exc)}}
+        try:
+            run.write_status(**failed)
+        except OSError as write_exc:  # a full disk: the reason goes where room was kept for it
+            print(f"run {run.id} failed ({kind_}: {exc}); status.json could not be written ({write_exc})",
+                  file=sys.stderr)
+            run.write_failure_in_reserve(failed)
         return 1
     finally:
         lock.release()
