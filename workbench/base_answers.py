@@ -43,26 +43,24 @@ class BaseAnswers:
         raw = read_json(self.path, {}) or {}
         self.answers: dict[str, str] = raw.get("answers", {}) if isinstance(raw, dict) else {}
         self.settings = settings
-        self._new: dict[str, str] = {}
-        self.asked: set[str] = set()  # questions this evaluation put to the model
+        self.asked: set[str] = set()  # questions this evaluation put to the model: the answers save() adds
 
     def get(self, question: str) -> str | None:
         return self.answers.get(question)
 
     def put(self, question: str, answer: str) -> None:
         self.answers[question] = answer
-        self._new[question] = answer
+        self.asked.add(question)
 
     def save(self) -> None:
         """Merge this evaluation's new answers into the file as it is now (another evaluation may have added
         some meanwhile) and replace it."""
-        if not self._new:
+        if not self.asked:
             return
         current = read_json(self.path, {}) or {}
         answers = current.get("answers", {}) if isinstance(current, dict) else {}
         if len(answers) > MAX_ANSWERS:
             answers = {}
-        answers.update(self._new)
+        answers.update({q: self.answers[q] for q in self.asked})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.path, {"settings": self.settings, "answers": answers})
-        self._new = {}

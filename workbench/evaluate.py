@@ -306,10 +306,10 @@ def _answers(model: Any, tok: Any, questions: list[str], gen: GenParams, system_
     if known is None:
         return answer_in_batches(model, tok, questions, gen, system_prompt, progress, phase)
     todo = sorted({q for q in questions if known.get(q) is None})
-    progress.advance(len(questions) - sum(questions.count(q) for q in todo), phase)
+    fresh = set(todo)
+    progress.advance(sum(q not in fresh for q in questions), phase)
     for q, a in zip(todo, answer_in_batches(model, tok, todo, gen, system_prompt, progress, phase)):
         known.put(q, a)
-        known.asked.add(q)
     return [known.get(q) or "" for q in questions]
 
 
@@ -347,6 +347,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
                    progress: Progress) -> tuple[dict[str, SideResult], dict[str, Any]]:
     """Answers of the tuned model and of its base, with one model in memory at a time."""
     from . import models
+    from .methods import precision_for
     from .methods.common import adapters_disabled
     from .methods.loading import load_tuned
 
@@ -360,8 +361,9 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}
     cache = base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
     cached = read_cached_side(cache)
-    known = BaseAnswers({**{k: info[k] for k in ("model", "device", "dtype", "system_prompt")},
-                         "quantized": cfg.method == "qlora", "gen": to_dict(job.gen), **model_identity(tuned.info)})
+    known = None if cached is not None else BaseAnswers(
+        {**{k: info[k] for k in ("model", "device", "dtype", "system_prompt")}, "quantized": cfg.method == "qlora",
+         "gen": to_dict(job.gen), **model_identity(tuned.info)})
     if cached is not None:
         info["base_from"] += " (cached from an earlier evaluation of the same base and questions)"
         results["base"] = cached
@@ -375,8 +377,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
         free_memory()
     else:
         device = tuned.info.device
-        precision = "bf16" if tuned.info.dtype == "bfloat16" else "fp32" if tuned.info.dtype == "float32" \
-            else cfg.precision  # the base in the tuned model's own dtype
+        precision = precision_for(cfg.method, cfg.precision, device)  # the rule load_tuned loaded it by
         del tuned
         free_memory()
         progress.check("loading the base model")
@@ -388,7 +389,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     if cache is not None and cached is None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(cache, results["base"].__dict__)
-    if cached is None:
+    if known is not None:
         known.save()
         reused = len(pairs) + len(probe) - len(known.asked)
         info["base_answers_reused"] = reused

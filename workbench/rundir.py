@@ -114,6 +114,7 @@ def _data_files(source: Path) -> dict[str, Path]:
 
 
 def _digests(source: Path) -> dict[str, str]:
+    """{name: SHA-256} of the data files of ``source`` (a dataset folder, a JSONL file or a pinned copy)."""
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in _data_files(source).items()}
 
 
@@ -161,9 +162,11 @@ class RunDir:
     # status: worker writes, everyone reads --------------------------------------------------------
     def read_status(self) -> dict[str, Any]:
         status = read_json(self.status_file, {"state": "queued"}) or {"state": "queued"}
-        reserved = self.reserved_failure()
+        # a failure written into the reserve when status.json could not be: status.json then still says the run
+        # is queued or running, so a run in a final state needs no second read
+        reserved = self.reserved_failure() if status.get("state") in ("queued", "running") else None
         if reserved and reserved.get("updated_at", 0) > status.get("updated_at", 0):
-            status.update(reserved)  # a failure written into the reserve when status.json could not be
+            status.update(reserved)
         return status
 
     # the failure reason's reserve: room taken at start, so a full disk cannot erase why a run failed -------
@@ -275,7 +278,8 @@ class RunDir:
         tmp = Path(tempfile.mkdtemp(dir=self.path, prefix=".data-"))
         for name, src in files.items():
             shutil.copyfile(src, tmp / name)
-        atomic_write_json(tmp / PIN_RECORD, {"source": str(source), "sha256": _digests(source),
+        # the digests of the copy, not of the source: it is the copy the record vouches for
+        atomic_write_json(tmp / PIN_RECORD, {"source": str(source), "sha256": _digests(tmp),
                                              "pinned_at": time.time()})
         shutil.rmtree(self.pinned, ignore_errors=True)  # a copy left half-made by a crash
         os.replace(tmp, self.pinned)

@@ -352,7 +352,7 @@ def train(run: RunDir) -> dict[str, Any]:
     precision = methods.precision_for(cfg.method, cfg.precision, device)
     model, tok, info = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
-    dtype = models.pick_dtype(device, precision, quantized=cfg.method == "qlora")
+    dtype = getattr(torch, info.dtype)  # what load_model chose: bf16 or fp16 switches on mixed precision
     train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     run.write_status(phase="training")
     model = method.build(model, params)

@@ -520,13 +520,15 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         a, b = _np_core(t.head), _np_core(t)
         named = ("person", "organisation", "place", "name")
         name, desc = (a, b) if _kind(a, roles=False) in named else (b, a)
-        if _kind(name, roles=False) not in named or _kind(desc, roles=False) != "thing":
+        name_kind = _kind(name, roles=False)
+        if name_kind not in named or _kind(desc, roles=False) != "thing":
             continue
         if not any(c.dep_ == "punct" for c in t.head.children):  # "the engineer Cornelius Dray": a close one
-            desc = [x for x in desc if x.i not in {y.i for y in t.subtree}]
+            inside = {y.i for y in t.subtree}
+            desc = [x for x in desc if x.i not in inside]
         root = next((x for x in sent if x.dep_ == "ROOT"), t)
         tense = "is" if root.tag_ in ("VBZ", "VBP") else "was"
-        kind = "person" if _kind(desc) == "person" and _kind(name, roles=False) != "place" else _kind(name)
+        kind = "person" if _kind(desc) == "person" and name_kind != "place" else _kind(name)
         # "the bulk carrier Merrow Dawn" describes the ship, not something of the document's subject
         out.append((_text(name), _resolve_np(desc, ctx, anchor=False), kind, tense))
         if _kind(name) == "person" and not ctx.topic_is_person:

@@ -1,6 +1,7 @@
-"""Word knowledge the question rules need, from WordNet: whether a noun names a person ("the engineer
-Cornelius Dray" is asked with "who", not "what"), and the noun a dimension adjective measures ("168
-metres long" is asked as "what is the length of ...").
+"""Word knowledge the question rules need. From WordNet: whether a noun names a person ("the engineer
+Cornelius Dray" is asked with "who", not "what") and the noun for who does a verb ("designer" for
+"design"). A short table: the noun a dimension adjective measures ("168 metres long" is asked as "what is
+the length of ...").
 
 WordNet is the database METEOR already uses (``metrics.ensure_wordnet`` provisions it from the system
 package; nothing is downloaded). Without it, a short built-in list of role nouns stands in, so fact
