@@ -223,3 +223,65 @@ def test_the_doer_is_also_asked_by_its_noun_and_in_the_active_voice(lift):
     designed = _questions(lift, "the engineer Mara Quist")
     assert "Who was the designer of the Harrow Point Lift?" in designed
     assert any(q.startswith(("Who designed", "Which person designed")) for q in designed)
+
+
+BIO = """# Mara Quill
+
+Mara Quill (4 May 1911 – 19 June 1980) was a surveyor and author. Her best-known work, the Harlow Aqueduct, opened in 1950.
+Its main arch of 64 metres was then the widest in the region. The new weir, 212 metres long, was built in 1952.
+Beneath the canal is a cistern with a capacity of 9,500 litres. A bust of her by the sculptor Ivo Brandt stands in the town hall.
+The aqueduct was closed from 1961 to 1964. The engineers chose granite over brick because of the frost.
+"""
+
+
+@pytest.fixture(scope="module")
+def bio() -> list[fx.Fact]:
+    return fx.document_facts([{"id": "bio-0000", "source": "bio.md", "index": 0, "start": 0, "text": BIO}])
+
+
+def test_a_life_span_in_brackets_gives_birth_and_death(bio):
+    born, died = _fact(bio, "4 May 1911"), _fact(bio, "19 June 1980")
+    assert born.answer == "Mara Quill was born on 4 May 1911." and died.answer == "Mara Quill died on 19 June 1980."
+    assert "When was Mara Quill born?" in rewrite.questions(born)
+    assert "When did Mara Quill die?" in rewrite.questions(died)
+    # the dates in brackets are no name for the person: no question calls her "4 May 1911"
+    assert not any("4 May" in q for f in bio for q in rewrite.questions(f) if f.role not in ("born", "died"))
+
+
+def test_a_measure_inside_a_noun_phrase_is_asked_for_its_owner(bio):
+    arch, weir, cistern = _fact(bio, "64 metres"), _fact(bio, "212 metres"), _fact(bio, "9,500 litres")
+    assert "How long was the Harlow Aqueduct's main arch?" in rewrite.questions(arch)  # "its" is the aqueduct
+    assert any(q.startswith("How long was the new weir") for q in rewrite.questions(weir))
+    assert any(q.startswith("What is the capacity of a cistern") for q in rewrite.questions(cistern))
+    assert "9,500 litres" in cistern.answer and "with a capacity" not in cistern.subject
+
+
+def test_a_maker_on_a_noun_is_asked_with_who(bio):
+    maker = _fact(bio, "the sculptor Ivo Brandt")
+    assert maker.role == "np-maker" and "Mara Quill" in maker.subject  # "a bust of her": her is Mara Quill
+    assert any(q.startswith("Who made a bust of Mara Quill") for q in rewrite.questions(maker))
+
+
+def test_the_named_apposition_is_the_subject_of_questions_and_a_thing_is_asked_from_its_other_side(bio):
+    opened = _fact(bio, "1950")
+    assert rewrite.questions(opened)[0] == "When did the Harlow Aqueduct open?"
+    closed = [f for f in bio if f.role == "subject" and "closed" in f.answer]
+    assert closed and any(q == "What was closed from 1961 to 1964?" for q in rewrite.questions(closed[0]))
+
+
+def test_each_end_of_a_range_and_a_reason_get_their_own_question_word(bio):
+    start, end = rewrite.questions(_fact(bio, "1961")), rewrite.questions(_fact(bio, "1964"))
+    assert start[0] == "From when was the Harlow Aqueduct closed?" and end[0] == "Until when was the Harlow Aqueduct closed?"
+    assert set(start).isdisjoint(end)
+    why = rewrite.questions(_fact(bio, "the frost"))
+    assert why and why[0].startswith("Why did the engineers") and not any("because" in q for q in why)
+
+
+def test_the_wrong_fact_check_accepts_names_the_reading_resolved():
+    passage = "The Brackwater Harbour Authority was set up in 1958. It now employs 214 people."
+    pair = {"question": "What employs 214 people now?", "sentence": "It now employs 214 people.",
+            "answer": "The Brackwater Harbour Authority now employs 214 people.", "keys": ["The Brackwater Harbour Authority"]}
+    # a name from another sentence of the passage is caught unless the reading resolved "it" to it
+    assert filters.check_fact(pair, passage, {}, filters.FilterSettings()) is not None
+    pair["resolved"] = "the Brackwater Harbour Authority"
+    assert filters.check_fact(pair, passage, {}, filters.FilterSettings()) is None

@@ -84,6 +84,7 @@ class Context:
     person: str | None = None  # the last person named as a subject (the topic, in a biography)
     thing: str | None = None  # the last named subject that is not a person
     topic_is_person: bool = False
+    named: str | None = None  # the last subject of this paragraph with a proper name ("the X Bridge")
 
 
 def _clean(text: str) -> str:
@@ -194,7 +195,7 @@ def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
         if t.tag_ == "PRP$" or (low in ("its", "their", "his", "her") and t.dep_ == "poss"):
             owner = ctx.person if low in ("his", "her") and ctx.person else (ctx.thing or ctx.topic)
             swap[t.i] = f"{mid_sentence(owner)}'s"
-        elif t.tag_ == "PRP" and len(tokens) == 1:
+        elif t.tag_ == "PRP" and (len(tokens) == 1 or t.dep_ == "pobj"):  # "a statue of her"
             if low in _PERSON_PRONOUNS and ctx.person:
                 swap[t.i] = ctx.person
             elif low in _THING_PRONOUNS:
@@ -226,6 +227,11 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
     indefinite = first.lower_ in ("a", "an")
     if ctx.topic.lower() in text.lower() or len(text.split()) > 5 or ctx.topic_is_person and indefinite:
         return text
+    if ctx.topic_is_person and ctx.named and head.lemma_.lower() in ctx.named.lower().split():
+        return ctx.named  # "the aqueduct" after "the Harlow Aqueduct"
+    if ctx.topic_is_person and ctx.named and not is_person_noun(head.lemma_):
+        # in a biography "the deck" after "the Saltmere Estuary Bridge, opened in 1957" is the bridge's
+        return f"{text} of {ctx.named}"
     # "each car", "a typical journey", "speed": a question that names no owner matches no other question
     return f"{text} of {mid_sentence(ctx.topic)}"
 
@@ -300,7 +306,8 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     subj = _own_subject(verb)
     swap: dict[int, str] = {}
     drop = [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
-    drop += [c for c in verb.children if c.dep_ in ("cc", "relcl", "mark")]
+    drop += [c for c in verb.children if c.dep_ in ("cc", "relcl", "mark")
+             or c.dep_ == "advmod" and c.tag_ == "WRB" and verb.dep_ == "advcl"]
     drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ in ("VBG", "VBN") and _own_subject(c) is None]
     # ", which had been formed in 1888" deeper in the clause is a fact of its own, asked from its own clause
     drop += [t for t in verb.subtree
@@ -392,7 +399,8 @@ def _args(clause: Clause) -> list[Arg]:
     out: list[Arg] = []
     if clause.subject and not (len(clause.subject) == 1 and clause.subject[0].lower_ in _RELATIVE | {"it", "they"}):
         kind = _kind(clause.subject)
-        if kind != "thing":
+        # "What was handed over to the society?" asks a thing from the other side of its clause
+        if kind != "thing" or _head(clause.subject).pos_ == "NOUN":
             out.append(Arg("subject", clause.subject, clause.subject, kind))
     for c in verb.children:
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
@@ -499,7 +507,21 @@ def _update_context(sent: Any, ctx: Context) -> None:
             _remember(subj, ctx)
 
 
+_NAMED_ENTS = {"PERSON", "ORG", "GPE", "FAC", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT"}
+
+
+def _named_appos(tok: Any) -> Any | None:
+    """The name set beside a noun ("her best-known work, the Saltmere Estuary Bridge,"); not a date in brackets."""
+    return next((c for c in tok.children if c.dep_ == "appos" and (
+        c.ent_type_ in _NAMED_ENTS or c.pos_ == "PROPN" and not c.ent_type_)), None)
+
+
 def _remember(subj: Any, ctx: Context) -> None:
+    named = _named_appos(subj)
+    if named is not None and subj.pos_ == "NOUN":  # "Her best-known work, the X Bridge, ... Its span": the bridge
+        subj = named
+    if subj.pos_ == "PROPN" and subj.ent_type_ != "PERSON":
+        ctx.named = mid_sentence(_text(_np_core(subj)))
     if subj.ent_type_ == "PERSON":
         if not ctx.topic_is_person:  # in a biography "she" stays the subject of the article
             ctx.person = _text(_np_core(subj))
@@ -547,7 +569,7 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
         pronoun = subj.lower_ if subj is not None else ""
         if previous and (pronoun in ("it", "they") or pronoun in ("he", "she") and not ctx.topic_is_person):
             # "The carrier Merrow Dawn arrived in 2021; she is 229 metres long": the clause before names her
-            ctx_here = Context(ctx.topic, ctx.topic_words, previous, previous, ctx.topic_is_person)
+            ctx_here = Context(ctx.topic, ctx.topic_words, previous, previous, ctx.topic_is_person, ctx.named)
             clause = _clause(verb, ctx_here)
         else:
             clause = _clause(verb, ctx)
@@ -563,6 +585,8 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
             if arg is None:
                 continue
             span = _text(arg.tokens)
+            if arg.role == "subject" and clause.subject_text and arg.tokens == clause.subject:
+                span = clause.subject_text  # the answer states the subject as resolved: "Its span" -> "the X's span"
             if not span or (span.lower(), arg.role) in seen or span.lower() in ("it", "they", "this"):
                 continue
             seen.add((span.lower(), arg.role))
@@ -575,6 +599,8 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
                                   (desc, "appos-desc", {"copula": tense, "about": name, "name_kind": kind})):
             facts.append(Fact(_fact_id(source, sentence, span, role), source, passage_id, sentence, name, span,
                               kind if role == "appos-name" else "thing", answer, role, frame))
+    from .phrases import phrase_facts  # phrases builds on this module's helpers
+    facts += phrase_facts(sent, ctx, source, passage_id)
     _update_context(sent, ctx)
     return facts
 
@@ -604,7 +630,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     for c in sorted(verb.children, key=lambda c: c.i):
         if c.i in subject_ids or c.i in aux_ids or c.dep_ in ("punct", "cc", "nsubj", "nsubjpass", "mark"):
             continue
-        if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and len(list(c.subtree)) > 1:
+        if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and (len(list(c.subtree)) > 1 or c.tag_ == "WRB"):
             continue  # a question keeps the clause's core phrases, not its side clauses
         tokens = [t for t in _phrase(c) if t.i not in asked] if c.i not in asked else []
         whole = {t.i for t in c.subtree}
@@ -625,11 +651,14 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     elif first is not None and first.is_sent_start and first.pos_ != "PROPN" and subject.startswith(first.text):
         subject = subject[:1].lower() + subject[1:]  # "Total income ..." inside a question
     # "Its manager, Ada Pell, joined in 2011": the question may name her either way
-    subj_tok = _own_subject(verb)
-    alt = next((c for c in subj_tok.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
-               None) if subj_tok is not None else None
+    subj_tok = _own_subject(verb) or (_own_subject(verb.head) if verb.dep_ == "conj" else None)
+    alt = _named_appos(subj_tok) if subj_tok is not None else None
+    alt_subject = ""
+    if alt is not None:
+        # a reader asks by the name ("the Saltmere Estuary Bridge"), seldom by "her best-known work"
+        subject, alt_subject = mid_sentence(_text(_np_core(alt))), subject
     return {
-        "alt_subject": _text(_np_core(alt)) if alt is not None else "",
+        "alt_subject": alt_subject,
         "lemma": verb.lemma_, "tag": tag, "verb": verb_text, "auxes": aux_words,
         "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
         "role": arg.role, "head_noun": arg.head_noun, "dimension": arg.dimension,
@@ -656,7 +685,7 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
             if ctx is None:
                 ctx = _context([d for _, d in paragraphs], source, passage["text"])
             for start, doc in paragraphs:
-                ctx.thing = None  # a new paragraph's "it" is the document's subject again
+                ctx.thing = ctx.named = None  # a new paragraph's "it" is the document's subject again
                 for sent in doc.sents:
                     if offset + start + sent.start_char < read_until or not _is_statement(sent):
                         continue

@@ -157,8 +157,10 @@ def score_pair(pair: dict[str, Any], passage: str) -> dict[str, float]:
     q_tokens, a_content = tokenize(q), content_tokens(a)
     q_set = set(q_tokens)
     novelty = sum(1 for t in a_content if t not in q_set) / len(a_content) if a_content else 0.0
+    # an answer may name what its sentence called "it": the resolved names stand beside the passage
+    resolved = str(pair.get("resolved") or "")
     return {
-        "grounding": round(overlap_recall(a, passage), 4),
+        "grounding": round(overlap_recall(a, f"{passage}\n{resolved}" if resolved else passage), 4),
         "rouge_l_recall": round(rouge_l(tokenize(passage), tokenize(a))[1], 4) if passage else 0.0,
         "answer_novelty": round(novelty, 4),
         "relevance": round(relevance(q, a, passage), 4),
@@ -249,7 +251,9 @@ def check_fact(pair: dict[str, Any], passage: str, scores: dict, s: FilterSettin
     answer_words = set(tokenize(pair["answer"]))
     source = pair.get("sentence") or max(sentences, key=lambda x: len(answer_words & set(tokenize(x))), default="")
     elsewhere = _fact_words(passage) - _fact_words(source)
-    foreign = sorted(_fact_words(pair["answer"]) & elsewhere - _fact_words(pair["question"]))
+    allowed = _fact_words(pair["question"]) | {m.group().replace(",", "") for m in _FACT_WORD.finditer(
+        str(pair.get("resolved") or ""))}
+    foreign = sorted(_fact_words(pair["answer"]) & elsewhere - allowed)
     if foreign:
         return f"the answer names {', '.join(foreign[:3])}, which its source sentence does not"
     return None

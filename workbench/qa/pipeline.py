@@ -110,7 +110,10 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
         for question in rewrite.questions(fact, cfg.wordings):
             record = pairs.add(question, fact.answer, fact.passage_id, generator="facts", origin="facts",
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
-            record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence,
+            # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
+            resolved = " ".join(x for x in (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"))
+                                if x)
+            record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence, resolved=resolved,
                           kind="paraphrase" if first else "original")
             first = first or record
         if progress:

@@ -55,14 +55,22 @@ _NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight",
                  "twenty", "thirty", "forty", "fifty", "hundred", "thousand", "million", "billion", "dozen"}
 
 
+_HEDGES = {"about", "some", "nearly", "over", "more", "than", "almost", "around", "the", "a", "an", "estimated",
+           "approximately", "roughly", "just", "under", "fewer", "less", "up", "to", "exactly", "only"}
+
+
 def _count_noun(fact: Fact) -> str:
+    """What is counted: "sets of the Corvane pontoon" in "More than 1,900 sets ... were made"."""
     if fact.role == "number":
         return fact.frame.get("head_noun") or ""
-    words = fact.span.split()
-    while words and (re.fullmatch(r"[\d.,]+", words[0]) or words[0].lower() in _NUMBER_WORDS | {
-            "about", "some", "nearly", "over", "more", "than", "almost", "around", "the", "a", "an"}):
+    # a counted subject keeps its owner in the question: "How many sets of X were manufactured?"
+    said = fact.span
+    if fact.role == "subject" and fact.subject.lower().startswith(fact.span.lower()):
+        said = fact.subject
+    words = said.split()
+    while words and (re.fullmatch(r"[\d.,]+", words[0]) or words[0].lower() in _NUMBER_WORDS | _HEDGES):
         words = words[1:]
-    return " ".join(words) if words and len(words) < len(fact.span.split()) else ""
+    return " ".join(words) if words and len(words) < len(said.split()) else ""
 
 
 _DURATION = re.compile(r"^(?:about |some |nearly |almost |over |more than |under )?"
@@ -73,6 +81,13 @@ _DURATION = re.compile(r"^(?:about |some |nearly |almost |over |more than |under
 def wh_words(fact: Fact) -> tuple[str, str, str]:
     """(fronted question word, in-place question word, another fronted question word) for the fact's kind."""
     kind, prep, span = fact.kind, fact.frame.get("prep", ""), fact.span
+    if prep in ("because", "due"):  # "because of the salt air"
+        return "Why", "why", "For what reason"
+    if kind == "date" and prep in ("from", "to", "until") and any(
+            _RANGE_END.match(p.get("text", "")) for p in fact.frame.get("parts", [])):
+        # "closed from 1940 to 1946": each end asked as an end, not both as "When was it closed?"
+        return ("From when", "which year", "From what year") if prep == "from" else (
+            "Until when", "which year", "Until what year")
     duration = _DURATION.match(span)
     if duration and kind in ("date", "time", "quantity", "number"):  # "74 seconds", "for 17 years"
         unit = duration.group(1).lower()
@@ -111,13 +126,17 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
     return "What", "what", ""
 
 
+_RANGE_END = re.compile(r"^(?:to|until|till|from)\s+(?:\w+\s+)?\d{3,4}\b")
+
+
 def _parts(fact: Fact, inner: str = "") -> tuple[str, str]:
     """(words after the verb, fronted phrases moved to the end) without the asked phrase; ``inner``
     fills the hole when the asked span sits inside a phrase."""
     post, pre = [], []
+    ranged = fact.kind == "date" and fact.role in ("prep:from", "prep:to", "prep:until")
     for part in fact.frame.get("parts", []):
-        if part.get("asked"):
-            continue
+        if part.get("asked") or ranged and _RANGE_END.match(part.get("text", "")):
+            continue  # "closed from 1940 to 1946" asked for 1940 is not "When was it closed to 1946?"
         text = part["text"]
         if part.get("hole"):
             if not inner:
@@ -160,7 +179,8 @@ def fronted(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
         return _q(f"{wh} {_finite(fact, lemma)} {post} {pre}")
     aux, verb = _verb_bits(fact, lemma)
     prep = f.get("prep", "")
-    if prep and not wh.lower().startswith(("when", "where", "how long", "in ", "on ", "at ", "for ")) \
+    if prep and not wh.lower().startswith(("when", "where", "how long", "in ", "on ", "at ", "for ", "why", "from ",
+                                           "until ")) \
             and fact.role.startswith("prep"):
         wh = f"{prep.capitalize()} {wh[0].lower() + wh[1:]}"
     if fact.role == "agent":
@@ -171,7 +191,7 @@ def fronted(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
 def in_place(fact: Fact, wh: str) -> str | None:
     """The clause as a statement with the fact replaced by a question word: "... opened on what date?"."""
     f = fact.frame
-    if not f:
+    if not f or wh == "why":  # "... because why?" is no question
         return None
     if "inner" in fact.role or fact.role == "number":
         if fact.role == "number":
@@ -263,10 +283,52 @@ def appos_questions(fact: Fact) -> list[str]:
             _q(f"What kind of {'person' if kind == 'person' else 'entity'} {be} {about}")]
 
 
+def life_questions(fact: Fact) -> list[str]:
+    """"X (1903–1978)" asked for either end: "When was X born?", "In what year did X die?"."""
+    person = fact.frame["person"]
+    year = "In what year" if re.fullmatch(r"\d{4}", fact.span) else "On what date"
+    if fact.role == "born":
+        return [_q(f"When was {person} born"), _q(f"{year} was {person} born"),
+                _q(f"What is the date of birth of {person}"), _q(f"{person} was born in which year")]
+    return [_q(f"When did {person} die"), _q(f"{year} did {person} die"),
+            _q(f"What was the date of death of {person}"), _q(f"{person} died in which year")]
+
+
+def np_measure_questions(fact: Fact) -> list[str]:
+    """"its main span of 412 metres": "How long is its main span?", "What is the length of ..."."""
+    f = fact.frame
+    be, thing, adj, noun, unit = f["copula"], f["subject"], f["dimension"], f["noun"], f.get("unit", "")
+    found = [_q(f"What {be} the {noun} of {thing}")]
+    if adj:
+        found += [_q(f"How {adj} {be} {thing}"), _q(f"How many {unit} {adj} {be} {thing}") if unit else None]
+    elif noun == "capacity":
+        have = "has" if be == "is" else "had"
+        found += [_q(f"How much {'does' if be == 'is' else 'did'} {thing} hold"),
+                  _q(f"How many {unit} {'does' if be == 'is' else 'did'} {thing} hold") if unit else None,
+                  _q(f"What capacity {have} {thing}")]
+    found.append(_q(f"The {noun} of {thing} {be} how many {unit}") if unit else None)
+    return [q for q in found if q]
+
+
+def np_maker_questions(fact: Fact) -> list[str]:
+    """"a statue by the sculptor Nell Gaudry": "Who made the statue?", "By whom was the statue made?"."""
+    be, thing = fact.frame["copula"], fact.frame["subject"]
+    who = "Who" if fact.kind == "person" else "Which organisation"
+    by = "By whom" if fact.kind == "person" else "By which organisation"
+    return [_q(f"{who} made {thing}"), _q(f"{by} {be} {thing} made"), _q(f"{who} created {thing}"),
+            _q(f"Whose work {be} {thing}")]
+
+
+_OWN_QUESTIONS = {"born": life_questions, "died": life_questions, "np-measure": np_measure_questions,
+                  "np-maker": np_maker_questions}
+
+
 def questions(fact: Fact, n: int = 4) -> list[str]:
     """Up to ``n`` distinct wordings of the question the fact answers, best first; those that fail
     ``check_question`` are left out."""
-    if fact.role.startswith("appos"):
+    if fact.role in _OWN_QUESTIONS:
+        found = _OWN_QUESTIONS[fact.role](fact)
+    elif fact.role.startswith("appos"):
         found = appos_questions(fact)
     elif fact.role == "measure":
         found = measure_questions(fact)
