@@ -227,9 +227,11 @@ def test_the_doer_is_also_asked_by_its_noun_and_in_the_active_voice(lift):
 
 BIO = """# Mara Quill
 
-Mara Quill (4 May 1911 – 19 June 1980) was a surveyor and author. Her best-known work, the Harlow Aqueduct, opened in 1950.
+Mara Quill (4 May 1911 – 19 June 1980) was a surveyor and author.
+Her best-known work, the Harlow Aqueduct, opened in 1950.
 Its main arch of 64 metres was then the widest in the region. The new weir, 212 metres long, was built in 1952.
-Beneath the canal is a cistern with a capacity of 9,500 litres. A bust of her by the sculptor Ivo Brandt stands in the town hall.
+Beneath the canal is a cistern with a capacity of 9,500 litres.
+A bust of her by the sculptor Ivo Brandt stands in the town hall.
 The aqueduct was closed from 1961 to 1964. The engineers chose granite over brick because of the frost.
 """
 
@@ -271,7 +273,8 @@ def test_the_named_apposition_is_the_subject_of_questions_and_a_thing_is_asked_f
 
 def test_each_end_of_a_range_and_a_reason_get_their_own_question_word(bio):
     start, end = rewrite.questions(_fact(bio, "1961")), rewrite.questions(_fact(bio, "1964"))
-    assert start[0] == "From when was the Harlow Aqueduct closed?" and end[0] == "Until when was the Harlow Aqueduct closed?"
+    assert start[0] == "From when was the Harlow Aqueduct closed?"
+    assert end[0] == "Until when was the Harlow Aqueduct closed?"
     assert set(start).isdisjoint(end)
     why = rewrite.questions(_fact(bio, "the frost"))
     assert why and why[0].startswith("Why did the engineers") and not any("because" in q for q in why)
@@ -280,7 +283,8 @@ def test_each_end_of_a_range_and_a_reason_get_their_own_question_word(bio):
 def test_the_wrong_fact_check_accepts_names_the_reading_resolved():
     passage = "The Brackwater Harbour Authority was set up in 1958. It now employs 214 people."
     pair = {"question": "What employs 214 people now?", "sentence": "It now employs 214 people.",
-            "answer": "The Brackwater Harbour Authority now employs 214 people.", "keys": ["The Brackwater Harbour Authority"]}
+            "answer": "The Brackwater Harbour Authority now employs 214 people.",
+            "keys": ["The Brackwater Harbour Authority"]}
     # a name from another sentence of the passage is caught unless the reading resolved "it" to it
     assert filters.check_fact(pair, passage, {}, filters.FilterSettings()) is not None
     pair["resolved"] = "the Brackwater Harbour Authority"

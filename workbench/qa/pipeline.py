@@ -111,8 +111,8 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
             record = pairs.add(question, fact.answer, fact.passage_id, generator="facts", origin="facts",
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
             # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
-            resolved = " ".join(x for x in (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"))
-                                if x)
+            names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"))
+            resolved = " ".join(x for x in names if x)
             record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence, resolved=resolved,
                           kind="paraphrase" if first else "original")
             first = first or record
