@@ -66,3 +66,16 @@ def test_qa_defaults_to_facts_and_facts_prints_the_ledger(tmp_path, monkeypatch,
     assert re.search(r"depot: \d+ facts, \d+ asked by training pairs", out)
     assert "Orrin & Kell" in out and "86 drivers" in out
     assert main(["facts", "no-such-dataset"]) == 2
+
+
+def test_export_data_writes_each_format_and_refuses_what_it_cannot(workspace, tmp_path, capsys):
+    assert main(["qa", str(SAMPLE), "--out", "sample", "--fallback-only"]) == 0
+    capsys.readouterr()
+    assert main(["export-data", "sample", "--format", "messages", "--out", str(tmp_path / "out")]) == 0
+    lines = (tmp_path / "out" / "sample_train_messages.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert [m["role"] for m in first["messages"]] == ["user", "assistant"] and first["source"]
+    assert main(["export-data", "sample", "--format", "alpaca", "--into", str(tmp_path / "nowhere")]) == 2
+    assert "dataset_info.json" in capsys.readouterr().err
+    assert main(["export-data", "no-such-dataset"]) == 2
+    assert "no dataset at" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.qa import dataset
+from workbench.qa import dataset, formats
 from workbench.qa.dataset import DatasetError
 
 
@@ -97,7 +97,7 @@ def test_load_errors_name_the_line(tmp_path: Path):
 @pytest.mark.parametrize("fmt", ["alpaca", "sharegpt"])
 def test_export_reimport_round_trip(tmp_path: Path, fmt: str):
     folder = make_folder(tmp_path)
-    written = dataset.export(folder, fmt, system="You answer questions about Vellmouth.")
+    written = formats.export(folder, fmt, system="You answer questions about Vellmouth.")
     info = json.loads(written["dataset_info"].read_text())
     for split in ("train", "test"):
         records = json.loads(written[split].read_text())
@@ -105,7 +105,7 @@ def test_export_reimport_round_trip(tmp_path: Path, fmt: str):
         assert entry["file_name"] == written[split].name
         assert entry["columns"]["system"] == "system"
         if fmt == "alpaca":
-            assert set(records[0]) == {"instruction", "input", "output", "system"}
+            assert set(records[0]) == {"instruction", "input", "output", "system", *formats.EXTRAS, "keys"}
             assert "formatting" not in entry and entry["columns"]["prompt"] == "instruction"
         else:
             assert records[0]["conversations"][0]["from"] == "human"
@@ -118,10 +118,59 @@ def test_export_reimport_round_trip(tmp_path: Path, fmt: str):
 def test_export_merges_dataset_info(tmp_path: Path):
     folder = make_folder(tmp_path)
     out = tmp_path / "llamafactory-data"
-    dataset.export(folder, "alpaca", out_dir=out)
-    dataset.export(folder, "sharegpt", out_dir=out)
+    formats.export(folder, "alpaca", out_dir=out)
+    formats.export(folder, "sharegpt", out_dir=out)
     assert sorted(json.loads((out / "dataset_info.json").read_text())) == [
         "demo_test_alpaca", "demo_test_sharegpt", "demo_train_alpaca", "demo_train_sharegpt"]
+
+
+def test_messages_export_loads_with_datasets_and_a_chat_template(tmp_path: Path):
+    """TRL's SFT trainer reads a "messages" column and renders it with the tokenizer's chat template; both
+    steps are done here with the libraries themselves."""
+    datasets = pytest.importorskip("datasets")
+    from workbench import models
+
+    folder = make_folder(tmp_path)
+    pairs = dataset.load_split(folder, "train")
+    pairs[0]["keys"], pairs[0]["fact_id"] = ["1887"], "f-123"
+    dataset.write_jsonl(folder / "train.jsonl", pairs)
+    written = formats.export(folder, "messages", system="You answer questions about Vellmouth.")
+    loaded = datasets.load_dataset("json", data_files={"train": str(written["train"]), "test": str(written["test"])})
+    row = loaded["train"][0]
+    assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+    assert row["messages"][1]["content"] == pairs[0]["question"] and row["keys"] == ["1887"]
+    assert row["fact_id"] == "f-123" and row["source"] == pairs[0]["source"]
+    tok = models.load_tokenizer("tiny")
+    text = tok.apply_chat_template(row["messages"], tokenize=False)
+    assert pairs[0]["question"] in text and pairs[0]["answer"] in text
+    entry = json.loads(written["dataset_info"].read_text())["demo_train_messages"]
+    assert entry["formatting"] == "sharegpt" and entry["tags"]["role_tag"] == "role"
+
+
+def test_hf_export_round_trips_through_load_from_disk(tmp_path: Path):
+    datasets = pytest.importorskip("datasets")
+    folder = make_folder(tmp_path)
+    written = formats.export(folder, "hf", out_dir=tmp_path / "out")
+    dd = datasets.load_from_disk(str(written["hf"]))
+    assert dd["train"][0]["question"] == dataset.load_split(folder, "train")[0]["question"]
+    assert "keys" in dd["train"].column_names and "source" in dd["train"].column_names
+
+
+def test_export_into_a_llamafactory_data_folder_adds_entries_and_keeps_the_others(tmp_path: Path):
+    folder = make_folder(tmp_path)
+    data = tmp_path / "LLaMA-Factory" / "data"
+    with pytest.raises(DatasetError, match="no dataset_info.json"):
+        formats.export(folder, "alpaca", into=data)
+    data.mkdir(parents=True)
+    theirs = {"identity": {"file_name": "identity.json"}, "alpaca_en_demo": {"file_name": "alpaca_en_demo.json"}}
+    (data / "dataset_info.json").write_text(json.dumps(theirs, indent=2))
+    formats.export(folder, "sharegpt", into=data)
+    info = json.loads((data / "dataset_info.json").read_text())
+    assert {k: info[k] for k in theirs} == theirs
+    assert info["demo_train_sharegpt"]["file_name"] == "demo_train_sharegpt.json"
+    assert (data / "demo_train_sharegpt.json").is_file()
+    with pytest.raises(DatasetError, match="unknown export format"):
+        formats.export(folder, "csv")
 
 
 def test_csv_import_and_import_dataset(tmp_path: Path):
@@ -141,7 +190,7 @@ def test_csv_import_and_import_dataset(tmp_path: Path):
 
 def test_to_hf_dataset(tmp_path: Path):
     folder = make_folder(tmp_path)
-    dd = dataset.to_hf_dataset(folder)
+    dd = formats.to_hf_dataset(folder)
     assert set(dd) == {"train", "test"}
     assert dd["train"].num_rows + dd["test"].num_rows == 20
     assert dd["train"][0]["question"] == dataset.load_split(folder, "train")[0]["question"]

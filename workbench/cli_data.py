@@ -90,15 +90,35 @@ def qa_cmd(args: argparse.Namespace) -> int:
     return code
 
 
+def dataset_folder(args: argparse.Namespace) -> Path:
+    """A dataset named by a bare name (datasets/NAME in the workspace) or a folder."""
+    from .qa.dataset import DatasetError
+
+    folder = Path(args.dataset)
+    if len(folder.parts) == 1 and not folder.exists():
+        folder = workspace_of(args).datasets / check_name(args.dataset, "dataset name")
+    if not (folder / "train.jsonl").exists():
+        raise DatasetError(f"no dataset at {folder} (give a dataset name or folder)")
+    return folder
+
+
+def export_data_cmd(args: argparse.Namespace) -> int:
+    from .qa import formats
+
+    folder = dataset_folder(args)
+    written = formats.export(folder, args.format, out_dir=args.out, system=args.system or "", into=args.into)
+    for what, path in written.items():
+        print(f"{what}: {path}")
+    if args.into:
+        print(f"LLaMA-Factory: --dataset {folder.name}_train_{args.format}")
+    return 0
+
+
 def facts_cmd(args: argparse.Namespace) -> int:
     """The fact ledger of a dataset; with --run, whether the base knew and the tuned model answers each fact."""
     from .qa import ledger
 
-    folder = Path(args.dataset)
-    if len(folder.parts) == 1 and not folder.exists():
-        folder = workspace_of(args).datasets / args.dataset
-    if not (folder / "train.jsonl").exists():
-        raise FileNotFoundError(f"no dataset at {folder} (give a dataset name or folder)")
+    folder = dataset_folder(args)
     rows = ledger.read(folder)
     if not rows:
         print(f"{folder.name} has no fact ledger: it was built with another strategy than 'facts'")
@@ -149,6 +169,16 @@ def register(sub: Any) -> None:
     f.add_argument("dataset", help="dataset name or folder")
     f.add_argument("--run", help="a trained and evaluated run (id or folder)")
     f.set_defaults(func=facts_cmd)
+
+    e = sub.add_parser("export-data", help="write a dataset for other tools: alpaca/sharegpt JSON (LLaMA-Factory), "
+                                           "messages JSONL (TRL, Axolotl, Kiln) or a Hugging Face datasets folder")
+    e.add_argument("dataset", help="dataset name or folder")
+    e.add_argument("--format", default="messages", choices=("alpaca", "sharegpt", "messages", "hf"))
+    where = e.add_mutually_exclusive_group()
+    where.add_argument("--out", help="folder to write to (default: the dataset's export/ folder)")
+    where.add_argument("--into", help="LLaMA-Factory's data folder: adds entries to its dataset_info.json")
+    e.add_argument("--system", help="a system prompt stored with every record")
+    e.set_defaults(func=export_data_cmd)
 
 
 EXTRA_PARSERS.append(register)

@@ -7,11 +7,11 @@ A dataset folder ``datasets/<name>/`` holds:
   dropped.jsonl            pairs removed by a filter or deleted by hand, each with drop_filter/drop_reason
   report.json              counts (kept, dropped per filter, train/test), generator, timings, coverage
   config.json              the settings that built it
-  export/                  Alpaca / ShareGPT JSON and LLaMA-Factory's dataset_info.json (on request)
+  export/                  the dataset in other tools' formats, on request (see formats.py)
 
 Every file is replaced atomically; edits hold a lock on the folder so two editors never lose each other's
-changes. This module does not generate or filter pairs (see generate.py, fallback.py, filters.py) and
-imports ``datasets`` only inside ``to_hf_dataset``. No torch import (layer 2).
+changes. This module does not generate or filter pairs (see generate.py, fallback.py, filters.py) nor
+write other tools' formats (formats.py). No torch import (layer 2).
 """
 
 from __future__ import annotations
@@ -300,81 +300,6 @@ def import_dataset(paths: list[str | Path], folder: str | Path, *, test_fraction
                   config={"imported_from": [str(p) for p in paths], "test_fraction": test_fraction, "seed": seed,
                           "split_by": by})
     return report
-
-
-# export ------------------------------------------------------------------------------------------
-
-def _alpaca(pairs: list[dict], system: str) -> list[dict[str, str]]:
-    out = []
-    for p in pairs:
-        record = {"instruction": p["question"], "input": "", "output": p["answer"]}
-        if system:
-            record["system"] = system
-        out.append(record)
-    return out
-
-
-def _sharegpt(pairs: list[dict], system: str) -> list[dict[str, Any]]:
-    out = []
-    for p in pairs:
-        record: dict[str, Any] = {"conversations": [{"from": "human", "value": p["question"]},
-                                                    {"from": "gpt", "value": p["answer"]}]}
-        if system:
-            record["system"] = system
-        out.append(record)
-    return out
-
-
-def _info_entry(fmt: str, file_name: str, system: bool) -> dict[str, Any]:
-    if fmt == "alpaca":
-        columns = {"prompt": "instruction", "query": "input", "response": "output"}
-        entry: dict[str, Any] = {"file_name": file_name, "columns": columns}
-    else:
-        columns = {"messages": "conversations"}
-        entry = {"file_name": file_name, "formatting": "sharegpt", "columns": columns,
-                 "tags": {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt"}}
-    if system:
-        columns["system"] = "system"
-    return entry
-
-
-def export(folder: str | Path, fmt: Literal["alpaca", "sharegpt"] = "alpaca", out_dir: str | Path | None = None,
-           system: str = "", name: str | None = None) -> dict[str, Path]:
-    """Write ``<name>_<split>_<fmt>.json`` for each split and merge entries into ``dataset_info.json``
-    in ``out_dir`` (default: ``<folder>/export``), so LLaMA-Factory loads them with ``--dataset <entry>``."""
-    if fmt not in ("alpaca", "sharegpt"):
-        raise DatasetError(f"unknown export format {fmt!r}; use alpaca or sharegpt")
-    folder = Path(folder)
-    out = Path(out_dir) if out_dir else folder / "export"
-    name = name or folder.name
-    info_path = out / "dataset_info.json"
-    info = read_json(info_path, {}) or {}
-    written = {}
-    for split in SPLITS:
-        pairs = load_split(folder, split)
-        if not pairs and split == "test":
-            continue
-        file_name = f"{name}_{split}_{fmt}.json"
-        records = _alpaca(pairs, system) if fmt == "alpaca" else _sharegpt(pairs, system)
-        atomic_write_json(out / file_name, records)
-        info[f"{name}_{split}_{fmt}"] = _info_entry(fmt, file_name, bool(system))
-        written[split] = out / file_name
-    atomic_write_json(info_path, info)
-    written["dataset_info"] = info_path
-    return written
-
-
-def to_hf_dataset(path: str | Path) -> Any:
-    """A ``datasets.DatasetDict`` with train (and test, when there is one) of the core pair columns."""
-    import datasets
-
-    columns = ("id", "question", "answer", "source", "passage_id", "passage", "generator")
-    splits = {}
-    for split in SPLITS:
-        pairs = load_split(path, split)
-        if pairs or split == "train":
-            splits[split] = datasets.Dataset.from_list([{c: str(p.get(c) or "") for c in columns} for p in pairs])
-    return datasets.DatasetDict(splits)
 
 
 # editing -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ which locks the dataset folder. This module writes no dataset file itself.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ import gradio as gr
 from .. import endpoint
 from ..config import QAGenConfig, from_dict
 from ..qa import dataset as qads
-from ..qa import ledger, pipeline
+from ..qa import formats, ledger, pipeline
 from ..rundir import RunDir
 from ..workspace import Workspace, check_name
 from .common import UIError, dataset_folder, dataset_names, friendly, number_text
@@ -140,8 +141,11 @@ def pair_detail(pair: dict[str, Any]) -> str:
 
 
 def export_files(folder: Any, fmt: str) -> list[str]:
+    """The exported files to download; the Hugging Face ``datasets`` folder comes zipped."""
     out = tempfile.mkdtemp(prefix="workbench-export-")
-    written = qads.export(folder, fmt, out_dir=out)
+    written = formats.export(folder, fmt, out_dir=out)
+    if fmt == "hf":
+        return [shutil.make_archive(str(written["hf"]), "zip", written["hf"])]
     return [str(p) for p in written.values()]
 
 
@@ -245,7 +249,9 @@ def _pairs_panel(ws: Workspace) -> dict[str, Any]:
                                "last evaluated run answers its held-out rewording ('unasked' = never taught)",
                          elem_id="qa-facts")
     with gr.Row():
-        fmt = gr.Radio(["alpaca", "sharegpt"], value="alpaca", label="export format")
+        fmt = gr.Radio(list(formats.FORMATS), value="alpaca", label="export format",
+                       info="alpaca/sharegpt: LLaMA-Factory (with dataset_info.json); messages: OpenAI-style "
+                            "JSONL for TRL, Axolotl, Kiln; hf: a datasets folder (zipped)")
         export = gr.Button("Export", elem_id="qa-export")
         files = gr.File(label="exported files", file_count="multiple", interactive=False)
     return dict(dataset=dataset, report=report, source=source, split=split, pairs=pairs, ids=gr.State([]),
