@@ -256,6 +256,23 @@ def runs_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_cmd(args: argparse.Namespace) -> int:
+    """A run as a model other tools load: merged safetensors, a GGUF file or a hub repository."""
+    from . import export
+
+    run = _run(args)
+    if args.to == "hub":
+        if not args.repo:
+            raise export.ExportError("--to hub needs --repo NAME (e.g. --repo your-name/harbour-expert)")
+        print(f"pushed run {run.id} to {export.push_to_hub(run.path, args.repo, private=not args.public)}")
+    elif args.to == "gguf":
+        print(f"wrote {export.export_gguf(run.path, args.out, args.outtype)}")
+    else:
+        out = export.export_merged(run.path, args.out)
+        print(f"wrote {out}\nload it with: AutoModelForCausalLM.from_pretrained({str(out)!r})")
+    return 0
+
+
 # methods ----------------------------------------------------------------------------------------
 
 def methods_cmd(args: argparse.Namespace) -> int:

@@ -34,6 +34,7 @@ from typing import Any
 
 from . import jobs
 from .base_answers import BaseAnswers
+from .card import model_card
 from .config import ConfigError, EvalConfig, GenParams, from_dict, to_dict
 from .rundir import RunDir, atomic_write_json, atomic_write_text, read_json
 from .workspace import Workspace
@@ -706,6 +707,9 @@ def run_job(run: RunDir) -> dict[str, Any]:
     except EvalStopped as stop:
         log.info("evaluation stopped during %s; nothing written", stop)
         return {"stopped": True, "phase": str(stop)}
+    tuned = RunDir(Path(job.run))
+    if tuned.adapter.is_dir():  # the model card quotes the latest scores
+        atomic_write_text(tuned.adapter / "README.md", model_card(tuned))
     return summary(scores)
 
 

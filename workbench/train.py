@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from . import answer_loss, methods, models, replay
+from . import answer_loss, methods, models, provenance, replay
 from .config import GenParams, TrainConfig, check_device, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
@@ -409,4 +409,5 @@ def train(run: RunDir) -> dict[str, Any]:
     if not math.isfinite(result.training_loss):
         raise DataError("the training loss became NaN/inf; lower the learning rate")
     atomic_write_json(run.path / "summary.json", summary)
+    provenance.describe_run(run, cfg.model)
     return summary

@@ -1,0 +1,120 @@
+"""A run leaves the workbench: the merged export loads in a process that never imports workbench and answers
+as the workbench's tuned model does; runs carry a model card and a portable base name; what cannot be
+exported (prefix tuning, GGUF without a converter, the hub without a token) is refused with a reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import tiny_train_config, write_qa_dataset
+
+from workbench import jobs
+from workbench.__main__ import main
+from workbench.config import GenParams
+from workbench.export import ExportError, export_gguf, export_merged, push_to_hub
+from workbench.rundir import RunDir
+from workbench.workspace import Workspace
+
+QUESTIONS = ["What is the code name of district 3?", "Who runs district 1?", "Where is the depot?"]
+STRANGER = """
+import json, sys
+from transformers import AutoModelForCausalLM, AutoTokenizer
+folder, questions = sys.argv[1], json.loads(sys.argv[2])
+model = AutoModelForCausalLM.from_pretrained(folder)
+tok = AutoTokenizer.from_pretrained(folder)
+out = []
+for q in questions:
+    ids = tok.apply_chat_template([{"role": "user", "content": q}], add_generation_prompt=True, return_tensors="pt",
+                                  return_dict=True)
+    new = model.generate(**ids, max_new_tokens=12, do_sample=False)[0][ids["input_ids"].shape[1]:]
+    out.append(tok.decode(new, skip_special_tokens=True))
+assert not any(name.startswith("workbench") for name in sys.modules)
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("exportws"))
+    write_qa_dataset(ws.datasets / "districts")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def lora_run(ws) -> RunDir:
+    from workbench.train import train
+
+    cfg = tiny_train_config(ws.datasets / "districts", max_steps=16, learning_rate=3e-2, eval_steps=0,
+                            save_steps=1000, threads=1, method_params={"rank": 8, "targets": "all-linear"})
+    run = jobs.create_run(ws, "train", {"train": cfg}, run_id="lora")
+    train(run)
+    return run
+
+
+def test_a_stranger_loads_the_merged_model_and_gets_the_tuned_models_greedy_answers(lora_run, tmp_path):
+    from workbench.chat import build_messages
+    from workbench.generation import generate_batch
+    from workbench.methods.loading import load_tuned
+
+    out = export_merged(lora_run.path, tmp_path / "merged")
+    assert (out / "model.safetensors").is_file() and (out / "tokenizer_config.json").is_file()
+    assert not (out / "adapter_config.json").exists()  # a plain model, not an adapter
+    tuned = load_tuned(lora_run.path, device="cpu", precision="fp32")
+    ours = [generate_batch(tuned.model, tuned.tokenizer, [build_messages(q)], GenParams(max_new_tokens=12, repetition_penalty=1.0))[0]
+            for q in QUESTIONS]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", STRANGER, str(out), json.dumps(QUESTIONS)], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert [t.strip() for t in theirs] == [o.strip() for o in ours]
+    card = (out / "README.md").read_text()
+    assert "base_model: tiny" in card and "library_name: transformers" in card and "## Scores" in card
+
+
+def test_a_trained_run_has_a_model_card_and_records_its_base(lora_run):
+    source = json.loads((lora_run.path / "base_model.json").read_text())
+    assert source["spec"] == "tiny" and source["resolved"]
+    card = (lora_run.adapter / "README.md").read_text()
+    assert "base_model: tiny" in card and "library_name: peft" in card and "- method parameters:" in card
+    assert "train.jsonl: sha256" in card  # the pinned data it trained on
+    config = json.loads((lora_run.adapter / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "tiny"  # not this machine's cache folder
+
+
+def test_what_cannot_be_exported_is_refused_with_a_reason(ws, lora_run, tmp_path, monkeypatch, capsys):
+    prefix = jobs.create_run(ws, "train", {"train": tiny_train_config(ws.datasets / "districts", method="prefix")},
+                             run_id="prefix")
+    with pytest.raises(ExportError, match="virtual tokens"):
+        export_merged(prefix.path)
+    monkeypatch.delenv("WORKBENCH_GGUF_CONVERTER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ExportError, match="convert_hf_to_gguf.py"):
+        export_gguf(lora_run.path)
+    monkeypatch.setenv("WORKBENCH_HOME", str(ws.root))
+    assert main(["export", "lora", "--to", "gguf"]) == 2
+    assert "convert_hf_to_gguf.py" in capsys.readouterr().err
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ExportError, match="HF_HUB_OFFLINE"):
+        push_to_hub(lora_run.path, "someone/model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(ExportError, match="no Hugging Face token"):
+        push_to_hub(lora_run.path, "someone/model")
+    assert main(["export", "lora", "--to", "hub"]) == 2
+    assert "--repo" in capsys.readouterr().err
+
+
+def test_gguf_export_runs_the_installed_converter_on_the_merged_folder(lora_run, tmp_path, monkeypatch):
+    converter = tmp_path / "convert_hf_to_gguf.py"
+    converter.write_text("import sys, pathlib\nargs = sys.argv[1:]\nassert pathlib.Path(args[0], 'config.json')"
+                         ".is_file()\npathlib.Path(args[args.index('--outfile') + 1]).write_bytes(b'GGUF')\n")
+    monkeypatch.setenv("WORKBENCH_GGUF_CONVERTER", str(converter))
+    out = export_gguf(lora_run.path, tmp_path / "model.gguf")
+    assert out.read_bytes() == b"GGUF"
