@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from helpers import tiny_train_config, write_qa_dataset
@@ -65,8 +64,8 @@ def test_a_stranger_loads_the_merged_model_and_gets_the_tuned_models_greedy_answ
     assert (out / "model.safetensors").is_file() and (out / "tokenizer_config.json").is_file()
     assert not (out / "adapter_config.json").exists()  # a plain model, not an adapter
     tuned = load_tuned(lora_run.path, device="cpu", precision="fp32")
-    ours = [generate_batch(tuned.model, tuned.tokenizer, [build_messages(q)], GenParams(max_new_tokens=12, repetition_penalty=1.0))[0]
-            for q in QUESTIONS]
+    greedy = GenParams(max_new_tokens=12, repetition_penalty=1.0)
+    ours = [generate_batch(tuned.model, tuned.tokenizer, [build_messages(q)], greedy)[0] for q in QUESTIONS]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([sys.executable, "-c", STRANGER, str(out), json.dumps(QUESTIONS)], capture_output=True,
                           text=True, cwd=tmp_path, env=env, timeout=300)
