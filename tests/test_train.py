@@ -271,3 +271,36 @@ def test_a_run_keeps_training_and_evaluating_on_the_data_it_started_with(tmp_pat
     assert (len(train_pairs), len(test_pairs)) == (24, 6)
     pairs, _ = ev.load_eval_pairs(ev.EvalJob(run=str(run.path), gen=GenParams(max_new_tokens=2)))
     assert len(pairs) == 6
+
+
+def test_tensorboard_event_files_hold_the_loss_and_unknown_trackers_are_refused(tmp_path, monkeypatch):
+    import pytest
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from workbench.config import ConfigError, TrainConfig
+
+    monkeypatch.delenv("TENSORBOARD_LOGGING_DIR", raising=False)
+    run = make_run(tmp_path, max_steps=4, eval_steps=0, probe_size=0, report_to="tensorboard")
+    train(run)
+    events = EventAccumulator(str(run.path / "tensorboard"))
+    events.Reload()
+    losses = events.Scalars("train/loss")
+    ours = [r["loss"] for r in run.read_metrics(0)[0] if r["split"] == "train"]
+    assert len(losses) == len(ours) and losses[0].value == pytest.approx(ours[0], rel=1e-4)
+    with pytest.raises(ConfigError, match="unknown tracker 'tensorbored'"):
+        TrainConfig(data="x", report_to="tensorbored")
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="mlflow is not installed"):
+        TrainConfig(data="x", report_to="mlflow")
+
+
+def test_config_yaml_re_creates_the_run_with_its_learning_rate_resolved(tmp_path):
+    from workbench.cli_commands import read_config_file
+    from workbench.config import TrainConfig, from_dict, to_dict
+
+    run = make_run(tmp_path, max_steps=2, eval_steps=0, probe_size=0)
+    train(run)
+    again = from_dict(TrainConfig, read_config_file(str(run.path / "config.yaml")))
+    original = from_dict(TrainConfig, run.read_config()["train"])
+    assert again.learning_rate == 1e-3 and original.learning_rate is None  # resolved from the method's default
+    assert {**to_dict(again), "learning_rate": None} == to_dict(original)

@@ -8,6 +8,7 @@ Standard library only (layer 1).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import types
 import typing
@@ -128,6 +129,10 @@ OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adafactor", "sgd",
 CUDA_ONLY_OPTIMIZERS = ("paged_adamw_8bit", "paged_adamw_32bit")
 
 
+# tracker name -> the package transformers' reporting callback needs
+TRACKERS = {"tensorboard": "tensorboard", "mlflow": "mlflow", "wandb": "wandb", "trackio": "trackio"}
+
+
 @dataclass
 class TrainConfig:
     """One fine-tuning run. Defaults are the knowledge-teaching preset measured on SmolLM2."""
@@ -161,6 +166,9 @@ class TrainConfig:
     save_steps: int = param(0, "save a checkpoint every N steps; 0 = once per epoch", lo=0, hi=1_000_000)
     save_total_limit: int = param(2, "checkpoints kept on disk (older ones are deleted)", lo=1, hi=100)
     logging_steps: int = param(5, "log train loss every N steps", lo=1, hi=10_000)
+    report_to: str = param("none", "experiment trackers that also receive the metrics, comma-separated: "
+                           "tensorboard (event files in the run's tensorboard/ folder), mlflow, wandb, trackio "
+                           "(each where installed); none = the workbench's own metrics only")
     early_stopping_patience: int = param(0, "stop when eval loss has not improved for N evaluations; 0 = off",
                                          lo=0, hi=1000)
     early_stopping_threshold: float = param(0.0, "smallest eval-loss improvement that counts", lo=0.0, hi=10.0)
@@ -199,6 +207,18 @@ class TrainConfig:
             raise ConfigError("max_steps: 0 would train nothing; use -1 to train for `epochs` instead")
         if self.learning_rate is not None and self.learning_rate <= 0:
             raise ConfigError("learning_rate must be positive")
+        self.trackers()
+
+    def trackers(self) -> list[str]:
+        """The trackers ``report_to`` names, each checked to be known and installed."""
+        names = [n.strip().lower() for n in self.report_to.split(",") if n.strip() and n.strip().lower() != "none"]
+        for name in names:
+            if name not in TRACKERS:
+                raise ConfigError(f"report_to: unknown tracker {name!r}; use none or some of {', '.join(TRACKERS)}")
+            if importlib.util.find_spec(TRACKERS[name]) is None:
+                raise ConfigError(f"report_to: {name} is not installed here; `pip install {TRACKERS[name]}` or "
+                                  "leave it out")
+        return names
 
     def system_message(self) -> str | None:
         """The system turn the run trains and answers with: its own text, an empty turn, or None for the chat

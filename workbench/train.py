@@ -21,7 +21,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from . import answer_loss, methods, models, provenance, replay
-from .config import GenParams, TrainConfig, check_device, train_config_of
+from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
 from .rundir import CHECKPOINT_COMPLETE, CHECKPOINT_WRITING, RunDir, atomic_write_json, atomic_write_text
@@ -251,6 +251,26 @@ class PhasedTrainer(Trainer):
         return super().create_scheduler(num_training_steps, optimizer)
 
 
+def write_yaml_config(run: RunDir, cfg: TrainConfig) -> None:
+    """``config.yaml``: every setting the run trains with, the learning rate resolved; ``train --config`` reads
+    it back (and the Train tab loads it) to train the same run again."""
+    import yaml
+
+    pinned = f"# the data as this run saw it is pinned in {run.pinned}\n" if run.pinned_data() else ""
+    header = f"# run {run.id}: python -m workbench train --config config.yaml\n{pinned}"
+    settings = {**to_dict(cfg), "data": train_config_of(run.read_config()).data}  # the dataset, not the copy
+    atomic_write_text(run.path / "config.yaml", header + yaml.safe_dump(settings, sort_keys=False))
+
+
+def _trackers(cfg: TrainConfig, run: RunDir) -> list[str] | str:
+    """transformers' reporting callbacks for ``report_to``; TensorBoard writes into the run's own folder (this
+    worker process trains one run, so the variable its callback reads is set here)."""
+    names = cfg.trackers()
+    if "tensorboard" in names:
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(run.path / "tensorboard")
+    return names or "none"
+
+
 def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype, has_eval: bool) -> TrainingArguments:
     check_device(cfg, device)
     per_epoch = cfg.eval_steps == 0
@@ -270,7 +290,7 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         save_strategy=save_strategy, save_steps=cfg.save_steps or 500, save_total_limit=None,  # TrainableSnapshot
         load_best_model_at_end=early, metric_for_best_model="eval_loss" if early else None,
         greater_is_better=False if early else None,
-        logging_steps=cfg.logging_steps, logging_first_step=True, report_to="none", disable_tqdm=True,
+        logging_steps=cfg.logging_steps, logging_first_step=True, report_to=_trackers(cfg, run), disable_tqdm=True,
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name; the old one warns
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu",
@@ -370,6 +390,7 @@ def train(run: RunDir) -> dict[str, Any]:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
     lr = cfg.learning_rate or method.default_lr
     cfg_lr = TrainConfig(**{**cfg.__dict__, "learning_rate": lr})
+    write_yaml_config(run, cfg_lr)
     args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))
     collator = DynamicPadCollator(pad_id=tok.pad_token_id)
     snapshot = TrainableSnapshot(model, keep=cfg.save_total_limit)
