@@ -35,3 +35,17 @@ def wait_until(predicate, timeout: float = 120.0, poll: float = 0.2):
             return value
         time.sleep(poll)
     raise AssertionError(f"condition not reached in {timeout:.0f} s")
+
+
+def stall_on_stall_files(path: str, max_bytes: int, source: str):
+    """A reader for the time-limit tests: a file named stall.* never finishes; others read normally. It runs
+    in the reading helper process, which imports it from here."""
+    from workbench import corpus
+
+    if source.rsplit("/", 1)[-1].startswith("stall"):
+        time.sleep(600)
+    return corpus.load_document(path, max_bytes, source)
+
+
+def refuse_to_read(path: str, max_bytes: int, source: str):
+    raise RuntimeError("read again")

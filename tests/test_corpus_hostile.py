@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+import helpers
 from workbench import corpus
 
 
@@ -59,3 +60,32 @@ def test_html_keeps_main_text_and_block_breaks_without_chrome():
     assert "a comment" not in text
     parts = [p.strip() for p in text.split("\n\n") if p.strip()]
     assert parts == ["Depot", "The depot opened in 1990.", "It has 24 trams."]
+
+
+def test_a_file_that_stalls_its_reader_is_skipped_at_the_time_limit_and_the_rest_survives(tmp_path, monkeypatch):
+    from workbench import timed_read
+
+    (tmp_path / "good.txt").write_text("The depot opened in 1990. It has 24 trams.")
+    (tmp_path / "stall.txt").write_text("This file stands for one that hangs a parser.")
+    (tmp_path / "later.txt").write_text("The museum opened in 2015. It shows 12 trams.")
+    monkeypatch.setattr(timed_read, "READER", helpers.stall_on_stall_files)
+    start = time.perf_counter()
+    report = corpus.ingest_files([tmp_path], seconds=5)
+    assert time.perf_counter() - start < 60
+    status = {d.source.rsplit("/", 1)[-1]: d for d in report.documents}
+    assert status["stall.txt"].status == "skipped" and "longer than 5 s" in status["stall.txt"].reason
+    assert status["good.txt"].status == "ingested" and status["later.txt"].status == "ingested"
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(tmp_path, monkeypatch):
+    from workbench import timed_read
+
+    doc = tmp_path / "depot.txt"
+    doc.write_text("The depot opened in 1990. It has 24 trams.")
+    first = corpus.ingest_files([doc], seconds=30)
+    monkeypatch.setattr(timed_read, "READER", helpers.refuse_to_read)
+    again = corpus.ingest_files([doc], seconds=30)
+    assert again.documents[0].status == "ingested" and again.passages[0].text == first.passages[0].text
+    doc.write_text("The depot opened in 1991. It has 25 trams. It was rebuilt.")
+    changed = corpus.ingest_files([doc], seconds=30)
+    assert changed.documents[0].status == "skipped" and "read again" in changed.documents[0].reason

@@ -637,15 +637,24 @@ def check_chunking(unit: str, size: int, overlap: int) -> None:
 # the whole corpus ---------------------------------------------------------------------------------
 
 def ingest_files(paths: Iterable[str | Path], *, unit: ChunkUnit = "chars", size: int = 800, overlap: int = 100,
-                 max_bytes: int = MAX_FILE_BYTES) -> IngestReport:
-    """Read every file (folders recursively), clean, split and chunk; bad files are skipped and reported."""
+                 max_bytes: int = MAX_FILE_BYTES, seconds: float | None = None) -> IngestReport:
+    """Read every file (folders recursively), clean, split and chunk; bad files are skipped and reported.
+    With ``seconds``, each file is read in a helper process and skipped when it takes longer (timed_read)."""
     check_chunking(unit, size, overlap)
+    if seconds:
+        from . import timed_read
+
+        def read(path: Path, source: str) -> Document:
+            return timed_read.load(str(path), max_bytes, source, seconds)
+    else:
+        def read(path: Path, source: str) -> Document:
+            return load_document(path, max_bytes, source)
     report = IngestReport()
     used_prefixes: Counter[str] = Counter()
     for path, source in collect_files(paths):
         kind = path.suffix.lower().lstrip(".") or "unknown"
         try:
-            doc = load_document(path, max_bytes, source)
+            doc = read(path, source)
         except DocumentSkipped as exc:
             report.documents.append(DocumentStatus(source=source, kind=kind, status="skipped", reason=exc.reason))
             continue

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import corpus
+from ..timed_read import READ_SECONDS
 from ..config import QAGenConfig, from_dict, to_dict
 from ..rundir import RunDir, atomic_write_json
 from . import dataset, fallback, filters
@@ -43,7 +44,7 @@ def filter_settings(cfg: QAGenConfig) -> filters.FilterSettings:
 
 def _ingest_report(paths: Sequence[str | Path], cfg: QAGenConfig) -> corpus.IngestReport:
     return corpus.ingest_files(paths, unit=cfg.chunk_unit, size=cfg.chunk_size, overlap=cfg.chunk_overlap,
-                               max_bytes=cfg.max_file_mb * 2**20)
+                               max_bytes=cfg.max_file_mb * 2**20, seconds=READ_SECONDS)
 
 
 def ingest(paths: Sequence[str | Path], out_dir: str | Path, cfg: QAGenConfig | None = None) -> dict[str, Any]:

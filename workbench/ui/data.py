@@ -18,6 +18,7 @@ from typing import Any
 import gradio as gr
 
 from .. import corpus
+from ..timed_read import READ_SECONDS
 from ..config import QAGenConfig
 from ..workspace import Workspace, check_name
 from .common import UIError, friendly
@@ -123,7 +124,7 @@ def remove_file(ws: Workspace, name: str, document: str | None) -> None:
 def ingest_corpus(ws: Workspace, name: str, unit: str, size: int, overlap: int) -> corpus.IngestReport:
     folder = corpus_folder(ws, name)
     return corpus.ingest_files([p for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".")],
-                               unit=unit, size=int(size), overlap=int(overlap))
+                               unit=unit, size=int(size), overlap=int(overlap), seconds=READ_SECONDS)
 
 
 def document_rows(report: corpus.IngestReport) -> list[list[Any]]:
