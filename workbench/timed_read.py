@@ -63,7 +63,7 @@ def load(path: str, max_bytes: int, source: str, seconds: float = READ_SECONDS) 
         except cf.TimeoutError:
             _discard()
             raise corpus.DocumentSkipped(f"reading took longer than {seconds:g} s (the limit per file); the file "
-                                         "may be damaged or built to stall readers: convert it to plain text") from None
+                                         "may be damaged or built to stall readers: convert it to text") from None
         except cf.process.BrokenProcessPool:
             _discard()
             raise corpus.DocumentSkipped("the reader process died on this file (out of memory?); it may be "
