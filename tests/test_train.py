@@ -304,3 +304,18 @@ def test_config_yaml_re_creates_the_run_with_its_learning_rate_resolved(tmp_path
     original = from_dict(TrainConfig, run.read_config()["train"])
     assert again.learning_rate == 1e-3 and original.learning_rate is None  # resolved from the method's default
     assert {**to_dict(again), "learning_rate": None} == to_dict(original)
+
+
+def test_a_resumed_run_logs_each_step_once(tmp_path):
+    """The rows a killed process wrote after its last checkpoint go: the resumed run trains and logs them again."""
+    import shutil
+
+    run = make_run(tmp_path, max_steps=6, save_steps=2, eval_steps=0, probe_size=0, logging_steps=1)
+    train(run)
+    # as if the process had died after logging steps 5 and 6 but before checkpoint-6 was whole
+    shutil.rmtree(run.checkpoints / "checkpoint-6")
+    with open(run.metrics_file, "a") as fh:
+        fh.write('{"step": 6, "split": "train", "loss": 9.9')  # and a torn last line
+    summary = train(run)
+    steps = [r["step"] for r in run.read_metrics(0)[0] if r["split"] == "train"]
+    assert summary["steps"] == 6 and steps == sorted(set(steps)) and steps[-1] == 6

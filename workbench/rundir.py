@@ -230,6 +230,16 @@ class RunDir:
             fh.write(line)
             fh.flush()
 
+    def drop_metrics_after(self, step: int) -> int:
+        """Remove the records of steps after ``step``, which a resumed run trains (and logs) again; returns how
+        many went. The file is replaced whole, so a reader sees it before or after, never half."""
+        records, _ = self.read_metrics(0)
+        kept = [r for r in records if int(r.get("step") or 0) <= step]
+        if len(kept) < len(records):
+            atomic_write_text(self.metrics_file, "".join(json.dumps(r, ensure_ascii=False, default=float) + "\n"
+                                                         for r in kept))
+        return len(records) - len(kept)
+
     def read_metrics(self, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Complete records written since ``offset`` and the offset to pass next time."""
         try:

@@ -420,6 +420,11 @@ def train(run: RunDir) -> dict[str, Any]:
     discard_unfinished_checkpoints(run)
     if resume:
         snapshot.restore(resume)
+    # steps after the checkpoint (or all, when there is none) were logged by a process that died: they train again
+    dropped = run.drop_metrics_after(int(resume.name.rsplit("-", 1)[-1]) if resume else 0)
+    if dropped:
+        log.info("resuming at %s: %d metric records of steps trained after it are dropped", resume or "step 0",
+                 dropped)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     method.save(model, run.adapter)
     tok.save_pretrained(run.adapter)
