@@ -117,3 +117,14 @@ def test_gguf_export_runs_the_installed_converter_on_the_merged_folder(lora_run,
     monkeypatch.setenv("WORKBENCH_GGUF_CONVERTER", str(converter))
     out = export_gguf(lora_run.path, tmp_path / "model.gguf")
     assert out.read_bytes() == b"GGUF"
+
+
+def test_the_app_exports_in_a_worker_job(ws, lora_run):
+    from workbench.export import start_job
+
+    job = start_job(ws, lora_run.path, "merged")
+    assert jobs.wait(job, timeout=300) == "finished", job.log_tail(20)
+    result = job.read_status()["result"]
+    assert result["source"] == "lora" and (lora_run.path / "export" / "merged" / "model.safetensors").is_file()
+    with pytest.raises(ExportError, match="hub needs the command line"):
+        start_job(ws, lora_run.path, "hub")

@@ -120,3 +120,27 @@ def push_to_hub(run_path: str | Path, repo: str, private: bool = True) -> str:
     except Exception as exc:  # the hub client raises many kinds (HTTP, network, permissions)
         raise ExportError(f"pushing to {repo} failed: {exc}") from None
     return f"https://huggingface.co/{repo}"
+
+
+def start_job(workspace: Any, run_path: str | Path, to: str = "merged") -> RunDir:
+    """Export in a worker process (kind "export"), as the UI starts every slow step; returns the job's run."""
+    from . import jobs
+
+    if to not in ("merged", "gguf"):
+        raise ExportError(f"export to {to!r} from the app: use merged or gguf (the hub needs the command line)")
+    source = RunDir(Path(run_path))
+    if "prefix" in str(_train_config(source).get("method")):
+        merged_model(source)  # refuses with the reason before a job is queued
+    if to == "gguf" and gguf_converter() is None:
+        export_gguf(source.path)  # refuses, naming the converter to install
+    job = jobs.create_run(workspace, "export", {"export": {"run": str(source.path), "to": to},
+                                                "needs_accelerator": False}, label=f"export-{source.id}")
+    jobs.start(job)
+    return job
+
+
+def run_job(run: RunDir) -> dict[str, Any]:
+    """Worker entry for an export job: the merged folder or GGUF file under the source run's export/."""
+    cfg = run.read_config().get("export") or {}
+    out = export_gguf(cfg["run"]) if cfg.get("to") == "gguf" else export_merged(cfg["run"])
+    return {"out": str(out), "source": RunDir(Path(cfg["run"])).id, "to": cfg.get("to", "merged")}

@@ -54,8 +54,14 @@ def _cora(run: RunDir) -> dict[str, Any]:
     return run_job(run)
 
 
+def _export(run: RunDir) -> dict[str, Any]:
+    from .export import run_job
+
+    return run_job(run)
+
+
 JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval, "study": _study,
-                                                       "cora": _cora}
+                                                       "cora": _cora, "export": _export}
 
 
 def classify(exc: BaseException) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import export as exporting
 from .. import jobs, plots
 from ..rundir import RunDir, read_json
 from ..workspace import Workspace
@@ -195,6 +196,8 @@ class RunsTab:
     confirm_row: gr.Row
     confirm: gr.Button
     cancel: gr.Button
+    export_to: gr.Radio
+    export: gr.Button
     compare_ids: gr.Dropdown
     overlay: gr.Plot
     diff: gr.Dataframe
@@ -237,6 +240,19 @@ def _watch_panel() -> dict[str, Any]:
             "progress": progress, "loss": loss, "lr": lr, "probe": probe, "log": log}
 
 
+def _export_panel() -> dict[str, Any]:
+    with gr.Accordion("Export the watched run as a model", open=False):
+        gr.Markdown("**merged**: the adapter folded into the base, saved with tokenizer, chat template and model "
+                    "card (plain transformers and vLLM load it). **gguf**: that folder through llama.cpp's "
+                    "converter, where installed. Runs as a job; the result lands in the run's `export/` folder. "
+                    "To push to the Hugging Face hub: `python -m workbench export RUN --to hub --repo NAME`.",
+                    elem_classes="wb-hint")
+        with gr.Row():
+            export_to = gr.Radio(["merged", "gguf"], value="merged", label="export to", elem_id="runs-export-to")
+            export = gr.Button("Export", elem_id="runs-export")
+    return {"export_to": export_to, "export": export}
+
+
 def _compare_panel() -> dict[str, Any]:
     with gr.Accordion("Compare runs", open=False):
         compare_ids = gr.Dropdown([], multiselect=True, label="runs to compare", elem_id="runs-compare")
@@ -249,7 +265,7 @@ def _compare_panel() -> dict[str, Any]:
 def build_runs_tab(ws: Workspace) -> RunsTab:
     table, rows_state = _table_panel()
     tab = RunsTab(table=table, table_rows=rows_state, watch=gr.State(new_watch(None)), **_watch_panel(),
-                  **_compare_panel(), timer=gr.Timer(TICK_SECONDS))
+                  **_export_panel(), **_compare_panel(), timer=gr.Timer(TICK_SECONDS))
     wire_runs_tab(tab, ws)
     return tab
 
@@ -310,6 +326,15 @@ def wire_actions(tab: RunsTab, ws: Workspace) -> None:
         jobs.delete(run_of(ws, run_id))
         return [gr.update(visible=False), f"Deleted {run_id}.", None]
 
+    @friendly
+    def export(run_id: str | None, to: str) -> str:
+        run = run_of(ws, run_id)
+        if run.read_config().get("kind", "train") != "train":
+            raise UIError(f"{run_id} is not a training run; watch the run whose model you want to export")
+        job = exporting.start_job(ws, run.path, to)
+        return f"Exporting {run_id} ({to}) as job {job.id}; the result appears in {run_id}/export/ when it ends."
+
+    tab.export.click(export, [tab.watch_id, tab.export_to], tab.message, api_visibility="private")
     tab.stop.click(stop, tab.watch_id, tab.message, api_visibility="private")
     tab.resume.click(resume, tab.watch_id, tab.message, api_visibility="private")
     tab.delete.click(ask_delete, tab.watch_id, tab.confirm_row, api_visibility="private")
