@@ -289,3 +289,43 @@ def test_the_wrong_fact_check_accepts_names_the_reading_resolved():
     assert filters.check_fact(pair, passage, {}, filters.FilterSettings()) is not None
     pair["resolved"] = "the Brackwater Harbour Authority"
     assert filters.check_fact(pair, passage, {}, filters.FilterSettings()) is None
+
+
+LIFE = """# Ida Marsh
+
+Ida Marsh (1890–1961) was a printer. In 1912 she married Tom Reeve, a joiner; they had three daughters.
+She finished her training in 1914 with an essay titled Type and Light.
+In 1920 the firm moved its press from Dunmere to Holt, a village in the hills, where it employed 9 printers by 1930.
+Her first book, The Quiet Page (1931), sold 4,000 copies.
+"""
+
+
+@pytest.fixture(scope="module")
+def life() -> list[fx.Fact]:
+    return fx.document_facts([{"id": "life-0000", "source": "life.md", "index": 0, "start": 0, "text": LIFE}])
+
+
+def test_a_clause_before_a_semicolon_is_a_statement_of_its_own(life):
+    married = _fact(life, "1912")
+    assert married.answer == "In 1912 Ida Marsh married Tom Reeve, a joiner."
+    assert "When did Ida Marsh marry Tom Reeve?" in rewrite.questions(married)
+    assert "married" not in _fact(life, "three daughters").answer  # the other clause no longer carries it
+
+
+def test_a_relative_clause_with_its_own_subject_and_a_name_given_by_titled(life):
+    printers = _fact(life, "9 printers")
+    assert printers.answer == "The firm of Ida Marsh employed 9 printers by 1930."
+    assert "How many printers did the firm of Ida Marsh employ by 1930?" in rewrite.questions(printers)
+    holt = [f for f in life if f.role == "appos-desc" and f.subject == "Holt"]
+    assert holt and "employed" not in holt[0].answer  # the description stops before "where ..."
+    essay = _fact(life, "Type and Light")
+    assert essay.kind == "name" and essay.answer == "The essay of Ida Marsh was titled Type and Light."
+    assert _fact(life, "Dunmere").kind == "place" and _fact(life, "Holt").kind == "place"
+
+
+def test_a_year_in_brackets_after_a_work_dates_it(life):
+    year, name = _fact(life, "1931"), _fact(life, "the Quiet Page")
+    assert year.answer == "The Quiet Page is a work of Ida Marsh from 1931."
+    assert "When does the Quiet Page date from?" in rewrite.questions(year)
+    assert "Which work of Ida Marsh is from 1931?" in rewrite.questions(name)
+    assert {_fact(life, "1890").role, _fact(life, "1961").role} == {"born", "died"}

@@ -174,6 +174,8 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
     head = _head(tokens)
     if head.ent_type_:
         kind = _ENT_KIND.get(head.ent_type_, "name")
+        if kind in ("organisation", "person") and _placed(head, tokens):
+            return "place"
         # the small parser calls "2.1 metres per second" money; money names a currency
         if kind == "money" and not _CURRENCY.search(" ".join(t.text for t in tokens)):
             return "quantity"
@@ -181,10 +183,23 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
     if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
         return "number"
     if head.pos_ == "PROPN":
-        return "name"
+        return "place" if _placed(head, tokens) else "name"
     if roles and head.pos_ == "NOUN" and is_person_noun(head.lemma_):  # "the engineer X" is asked with "who"
         return "person"
     return "thing"
+
+
+_ORG_WORDS = re.compile(r"\b(?:Company|Co|Ltd|Inc|Council|Society|Institution|Institute|College|University|Authority|"
+                        r"Ministry|Trust|Bank|Board|Association|Club|Group|Works|Corporation|Department|Office|"
+                        r"Agency|Committee|Commission|Foundation|Museum|School|Line|Railway|Sons|Partners)\b|&")
+_PLACE_PREPS = {"in", "at", "from", "to", "near", "into", "outside", "beyond"}
+
+
+def _placed(head: Any, tokens: list[Any]) -> bool:
+    """A one- or two-word name the tagger calls a firm or a person, after "in", "from", "to" ... and with no
+    word of a firm's name, is a place: "moved from Corrisport to Pellerby", "remained at Caddersby"."""
+    return (head.dep_ == "pobj" and head.head.lower_ in _PLACE_PREPS and len([t for t in tokens if t.ent_type_]) <= 2
+            and not _ORG_WORDS.search(" ".join(t.text for t in tokens)))
 
 
 def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
@@ -247,6 +262,7 @@ class Clause:
     swap: dict[int, str]  # token index -> replacement text (the resolved subject)
     passive: bool
     finite: tuple[str, str, list[str]] | None = None  # (verb text, tag, auxiliaries) given to a participle
+    relative: tuple[int, str] | None = None  # "which she completed": (index of "which", the antecedent it stands for)
 
 
 def _is_clause_verb(t: Any) -> bool:
@@ -254,7 +270,17 @@ def _is_clause_verb(t: Any) -> bool:
     "while costs came to £15.2 million") and participles on nouns ("the tower, built in 1884,")."""
     verbal, head_verbal = t.pos_ in ("VERB", "AUX"), t.head.pos_ in ("VERB", "AUX")
     return (t.dep_ in ("ROOT", "relcl") and verbal or t.dep_ in ("conj", "advcl") and verbal and head_verbal
-            or t.dep_ == "acl" and t.tag_ in ("VBN", "VBG") and t.head.pos_ in ("NOUN", "PROPN"))
+            or t.dep_ == "acl" and t.tag_ in ("VBN", "VBG") and t.head.pos_ in ("NOUN", "PROPN")
+            or _beside_semicolon(t))
+
+
+def _beside_semicolon(t: Any) -> bool:
+    """"In 1936 she married X; they had two sons": the parser hangs the first clause on the second, but a
+    semicolon between them makes each a statement of its own."""
+    if t.dep_ not in ("ccomp", "parataxis") or t.pos_ not in ("VERB", "AUX") or _own_subject(t) is None:
+        return False
+    lo, hi = sorted((t.i, t.head.i))
+    return any(x.text == ";" for x in t.doc[lo:hi])
 
 
 def _verbs(sent: Any) -> list[Any]:
@@ -269,8 +295,11 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
     """A participle clause as a finite one: "the tower, built in 1884" -> "The tower was built in 1884";
     "The authority was created in 1958, replacing the Pier Trust" -> "The authority replaced the Pier Trust"."""
     if verb.dep_ == "acl":
-        owner = _np_core(verb.head)
-        subject_text = _resolve_np([t for t in owner if t.i < verb.i], ctx)
+        owner = [t for t in _np_core(verb.head) if t.i < verb.i]
+        subject_text = _resolve_np(owner, ctx)
+        if owner and owner[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
+            # "with a thesis titled X" -> "The thesis of Theodora Vask-Hallam was titled X"
+            subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
     else:
         head_subj = _own_subject(verb.head) or (_own_subject(verb.head.head) if verb.head.dep_ == "conj" else None)
         if head_subj is None:
@@ -279,7 +308,9 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
     if not subject_text:
         return None
     if verb.tag_ == "VBN":
-        plural = subject_text.split()[-1].endswith("s") and not subject_text.split()[-1].endswith("ss")
+        owner_head = verb.head if verb.dep_ == "acl" else None
+        plural = owner_head.tag_ in ("NNS", "NNPS") if owner_head is not None else (
+            subject_text.split()[-1].endswith("s") and not subject_text.split()[-1].endswith("ss"))
         finite = (verb.text, "VBD", ["were" if plural else "was"])
         form = f"{finite[2][0]} {verb.text}"
     else:
@@ -308,7 +339,8 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     drop = [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
     drop += [c for c in verb.children if c.dep_ in ("cc", "relcl", "mark")
              or c.dep_ == "advmod" and c.tag_ == "WRB" and verb.dep_ == "advcl"]
-    drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ in ("VBG", "VBN") and _own_subject(c) is None]
+    drop += [c for c in verb.children if c.dep_ == "advcl" and c.tag_ in ("VBG", "VBN") and _own_subject(c) is None
+             or _beside_semicolon(c)]
     # ", which had been formed in 1888" deeper in the clause is a fact of its own, asked from its own clause
     drop += [t for t in verb.subtree
              if t.dep_ == "relcl" and t.i != verb.i and t.head.i != verb.i and _after_comma(t)]
@@ -323,7 +355,7 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
                 subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
             swap[subj.i] = subject_text
             return Clause(verb, [subj], subject_text, tokens, swap, _passive(verb))
-        return None
+        return _relative_with_subject(verb, subj, antecedent, tokens, ctx)
     if subj is None and verb.dep_ == "conj":
         head_subj = _own_subject(verb.head)
         if head_subj is None:
@@ -342,6 +374,11 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
                       _passive(verb))
     if subj is None or subj.dep_ == "expl":
         return None
+    return _clause_with_subject(verb, subj, tokens, ctx)
+
+
+def _clause_with_subject(verb: Any, subj: Any, tokens: list[Any], ctx: Context) -> Clause:
+    swap: dict[int, str] = {}
     subject_tokens = _np_core(subj)
     subject_text = _resolve_np(subject_tokens, ctx)
     # The clause keeps the subject's appositions out: they are facts of their own.
@@ -355,6 +392,27 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     # the answer keeps a named apposition ("The depot's manager, Ada Pell, joined in 2011"): it names her
     swap[first] = f"{subject_text}, {_text(_np_core(named))}," if named is not None else subject_text
     return Clause(verb, subject_tokens, subject_text, tokens, swap, _passive(verb))
+
+
+def _relative_with_subject(verb: Any, subj: Any | None, antecedent: list[Any], tokens: list[Any],
+                           ctx: Context) -> Clause | None:
+    """"her doctorate, which she completed in 1929" -> "She completed her doctorate in 1929"; "Pellerby, where
+    it employed 23 engineers" -> "It employed 23 engineers" (the pronoun resolved like any subject's)."""
+    if subj is None or subj.dep_ == "expl":
+        return None
+    obj = next((c for c in verb.children if c.lower_ in _RELATIVE and c.dep_ in ("dobj", "pobj")), None)
+    adverb = next((c for c in verb.children if c.lower_ in ("where", "when") and c.dep_ == "advmod"), None)
+    if obj is None and adverb is None:
+        return None
+    kept = [t for t in tokens if adverb is None or t.i != adverb.i]
+    head = verb.head
+    clause = _clause_with_subject(verb, subj, kept, ctx)
+    if obj is not None:
+        stands_for = _resolve_np(antecedent, ctx) if head.pos_ != "PROPN" else _text(antecedent)
+        clause.swap[obj.i] = ""
+        clause.swap[verb.i] = f"{verb.text} {stands_for}"
+        clause.relative = (obj.i, stands_for)
+    return clause
 
 
 def _after_comma(tok: Any) -> bool:
@@ -406,6 +464,9 @@ def _args(clause: Clause) -> list[Arg]:
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
             role = "object" if c.dep_ != "attr" else "attr"
             whole = _np_core(c)
+            if c.dep_ == "oprd" and verb.lemma_ in _NAMING:  # a title is one name, "and" included
+                out.append(Arg(role, whole, whole, "name"))
+                continue
             for item in _conjuncts(c):
                 core = _np_core(item, items=True)
                 out.append(Arg(role, core, whole, _kind(core)))
@@ -437,6 +498,7 @@ def _args(clause: Clause) -> list[Arg]:
     return [a for a in out if a.tokens]
 
 
+_NAMING = {"title", "call", "name", "entitle", "dub", "christen", "rename"}
 _INNER = {"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG", "GPE", "LOC", "FAC", "PRODUCT",
           "EVENT", "WORK_OF_ART"}
 
@@ -539,7 +601,11 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
     for t in sent:
         if t.dep_ != "appos":
             continue
-        a, b = _np_core(t.head), _np_core(t)
+        # "Pellerby, a market town in the hills, where it employed ...": the description ends before "where"
+        inner = {y.i for r in t.subtree if r.dep_ == "relcl" for y in r.subtree}
+        a, b = _np_core(t.head), [x for x in _np_core(t) if x.i not in inner]
+        while b and b[-1].is_punct:
+            b.pop()
         named = ("person", "organisation", "place", "name")
         name, desc = (a, b) if _kind(a, roles=False) in named else (b, a)
         name_kind = _kind(name, roles=False)
@@ -587,7 +653,7 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
             span = _text(arg.tokens)
             if arg.role == "subject" and clause.subject_text and arg.tokens == clause.subject:
                 span = clause.subject_text  # the answer states the subject as resolved: "Its span" -> "the X's span"
-            if not span or (span.lower(), arg.role) in seen or span.lower() in ("it", "they", "this"):
+            if not span or (span.lower(), arg.role) in seen or span.lower() in {"it", "they", "this"} | _RELATIVE:
                 continue
             seen.add((span.lower(), arg.role))
             frame = _frame(clause, arg, ctx)
@@ -632,6 +698,9 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             continue
         if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and (len(list(c.subtree)) > 1 or c.tag_ == "WRB"):
             continue  # a question keeps the clause's core phrases, not its side clauses
+        if clause.relative and c.i == clause.relative[0]:  # "which" in "which she completed": its antecedent
+            parts.append({"text": clause.relative[1], "pre": False, "dep": c.dep_})
+            continue
         tokens = [t for t in _phrase(c) if t.i not in asked] if c.i not in asked else []
         whole = {t.i for t in c.subtree}
         if asked & whole and c.i not in asked:

@@ -40,7 +40,8 @@ def phrase_facts(sent: Any, ctx: F.Context, source: str, passage_id: str) -> lis
     """The life spans, measures and makers held in the noun phrases of one sentence."""
     sentence = F._clean(sent.text)
     tense = "is" if _present(sent) else "was"
-    found = _life_facts(sent, ctx) + _measure_facts(sent, ctx, tense) + _maker_facts(sent, ctx, tense)
+    found = (_life_facts(sent, ctx) + _measure_facts(sent, ctx, tense) + _maker_facts(sent, ctx, tense)
+             + _dated_facts(sent, ctx))
     return [F.Fact(F._fact_id(source, sentence, span, role), source, passage_id, sentence, owner, span, kind,
                    answer, role, frame)
             for owner, span, kind, answer, role, frame in found]
@@ -76,6 +77,28 @@ def _name_before(sent: Any, char: int) -> str:
     offset = sent.start_char
     ent = next((e for e in sent.ents if e.label_ == "PERSON" and 0 <= char - (e.end_char - offset) <= 1), None)
     return F._text(list(ent)) if ent is not None else ""
+
+
+# dated names ---------------------------------------------------------------------------------------------
+
+_YEAR_AFTER = re.compile(r"\s*\((\d{4})\)")
+
+
+def _dated_facts(sent: Any, ctx: F.Context) -> list[tuple]:
+    """"The Honest Span (1948) argued ...", "the Tolley Viaduct (1963)": a work or a structure and its year.
+    In a biography it is the person's work: "The Honest Span is a work of Theodora Vask-Hallam from 1948."."""
+    out = []
+    for ent in sent.ents:
+        m = _YEAR_AFTER.match(sent.doc.text[ent.end_char:])
+        if m is None or ent.label_ in ("PERSON", "DATE", "CARDINAL") or not any(t.pos_ == "PROPN" for t in ent):
+            continue
+        name, year = F.mid_sentence(F._text(list(ent))), m.group(1)
+        work = f"a work of {ctx.topic}" if ctx.topic_is_person and ctx.topic.lower() not in name.lower() else ""
+        answer = F._cap(f"{name} is {work} from {year}." if work else f"{name} dates from {year}.")
+        frame = {"name": name, "year": year, "work": work}
+        out.append((name, year, "date", answer, "dated", frame))
+        out.append((name, name, "name", answer, "dated-name", frame))
+    return out
 
 
 # measures ------------------------------------------------------------------------------------------------

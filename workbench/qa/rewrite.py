@@ -319,7 +319,20 @@ def np_maker_questions(fact: Fact) -> list[str]:
             _q(f"Whose work {be} {thing}")]
 
 
-_OWN_QUESTIONS = {"born": life_questions, "died": life_questions, "np-measure": np_measure_questions,
+def dated_questions(fact: Fact) -> list[str]:
+    """"The Honest Span (1948)": "When is The Honest Span from?" and "Which work of X is from 1948?"."""
+    name, year, work = fact.frame["name"], fact.frame["year"], fact.frame.get("work", "")
+    if fact.role == "dated":
+        return [_q(f"When does {name} date from"), _q(f"From what year is {name}"),
+                _q(f"In which year did {name} appear")]
+    if work:
+        owner = work.removeprefix("a work of ")
+        return [_q(f"Which work of {owner} is from {year}"), _q(f"What did {owner} produce in {year}"),
+                _q(f"Name the work of {owner} from {year}")]
+    return [_q(f"What dates from {year}"), _q(f"Which one is from {year}")]
+
+
+_OWN_QUESTIONS = {"dated": dated_questions, "dated-name": dated_questions, "born": life_questions, "died": life_questions, "np-measure": np_measure_questions,
                   "np-maker": np_maker_questions}
 
 
