@@ -332,7 +332,8 @@ def dated_questions(fact: Fact) -> list[str]:
     return [_q(f"What dates from {year}"), _q(f"Which one is from {year}")]
 
 
-_OWN_QUESTIONS = {"dated": dated_questions, "dated-name": dated_questions, "born": life_questions, "died": life_questions, "np-measure": np_measure_questions,
+_OWN_QUESTIONS = {"dated": dated_questions, "dated-name": dated_questions, "born": life_questions,
+                  "died": life_questions, "np-measure": np_measure_questions,
                   "np-maker": np_maker_questions}
 
 
