@@ -22,7 +22,7 @@ LAYERS: dict[str, int] = {
     "models": 3, "methods": 3, "qa.generate": 3, "chat": 3, "cora": 3, "formatting": 3, "generation": 3,
     "schedule": 3, "answer_loss": 3, "replay": 3,
     "train": 4, "evaluate": 4, "qa.pipeline": 4,
-    "worker": 5, "study": 5, "setup_data": 5,
+    "worker": 5, "study": 5, "setup_data": 5, "teach": 5,
     "ui": 6, "__main__": 6, "cli_commands": 6, "cli_data": 6, "cli_eval": 6, "cli_study": 6,
 }
 NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "workbench.jobs", "workbench.corpus",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,65 @@ def export_data_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def teach_settings(items: list[str]) -> dict[str, Any]:
+    """--set KEY=VALUE pairs as training settings; keys that are no TrainConfig field are method parameters."""
+    from .config import ConfigError, TrainConfig
+
+    fields = {f["name"] for f in describe(TrainConfig)}
+    settings: dict[str, Any] = {"method_params": {}}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: use KEY=VALUE")
+        key, value = (x.strip() for x in item.split("=", 1))
+        key = key.replace("-", "_")
+        (settings if key in fields else settings["method_params"])[key] = value
+    return settings
+
+
+def teach_cmd(args: argparse.Namespace) -> int:
+    """Documents to a tested model in one job; follows its stages unless --detach."""
+    import time
+
+    from . import teach
+    from .rundir import RunDir
+
+    ws = workspace_of(args)
+    run = teach.start(ws, args.paths, args.out, train=teach_settings(args.set), overwrite=args.overwrite)
+    if args.detach:
+        print(run.id)
+        return 0
+    shown = None
+    while True:
+        status = run.read_status()
+        child = status.get("child")
+        if child:
+            c = RunDir(ws.runs / child).read_status()
+            line = f"stage {status.get('step')}/3 {status.get('stage')}: {child} {c.get('state')} " \
+                   f"{c.get('step') or 0}/{c.get('total_steps') or '?'}"
+            if line != shown:
+                print(line, flush=True)
+                shown = line
+        if run.effective_state() not in ("queued", "running"):
+            break
+        time.sleep(1.0)
+    status = run.read_status()
+    if status.get("state") != "finished":
+        print(f"error: teach {status.get('state')}: {(status.get('error') or {}).get('message', '')}",
+              file=sys.stderr)
+        return 1
+    r = status.get("result") or {}
+    scores = r.get("scores") or {}
+    base, tuned = (scores.get("base") or {}).get("fact_acc"), (scores.get("tuned") or {}).get("fact_acc")
+    print(f"dataset {r.get('dataset')} ({r.get('pairs')} training pairs) -> run {r.get('train_run')} "
+          f"({r.get('steps')} steps) -> evaluation {r.get('eval_run')}")
+    if tuned is not None:
+        forgot = scores.get("forgetting_delta")
+        change = f"; general-knowledge probe {forgot:+.2f}" if isinstance(forgot, (int, float)) else ""
+        print(f"held-out rewordings answered: base {base or 0:.0%}, tuned {tuned:.0%}{change}")
+    print(f"chat with it: python app.py (Chat tab, run {r.get('train_run')})")
+    return 0
+
+
 def facts_cmd(args: argparse.Namespace) -> int:
     """The fact ledger of a dataset; with --run, whether the base knew and the tuned model answers each fact."""
     from .qa import ledger
@@ -169,6 +229,16 @@ def register(sub: Any) -> None:
     f.add_argument("dataset", help="dataset name or folder")
     f.add_argument("--run", help="a trained and evaluated run (id or folder)")
     f.set_defaults(func=facts_cmd)
+
+    t = sub.add_parser("teach", help="documents to a tested model in one job: the QA set, training with the "
+                                     "knowledge defaults, and evaluation")
+    t.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
+    t.add_argument("--out", required=True, help="dataset name (datasets/NAME)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a training setting or method parameter, e.g. --set model=tiny --set epochs=2")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    t.add_argument("--detach", action="store_true", help="start the job and print its run id")
+    t.set_defaults(func=teach_cmd)
 
     e = sub.add_parser("export-data", help="write a dataset for other tools: alpaca/sharegpt JSON (LLaMA-Factory), "
                                            "messages JSONL (TRL, Axolotl, Kiln) or a Hugging Face datasets folder")

@@ -60,8 +60,14 @@ def _export(run: RunDir) -> dict[str, Any]:
     return run_job(run)
 
 
+def _teach(run: RunDir) -> dict[str, Any]:
+    from .teach import run_job
+
+    return run_job(run)
+
+
 JOBS: dict[str, Callable[[RunDir], dict[str, Any]]] = {"train": _train, "qa": _qa, "eval": _eval, "study": _study,
-                                                       "cora": _cora, "export": _export}
+                                                       "cora": _cora, "export": _export, "teach": _teach}
 
 
 def classify(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from ..chat import ChatEngine
 from .. import endpoint
 from ..workspace import Workspace
 from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus
+from .teach import build_teach_panel, wire_teach_panel
 from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
 from .chat import CHAT_CONCURRENCY, ChatTab, build_chat_tab, chat_once, refresh_sides
@@ -51,6 +52,7 @@ def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, pre
         with gr.Tabs() as tabs:
             with gr.Tab("Data", id="data"):
                 data = build_data_tab(ws)
+                wire_teach_panel(build_teach_panel(), ws, data.corpus)
             with gr.Tab("QA", id="qa") as qa_page:
                 qa = build_qa_tab(ws)
             with gr.Tab("Train", id="train") as train_page:

@@ -1,0 +1,113 @@
+"""The Data tab's one-click path: the collection to a tested model (QA set, training with the knowledge defaults,
+evaluation) as one teach job, with one progress line and, at the end, the fact ledger: which facts the tuned
+model now answers in new words. The job runs in a worker; a reload finds it again (the newest teach job)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from .. import teach
+from ..rundir import RunDir, read_json
+from ..workspace import Workspace
+from .common import UIError, friendly
+from .data import corpus_folder
+
+LEDGER_HEADERS = ["fact", "subject", "kind", "train pairs", "held out", "base knew", "tuned answers", "sentence"]
+STAGE_NAMES = {"qa": "writing questions", "train": "training", "eval": "evaluating"}
+
+
+@dataclass
+class TeachPanel:
+    name: gr.Textbox
+    start: gr.Button
+    status: gr.Markdown
+    ledger: gr.Dataframe
+    job: gr.State
+    timer: gr.Timer
+
+
+def build_teach_panel() -> TeachPanel:
+    gr.Markdown("### Teach this collection in one step\nWrites the questions, trains the default model with the "
+                "knowledge defaults and evaluates it on reworded questions it never saw; then chat with it in "
+                "the Chat tab. About 15 minutes for a 700-word document on a 2-core CPU.")
+    with gr.Row():
+        name = gr.Textbox(label="dataset name", placeholder="e.g. harbour-report", scale=3, elem_id="teach-name")
+        start = gr.Button("Teach: questions, training, evaluation", variant="primary", scale=2,
+                          elem_id="teach-start")
+    status = gr.Markdown(elem_id="teach-status")
+    ledger = gr.Dataframe(headers=LEDGER_HEADERS, value=[], interactive=False, wrap=True, visible=False,
+                          label="fact ledger: each fact, whether the base knew it and the tuned model answers it",
+                          elem_id="teach-ledger", max_height=360)
+    return TeachPanel(name, start, status, ledger, gr.State(None), gr.Timer(2.0))
+
+
+def latest_teach_job(ws: Workspace) -> str | None:
+    """The newest teach job of the workspace, so that a reloaded page finds the one it started."""
+    found = [p for p in ws.list_runs() if "-teach-" in p.name  # the label every teach job's id carries
+             and (read_json(p / "config.json") or {}).get("kind") == "teach"]
+    return max(found, key=lambda p: p.name).name if found else None
+
+
+def status_text(ws: Workspace, job_id: str) -> str:
+    run = RunDir(ws.runs / job_id)
+    status, state = run.read_status(), run.effective_state()
+    if state in ("queued", "running"):
+        child_id = status.get("child")
+        child = RunDir(ws.runs / child_id).read_status() if child_id else {}
+        stage = STAGE_NAMES.get(status.get("stage"), "starting")
+        where = f"step {child.get('step') or 0} of {child.get('total_steps') or '?'}" if child else "starting"
+        eta = f", about {round(child['eta_s'] / 60)} min left in this stage" if child.get("eta_s") else ""
+        return f"**Teaching** ({job_id}): stage {status.get('step') or 1} of 3, {stage}: {where}{eta}."
+    if state != "finished":
+        reason = (status.get("error") or {}).get("message") or state
+        return f"**Teach job {job_id} {state}**: {reason}"
+    return done_text(status.get("result") or {})
+
+
+def done_text(result: dict[str, Any]) -> str:
+    scores = result.get("scores") or {}
+    base = (scores.get("base") or {}).get("fact_acc")
+    tuned = (scores.get("tuned") or {}).get("fact_acc")
+    forgot = scores.get("forgetting_delta")
+    learned = f"the tuned model answers {tuned:.0%} of the held-out rewordings (the base {base or 0:.0%})" \
+        if tuned is not None else "evaluated"
+    general = f"; its general-knowledge probe changed by {forgot:+.2f}" if isinstance(forgot, (int, float)) else ""
+    return (f"**Done.** Dataset `{result.get('dataset')}` ({result.get('pairs')} training pairs), run "
+            f"`{result.get('train_run')}` ({result.get('steps')} steps): {learned}{general}. Pick run "
+            f"`{result.get('train_run')}` in the Chat tab to talk to it.")
+
+
+def ledger_rows(ws: Workspace, result: dict[str, Any]) -> list[list[Any]]:
+    from ..evaluate import load_predictions
+    from ..qa import ledger
+
+    rows = ledger.read(ws.datasets / str(result.get("dataset")))
+    return ledger.table(ledger.with_results(rows, load_predictions(ws.runs / str(result.get("train_run")))))
+
+
+def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> None:
+    @friendly
+    def start(collection: str | None, name: str) -> list[Any]:
+        if not collection:
+            raise UIError("choose or upload a document collection first")
+        folder = corpus_folder(ws, collection)
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        run = teach.start(ws, paths, (name or "").strip() or f"{collection}-taught")
+        return [run.id, status_text(ws, run.id), gr.update(visible=False)]
+
+    def tick(job_id: str | None) -> list[Any]:
+        job_id = job_id or latest_teach_job(ws)
+        if not job_id or not (ws.runs / job_id).is_dir():
+            return [job_id, gr.skip(), gr.skip()]
+        text = status_text(ws, job_id)
+        result = (read_json(ws.runs / job_id / "status.json") or {}).get("result") or {}
+        if result.get("train_run"):
+            return [job_id, text, gr.update(value=ledger_rows(ws, result), visible=True)]
+        return [job_id, text, gr.skip()]
+
+    outputs = [panel.job, panel.status, panel.ledger]
+    panel.start.click(start, [corpus, panel.name], outputs, api_visibility="private")
+    panel.timer.tick(friendly(tick), panel.job, outputs, show_progress="hidden", api_visibility="private")
