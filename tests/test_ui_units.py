@@ -318,3 +318,14 @@ def test_dataset_view_filters_pairs_and_exports(workspace):
     files = ui_qa.export_files(folder, "alpaca")
     train = next(f for f in files if f.endswith("_train_alpaca.json"))
     assert [r["output"] for r in json.loads(Path(train).read_text())][0] == "District 0 is called Project A0."
+
+
+def test_scores_are_said_in_words_learned_and_forgot():
+    from workbench.ui.evaluate import meaning
+
+    scores = {"tuned": {"fact_acc": 0.8, "fact_acc_n": 30}, "base": {"fact_acc": 0.1, "fact_acc_n": 30},
+              "forgetting": {"base": {"fact_acc": 0.738, "n": 42}, "tuned": {"fact_acc": 0.5952, "n": 42}}}
+    text = meaning(scores)
+    assert "key fact in 24 of 30 answers (the base model in 3)" in text
+    assert "answers 25 of 42 general questions, 6 fewer than the base (31)" in text
+    assert meaning({}) == ""

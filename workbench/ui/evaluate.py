@@ -264,11 +264,35 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
     predictions = evaluate.load_predictions(run)
     frame = question_frame(predictions, metric or "rougeL", show or "all")
     report = gate_report(run)
-    info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})" if scores else
-                            " · not evaluated yet")
+    info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})\n\n"
+                            f"{meaning(scores)}" if scores else " · not evaluated yet")
     return [info, scores_table(scores), bars, styled(frame), forgetting_table(scores), comparison(ws),
             gate_text(report), plots.confusion_figure((report or {}).get("confusion") or []),
             fact_rows(run, predictions)]
+
+
+def _count(side: dict[str, Any]) -> tuple[int, int] | None:
+    """(questions answered with their key fact, questions with a key fact) of one side's scores."""
+    acc, n = side.get("fact_acc"), side.get("fact_acc_n") or side.get("n")
+    return (round(acc * n), int(n)) if isinstance(acc, (int, float)) and n else None
+
+
+def meaning(scores: dict[str, Any]) -> str:
+    """The headline numbers in words: how many facts were learned, how many general facts were lost."""
+    parts = []
+    tuned, base = _count(scores.get("tuned") or {}), _count(scores.get("base") or {})
+    if tuned:
+        parts.append(f"**Learned**: the tuned model states the key fact in {tuned[0]} of {tuned[1]} answers"
+                     + (f" (the base model in {base[0]})" if base else "") + ".")
+    forgetting = scores.get("forgetting") or {}
+    f_tuned, f_base = _count(forgetting.get("tuned") or {}), _count(forgetting.get("base") or {})
+    if f_tuned and f_base:
+        lost = f_base[0] - f_tuned[0]
+        change = f"{lost} fewer than the base" if lost > 0 else (
+            "as many as the base" if lost == 0 else f"{-lost} more than the base")
+        parts.append(f"**Forgot**: it answers {f_tuned[0]} of {f_tuned[1]} general questions, {change} "
+                     f"({f_base[0]}).")
+    return " ".join(parts)
 
 
 def fact_rows(run: RunDir, predictions: list[dict[str, Any]]) -> list[list[Any]]:
