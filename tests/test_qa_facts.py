@@ -329,3 +329,14 @@ def test_a_year_in_brackets_after_a_work_dates_it(life):
     assert "When does the Quiet Page date from?" in rewrite.questions(year)
     assert "Which work of Ida Marsh is from 1931?" in rewrite.questions(name)
     assert {_fact(life, "1890").role, _fact(life, "1961").role} == {"born", "died"}
+
+
+def test_a_month_a_storm_and_an_adverb_inside_the_verb_are_asked_naturally():
+    text = ("# Harbour report\n\nThe Harbour Board runs the port. August was the busiest month, with 164 ships "
+            "berthing. The north wall had partly collapsed during Storm Idris in January 2020.\n")
+    found = fx.document_facts([{"id": "h-0", "source": "h.md", "index": 0, "start": 0, "text": text}])
+    assert rewrite.questions(_fact(found, "August"))[0] == "Which month was the busiest month with 164 ships berthing?"
+    storm = _fact(found, "Storm Idris")
+    assert storm.kind != "person" and rewrite.questions(storm)[0].startswith("During what had the north wall")
+    assert "When had the north wall of the Harbour Board partly collapsed during Storm Idris?" in rewrite.questions(
+        _fact(found, "January 2020"))

@@ -176,6 +176,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
         kind = _ENT_KIND.get(head.ent_type_, "name")
         if kind in ("organisation", "person") and _placed(head, tokens):
             return "place"
+        if kind == "person" and tokens[0].lower_ in _EVENT_WORDS | {"the"} and tokens[-1].lower_ != tokens[0].lower_ \
+                and any(t.lower_ in _EVENT_WORDS for t in tokens):
+            return "name"  # "Storm Idris" is no one
         # the small parser calls "2.1 metres per second" money; money names a currency
         if kind == "money" and not _CURRENCY.search(" ".join(t.text for t in tokens)):
             return "quantity"
@@ -193,6 +196,8 @@ _ORG_WORDS = re.compile(r"\b(?:Company|Co|Ltd|Inc|Council|Society|Institution|In
                         r"Ministry|Trust|Bank|Board|Association|Club|Group|Works|Corporation|Department|Office|"
                         r"Agency|Committee|Commission|Foundation|Museum|School|Line|Railway|Sons|Partners)\b|&")
 _PLACE_PREPS = {"in", "at", "from", "to", "near", "into", "outside", "beyond"}
+_EVENT_WORDS = {"storm", "hurricane", "cyclone", "typhoon", "tropical", "operation", "battle", "treaty", "project",
+                "exercise", "festival", "expedition", "flood", "fire"}
 
 
 def _placed(head: Any, tokens: list[Any]) -> bool:
@@ -689,9 +694,14 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     verb_text, tag, aux_words = clause.finite or (verb.text, verb.tag_, [a.text for a in auxes])
     if verb.is_sent_start and verb.pos_ == "VERB":
         verb_text = verb_text.lower()
+    # "had partly collapsed": an adverb between the auxiliary and the verb stays with the verb
+    inside = [c for c in verb.children if c.dep_ == "advmod" and auxes and auxes[0].i < c.i < verb.i
+              and len(list(c.subtree)) == 1]
+    if inside and not clause.finite:
+        verb_text = " ".join([*(c.text for c in inside), verb_text])
     asked = {t.i for t in arg.whole}
     subject_ids = {t.i for t in clause.subject}
-    aux_ids = {t.i for t in auxes} | {verb.i}
+    aux_ids = {t.i for t in auxes} | {verb.i} | {c.i for c in inside}
     parts: list[dict[str, Any]] = []
     for c in sorted(verb.children, key=lambda c: c.i):
         if c.i in subject_ids or c.i in aux_ids or c.dep_ in ("punct", "cc", "nsubj", "nsubjpass", "mark"):

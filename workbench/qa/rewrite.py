@@ -78,6 +78,9 @@ _DURATION = re.compile(r"^(?:about |some |nearly |almost |over |more than |under
                        r"\s+(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)$", re.IGNORECASE)
 
 
+_MONTH = re.compile(r"(?:January|February|March|April|May|June|July|August|September|October|November|December)")
+
+
 def wh_words(fact: Fact) -> tuple[str, str, str]:
     """(fronted question word, in-place question word, another fronted question word) for the fact's kind."""
     kind, prep, span = fact.kind, fact.frame.get("prep", ""), fact.span
@@ -94,6 +97,8 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         unit = unit if unit.endswith("s") else unit + "s"
         return "How long", "how long", f"How many {unit}"
     if kind == "date":
+        if _MONTH.fullmatch(span):  # "August was the busiest month"
+            return "Which month", "which month", "What month"
         if re.search(r"\b\d{1,2}\s+[A-Z][a-z]+|\b[A-Z][a-z]+\s+\d{1,2},", span):
             return "When", "what date", "On what date"
         if re.fullmatch(r"(?:the )?(?:year )?\d{4}", span):
