@@ -172,3 +172,21 @@ def clone_and_delete(page, ws: Workspace, run_id: str) -> None:
     page.locator("#runs-confirm-delete").click()
     page.locator("#runs-message").get_by_text(f"Deleted {qa_run}").wait_for()
     assert not (ws.runs / qa_run).exists() and (ws.runs / run_id).exists()
+
+
+def test_teach_in_one_click_and_find_it_again_after_a_reload(app, browser, tmp_path):
+    """The Data tab's Teach button: one job from the collection to an evaluated model, its progress line,
+    the fact ledger at the end, and the same view after a reload."""
+    ws, url = app
+    page = new_page(browser, url)
+    page.locator("#teach-name input, #teach-name textarea").first.fill("crane-taught")
+    choose(page, "teach-model", "tiny")
+    page.locator("#teach-start").click()
+    page.locator("#teach-status").get_by_text("Teaching").wait_for()
+    again = new_page(browser, url)  # a reload finds the running job again
+    again.locator("#teach-status").get_by_text("Done.", exact=False).wait_for(timeout=2 * TIMEOUT_MS)
+    again.locator("#teach-ledger .virtual-row").first.wait_for()
+    assert (ws.datasets / "crane-taught" / "facts.jsonl").is_file()
+    shot(again, "teach")
+    page.close()
+    again.close()

@@ -14,6 +14,7 @@ from ..rundir import RunDir, read_json
 from ..workspace import Workspace
 from .common import UIError, friendly
 from .data import corpus_folder
+from .train import MODEL_CHOICES
 
 LEDGER_HEADERS = ["fact", "subject", "kind", "train pairs", "held out", "base knew", "tuned answers", "sentence"]
 STAGE_NAMES = {"qa": "writing questions", "train": "training", "eval": "evaluating"}
@@ -22,6 +23,7 @@ STAGE_NAMES = {"qa": "writing questions", "train": "training", "eval": "evaluati
 @dataclass
 class TeachPanel:
     name: gr.Textbox
+    model: gr.Dropdown
     start: gr.Button
     status: gr.Markdown
     ledger: gr.Dataframe
@@ -35,13 +37,15 @@ def build_teach_panel() -> TeachPanel:
                 "the Chat tab. About 15 minutes for a 700-word document on a 2-core CPU.")
     with gr.Row():
         name = gr.Textbox(label="dataset name", placeholder="e.g. harbour-report", scale=3, elem_id="teach-name")
+        model = gr.Dropdown(list(MODEL_CHOICES), value="smollm2", allow_custom_value=True, label="base model",
+                            scale=2, elem_id="teach-model")
         start = gr.Button("Teach: questions, training, evaluation", variant="primary", scale=2,
                           elem_id="teach-start")
     status = gr.Markdown(elem_id="teach-status")
     ledger = gr.Dataframe(headers=LEDGER_HEADERS, value=[], interactive=False, wrap=True, visible=False,
                           label="fact ledger: each fact, whether the base knew it and the tuned model answers it",
                           elem_id="teach-ledger", max_height=360)
-    return TeachPanel(name, start, status, ledger, gr.State(None), gr.Timer(2.0))
+    return TeachPanel(name, model, start, status, ledger, gr.State(None), gr.Timer(2.0))
 
 
 def latest_teach_job(ws: Workspace) -> str | None:
@@ -90,12 +94,13 @@ def ledger_rows(ws: Workspace, result: dict[str, Any]) -> list[list[Any]]:
 
 def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> None:
     @friendly
-    def start(collection: str | None, name: str) -> list[Any]:
+    def start(collection: str | None, name: str, model: str | None) -> list[Any]:
         if not collection:
             raise UIError("choose or upload a document collection first")
         folder = corpus_folder(ws, collection)
         paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        run = teach.start(ws, paths, (name or "").strip() or f"{collection}-taught")
+        run = teach.start(ws, paths, (name or "").strip() or f"{collection}-taught",
+                          train={"model": (model or "").strip() or "smollm2"})
         return [run.id, status_text(ws, run.id), gr.update(visible=False)]
 
     def tick(job_id: str | None) -> list[Any]:
@@ -109,5 +114,5 @@ def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> N
         return [job_id, text, gr.skip()]
 
     outputs = [panel.job, panel.status, panel.ledger]
-    panel.start.click(start, [corpus, panel.name], outputs, api_visibility="private")
+    panel.start.click(start, [corpus, panel.name, panel.model], outputs, api_visibility="private")
     panel.timer.tick(friendly(tick), panel.job, outputs, show_progress="hidden", api_visibility="private")
