@@ -222,7 +222,7 @@ def test_the_doer_is_also_asked_by_its_noun_and_in_the_active_voice(lift):
         pytest.skip("WordNet is not installed: doer nouns come from it")
     designed = _questions(lift, "the engineer Mara Quist")
     assert "Who was the designer of the Harrow Point Lift?" in designed
-    assert any(q.startswith(("Who designed", "Which person designed")) for q in designed)
+    assert any(q.startswith(("Who designed", "Which engineer designed")) for q in designed)
 
 
 BIO = """# Mara Quill
@@ -337,6 +337,7 @@ def test_a_month_a_storm_and_an_adverb_inside_the_verb_are_asked_naturally():
     found = fx.document_facts([{"id": "h-0", "source": "h.md", "index": 0, "start": 0, "text": text}])
     assert rewrite.questions(_fact(found, "August"))[0] == "Which month was the busiest month with 164 ships berthing?"
     storm = _fact(found, "Storm Idris")
-    assert storm.kind != "person" and rewrite.questions(storm)[0].startswith("During what had the north wall")
+    # the name says what it names: "Which storm", not "whom"
+    assert storm.kind != "person" and rewrite.questions(storm)[0].startswith("During which storm had the north wall")
     assert "When had the north wall of the Harbour Board partly collapsed during Storm Idris?" in rewrite.questions(
         _fact(found, "January 2020"))

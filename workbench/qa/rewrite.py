@@ -78,6 +78,31 @@ _DURATION = re.compile(r"^(?:about |some |nearly |almost |over |more than |under
                        r"\s+(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)$", re.IGNORECASE)
 
 
+# nouns that, closing a name, say what kind of thing it names ("the Tansy Spring", "the Garnet Medal")
+_TYPE_TAILS = {"spring", "medal", "prize", "award", "bridge", "viaduct", "street", "road", "point", "quay", "pier",
+               "river", "lake", "college", "school", "university", "council", "company", "works", "society", "trust",
+               "railway", "station", "hall", "park", "museum", "church", "tower", "building", "house", "bank",
+               "report", "act", "plan", "island", "bay", "harbour", "hill", "valley", "canal", "dock", "library",
+               "institute", "institution", "ministry", "board", "authority", "agency", "commission", "club"}
+_TYPE_HEADS = {"storm", "hurricane", "cyclone", "typhoon", "lake", "mount", "river", "fort", "port", "cape"}
+_DESCRIBED = re.compile(r"^((?:[a-z][a-z-]+ ){1,2})(?=[A-Z0-9])")
+
+
+def type_noun(span: str) -> str:
+    """The kind of thing a name names, where the span says it: "the contractor Halloran & Vesk" -> contractor,
+    "the bulk carrier Merrow Dawn" -> bulk carrier, "the Tansy Spring" -> spring, "Storm Idris" -> storm."""
+    bare = re.sub(r"^(?:the|a|an) ", "", span)
+    described = _DESCRIBED.match(bare)
+    if described:
+        return described.group(1).strip()
+    words = bare.split(" of ")[0].split()
+    if len(words) >= 2 and words[-1][:1].isupper() and words[-1].lower() in _TYPE_TAILS:
+        return words[-1].lower()
+    if len(words) >= 2 and words[0].lower() in _TYPE_HEADS:
+        return words[0].lower()
+    return ""
+
+
 _MONTH = re.compile(r"(?:January|February|March|April|May|June|July|August|September|October|November|December)")
 
 
@@ -120,14 +145,17 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         if noun:
             return f"How many {noun}", f"how many {noun}", f"What number of {noun}"
         return "How many", "how many", "What number"
+    noun = type_noun(span) if kind in ("person", "organisation", "place", "name", "thing") else ""
     if kind == "person":
-        return ("Whom" if prep else "Who"), "whom" if prep else "who", "Which person"
+        return ("Whom" if prep else "Who"), "whom" if prep else "who", f"Which {noun or 'person'}"
     if kind == "organisation":
-        return "Which organisation", "which organisation", "What organisation"
+        return f"Which {noun or 'organisation'}", f"which {noun or 'organisation'}", "What organisation"
     if kind == "place":
         if prep in ("in", "at", "near", "on"):
-            return "Where", "where", "In which place"
-        return "Which place", "which place", "What place"
+            return "Where", "where", f"In which {noun or 'place'}"
+        return f"Which {noun or 'place'}", f"which {noun or 'place'}", "What place"
+    if noun:  # "the Tansy Spring" is asked as "Which spring ...", "Storm Idris" as "Which storm ..."
+        return f"Which {noun}", f"which {noun}", "What"
     return "What", "what", ""
 
 
