@@ -210,3 +210,26 @@ def test_a_running_job_survives_a_server_restart(tmp_path):
         jobs.stop(run)
         assert jobs.wait(run, timeout=120) == "stopped"
         second.close()
+
+
+def test_named_endpoints_list_export_and_manage_runs(app, trained, tmp_path):
+    """Every main action has a named endpoint with named parameters: a script needs gradio_client only."""
+    ws, url, client = app
+    trained, _ = trained
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, params in (("/list_runs", ["kind"]), ("/stop_run", ["run_id"]),
+                         ("/export_data", ["dataset", "format"]), ("/export_model", ["run_id", "to"]),
+                         ("/teach_collection", ["collection", "dataset", "model"])):
+        assert [p["parameter_name"] for p in api[name]["parameters"]] == params
+    runs = client.predict("train", api_name="/list_runs")
+    assert trained in [r["id"] for r in runs] and all(r["kind"] == "train" for r in runs)
+    assert "facts" in [d["name"] for d in client.predict(api_name="/list_datasets")]
+    files = client.predict("facts", "messages", api_name="/export_data")
+    assert any(str(f).endswith("facts_train_messages.jsonl") for f in files)
+    job = client.predict(trained, "merged", api_name="/export_model")
+    assert wait_for(lambda: (ws.runs / job / "status.json").exists() and
+                    client.predict(job, api_name="/run_status")["state"] in ("finished", "failed"))
+    assert client.predict(job, api_name="/run_status")["state"] == "finished"
+    with pytest.raises(Exception, match="no document collection"):
+        client.predict("nowhere", "x", "tiny", api_name="/teach_collection")
+    assert client.predict(job, api_name="/delete_run") == job and not (ws.runs / job).exists()

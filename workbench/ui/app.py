@@ -22,6 +22,7 @@ from .teach import build_teach_panel, wire_teach_panel
 from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
 from .chat import CHAT_CONCURRENCY, ChatTab, build_chat_tab, chat_once, refresh_sides
+from . import api
 from .common import dataset_names, friendly, run_of, train_config
 from .evaluate import EvalTab, build_eval_tab
 from .evaluate import on_open as open_eval
@@ -152,6 +153,7 @@ def register_api(ws: Workspace, engine: ChatEngine) -> None:
 
     gr.api(friendly(run_status_api), api_name="run_status")
     gr.api(friendly(chat_api), api_name="chat", concurrency_limit=1, concurrency_id=CHAT_CONCURRENCY)
+    api.register(ws)
 
 
 # command line -------------------------------------------------------------------------------------

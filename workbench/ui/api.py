@@ -1,0 +1,81 @@
+"""Named, typed API endpoints for what the page does with buttons, so that a script drives the workbench with
+``gradio_client`` alone: list datasets and runs, stop, resume and delete a run, export a dataset or a model,
+teach a collection. Each takes named parameters (their names and types are what ``Client.view_api()`` shows)
+and returns plain JSON; errors come back as messages, never tracebacks. The page's own buttons keep their own
+handlers; these call the same engine functions."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from .. import export as exporting
+from .. import jobs, teach
+from ..qa import formats
+from ..workspace import Workspace
+from .common import dataset_folder, friendly, run_of
+from .data import corpus_folder, corpus_names
+
+
+def register(ws: Workspace) -> None:
+    def list_datasets() -> list[dict]:
+        """Every dataset of the workspace with its pair counts."""
+        out = []
+        for folder in ws.list_datasets():
+            counts = [sum(1 for _ in (folder / f"{s}.jsonl").open()) if (folder / f"{s}.jsonl").exists() else 0
+                      for s in ("train", "test")]
+            out.append({"name": folder.name, "train": counts[0], "test": counts[1]})
+        return out
+
+    def list_collections() -> list[str]:
+        """The document collections (Data tab) of the workspace."""
+        return corpus_names(ws)
+
+    def list_runs(kind: str = "") -> list[dict]:
+        """Every run, newest first: id, kind, state, step, method, model, data; ``kind`` filters (train, qa,
+        eval, teach, export, study, cora)."""
+        rows = jobs.list_runs(ws)
+        return [{k: r.get(k) for k in ("id", "kind", "state", "step", "total_steps", "method", "model")}
+                for r in rows if not kind or r.get("kind") == kind]
+
+    def stop_run(run_id: str) -> str:
+        """Ask a run to stop; it saves what it has and ends as stopped."""
+        return jobs.stop(run_of(ws, run_id))
+
+    def resume_run(run_id: str) -> str:
+        """Resume a stopped, failed or crashed run from its last complete checkpoint; returns the run id."""
+        jobs.resume(run_of(ws, run_id))
+        return run_id
+
+    def delete_run(run_id: str) -> str:
+        """Delete a run folder (not while it runs)."""
+        jobs.delete(run_of(ws, run_id))
+        return run_id
+
+    def export_data(dataset: str, format: str = "messages") -> list[str]:  # noqa: A002 - the API's own word
+        """A dataset as files other tools read: alpaca, sharegpt, messages (JSONL) or hf (zipped folder)."""
+        out = tempfile.mkdtemp(prefix="workbench-export-")
+        written = formats.export(dataset_folder(ws, dataset), format, out_dir=out)
+        if format == "hf":
+            return [shutil.make_archive(str(written["hf"]), "zip", written["hf"])]
+        return [str(p) for p in written.values()]
+
+    def export_model(run_id: str, to: str = "merged") -> str:
+        """Start a job that exports a trained run as a merged model or GGUF; returns the job's run id (its
+        result names the folder or file)."""
+        return exporting.start_job(ws, run_of(ws, run_id).path, to).id
+
+    def teach_collection(collection: str, dataset: str, model: str = "smollm2") -> str:
+        """Start a teach job on a document collection: QA set, training, evaluation; returns its run id."""
+        if collection not in corpus_names(ws):
+            raise ValueError(f"no document collection {collection!r}; collections: {', '.join(corpus_names(ws))}")
+        folder = corpus_folder(ws, collection)
+        paths = [p for p in sorted(Path(folder).iterdir()) if p.is_file() and not p.name.startswith(".")]
+        return teach.start(ws, paths, dataset, train={"model": model}).id
+
+    for fn in (list_datasets, list_collections, list_runs, stop_run, resume_run, delete_run, export_data,
+               export_model, teach_collection):
+        gr.api(friendly(fn), api_name=fn.__name__)
