@@ -55,7 +55,7 @@ def register(ws: Workspace) -> None:
         jobs.delete(run_of(ws, run_id))
         return run_id
 
-    def export_data(dataset: str, format: str = "messages") -> list[str]:  # noqa: A002 - the API's own word
+    def export_data(dataset: str, format: str = "messages") -> list[str]:
         """A dataset as files other tools read: alpaca, sharegpt, messages (JSONL) or hf (zipped folder)."""
         out = tempfile.mkdtemp(prefix="workbench-export-")
         written = formats.export(dataset_folder(ws, dataset), format, out_dir=out)
