@@ -15,7 +15,7 @@ PKG = Path(__file__).resolve().parent.parent / "workbench"
 # jobs sits in layer 1: it needs only the standard library and layer 1, and the engine's launchers
 # (evaluation, QA generation, studies) use it to queue their jobs.
 LAYERS: dict[str, int] = {
-    "config": 1, "workspace": 1, "rundir": 1, "jobs": 1,
+    "config": 1, "workspace": 1, "rundir": 1, "jobs": 1, "distributed": 1,
     "corpus": 2, "qa": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "qa.facts": 2, "qa.rewrite": 2,
     "qa.ledger": 2, "qa.lexicon": 2, "endpoint": 2, "base_answers": 2, "metrics": 2, "plots": 2, "gate": 2,
     "study_report": 2, "qa.phrases": 2, "qa.formats": 2, "card": 2, "timed_read": 2, "provenance": 3, "export": 4,
@@ -29,7 +29,7 @@ NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "work
             "workbench.qa.dataset", "workbench.qa.filters", "workbench.qa.fallback", "workbench.metrics",
             "workbench.plots", "workbench.gate", "workbench.qa.facts", "workbench.qa.rewrite", "workbench.qa.ledger",
             "workbench.qa.lexicon", "workbench.base_answers", "workbench.qa.phrases", "workbench.qa.formats",
-            "workbench.card", "workbench.timed_read"]
+            "workbench.card", "workbench.timed_read", "workbench.distributed"]
 
 
 def layer_of(module: str) -> int | None:

@@ -39,7 +39,8 @@ class _SelectedRows(torch.nn.Module):
 
 def _owner_of_head(model: torch.nn.Module) -> tuple[torch.nn.Module, str] | None:
     """(module, attribute name) holding the model's output layer, or None when it cannot be found."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = getattr(model, "module", model)  # inside DistributedDataParallel
+    base = base.get_base_model() if hasattr(base, "get_base_model") else base
     get = getattr(base, "get_output_embeddings", None)
     head = get() if get else None
     if not isinstance(head, torch.nn.Module):

@@ -200,6 +200,12 @@ class TrainConfig:
     probe_max_new_tokens: int = param(48, "answer length limit for the probe", lo=1, hi=1024)
     threads: int = param(0, "CPU threads for torch; 0 = the CPU quota", lo=0, hi=1024)
     trust_remote_code: bool = param(False, "run model code shipped with a hub model (only for models you trust)")
+    devices: int = param(1, "processes to train on, one per GPU (on a CPU: gloo processes); more than 1 starts the "
+                         "run with torchrun and DDP, batch_size per device", lo=1, hi=1024)
+    nodes: int = param(1, "machines taking part (torchrun --nnodes); each runs the same job, meeting at "
+                       "$WORKBENCH_RDZV_ENDPOINT (see README)", lo=1, hi=4096)
+    strategy: str = param("ddp", "how several devices share the work: ddp (each holds the whole model) or fsdp "
+                          "(shards it; CUDA GPUs)", choices=("ddp", "fsdp"))
 
     def __post_init__(self) -> None:
         check_ranges(self)
@@ -242,6 +248,8 @@ def check_device(cfg: TrainConfig, device: str) -> None:
         raise ConfigError(f"optimizer {cfg.optimizer} needs a CUDA GPU; use adamw_torch (or adamw_bnb_8bit) here")
     if cfg.precision == "fp16" and device != "cuda":
         raise ConfigError("precision fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU")
+    if cfg.strategy == "fsdp" and device != "cuda":
+        raise ConfigError("strategy fsdp shards the model over CUDA GPUs; use ddp on the CPU")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any
 
 from filelock import FileLock
 
+from .distributed import worker_command
 from .rundir import FINAL_STATES, RunDir, pid_alive
 from .workspace import Workspace, check_name
 
@@ -139,7 +140,7 @@ def _launch(run: RunDir, secrets: dict[str, str] | None = None) -> int:
     _worker_omp_policy(env)
     env.update(secrets or {})
     with open(run.log_file, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.worker", str(run.path)], stdout=log,
+        proc = subprocess.Popen(worker_command(run.read_config(), str(run.path)), stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
                                 start_new_session=True)
     _await_announcement(run, proc)

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from . import answer_loss, methods, models, provenance, replay
+from . import answer_loss, distributed, methods, models, provenance, replay
 from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
@@ -154,7 +154,7 @@ class TrainableSnapshot(TrainerCallback):
         from safetensors.torch import save_file
 
         ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-        if not ckpt.is_dir():
+        if not ckpt.is_dir() or not state.is_world_process_zero:  # rank 0 completes and rotates checkpoints
             return
         writing = ckpt / CHECKPOINT_WRITING
         writing.touch()
@@ -209,6 +209,8 @@ class GenerationProbe(TrainerCallback):
     def on_evaluate(self, args, state, control, **kw):
         from .metrics import score_all
 
+        if not state.is_world_process_zero:  # the probe's answers are rank 0's to write
+            return
         was_training = self.model.training
         self.model.eval()
         gen = GenParams(max_new_tokens=self.cfg.probe_max_new_tokens, batch_size=len(self.probe))
@@ -240,7 +242,12 @@ class PhasedTrainer(Trainer):
         """Training steps compute the output layer at answer positions only (answer_loss.py); evaluation,
         which also wants the outputs, takes the Trainer's own path."""
         if self.answer_only and not return_outputs and model.training:
-            return answer_loss.answer_only_loss(model, inputs, num_items_in_batch)
+            loss = answer_loss.answer_only_loss(model, inputs, num_items_in_batch)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                # the count is of every rank's tokens and DDP averages gradients over ranks (as the Trainer's
+                # own loss does)
+                loss = loss * self.accelerator.num_processes
+            return loss
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
@@ -294,6 +301,8 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         activation_checkpointing=cfg.gradient_checkpointing,  # transformers 5's name; the old one warns
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         bf16=dtype == torch.bfloat16, fp16=dtype == torch.float16, use_cpu=device == "cpu",
+        ddp_backend=("gloo" if device == "cpu" else "nccl") if distributed.world_size() > 1 else None,
+        fsdp="full_shard auto_wrap" if cfg.strategy == "fsdp" and distributed.world_size() > 1 else "",
         remove_unused_columns=False, dataloader_pin_memory=device == "cuda",
     )
 
@@ -328,7 +337,8 @@ def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelIn
     run.write_status(phase="answering replay questions with the base model")
     key = f"{info.path}|{info.dtype}|4bit={getattr(model, 'is_loaded_in_4bit', False)}"
     found = replay.pairs(model, tok, n, model_key=key, system_prompt=cfg.system_message())
-    atomic_write_text(run.path / "replay.jsonl", "".join(json.dumps(p) + "\n" for p in found))
+    if distributed.is_main():
+        atomic_write_text(run.path / "replay.jsonl", "".join(json.dumps(p) + "\n" for p in found))
     return found
 
 
@@ -339,6 +349,29 @@ def discard_unfinished_checkpoints(run: RunDir) -> None:
         if ckpt not in done:
             log.warning("discarding the unfinished checkpoint %s", ckpt.name)
             shutil.rmtree(ckpt, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class FollowerRun(RunDir):
+    """The run folder as a rank other than 0 of a distributed run sees it: it reads, rank 0 writes."""
+
+    def write_status(self, **fields: Any) -> dict[str, Any]:
+        return {}
+
+    def append_metric(self, record: dict[str, Any]) -> None:
+        return None
+
+    def drop_metrics_after(self, step: int) -> int:
+        return 0
+
+    def pin_data(self, source: Path) -> Path:
+        """Rank 0 makes the copy; the others wait for it rather than copy beside it."""
+        deadline = time.time() + 600
+        while self.pinned_data() is None:
+            if time.time() > deadline:
+                raise DataError(f"rank {distributed.rank()}: rank 0 did not pin the data of run {self.id}")
+            time.sleep(0.2)
+        return self.pinned
 
 
 def parse_config(run: RunDir) -> TrainConfig:
@@ -355,7 +388,11 @@ def pinned(run: RunDir, cfg: TrainConfig, create: bool = True) -> TrainConfig:
 
 
 def train(run: RunDir) -> dict[str, Any]:
-    """Train the run described by its config.json; resumes from its last checkpoint if there is one."""
+    """Train the run described by its config.json; resumes from its last checkpoint if there is one. Under
+    torchrun every rank trains and rank 0 alone writes the run folder."""
+    main = distributed.is_main()
+    if not main:
+        run = FollowerRun(run.path)
     cfg = pinned(run, parse_config(run))
     method = methods.get(cfg.method)
     params = methods.make_params(method, cfg.method_params)
@@ -390,7 +427,8 @@ def train(run: RunDir) -> dict[str, Any]:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
     lr = cfg.learning_rate or method.default_lr
     cfg_lr = TrainConfig(**{**cfg.__dict__, "learning_rate": lr})
-    write_yaml_config(run, cfg_lr)
+    if main:
+        write_yaml_config(run, cfg_lr)
     args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))
     collator = DynamicPadCollator(pad_id=tok.pad_token_id)
     snapshot = TrainableSnapshot(model, keep=cfg.save_total_limit)
@@ -411,13 +449,15 @@ def train(run: RunDir) -> dict[str, Any]:
                "trainable_params": trainable, "total_params": total,
                "trainable_share": round(trainable / total, 6), "learning_rate": lr,
                "train_examples": len(train_ds), "eval_examples": len(eval_ds)}
-    atomic_write_json(run.path / "summary.json", summary)
+    if main:
+        atomic_write_json(run.path / "summary.json", summary)
     run.write_status(trainable_params=trainable, total_params=total)
     log.info("%s on %s: %d of %d parameters trainable (%.3f%%)", method.name, info.spec, trainable, total,
              100 * trainable / total)
 
     resume = run.last_checkpoint()
-    discard_unfinished_checkpoints(run)
+    if main:
+        discard_unfinished_checkpoints(run)
     if resume:
         snapshot.restore(resume)
     # steps after the checkpoint (or all, when there is none) were logged by a process that died: they train again
@@ -426,14 +466,16 @@ def train(run: RunDir) -> dict[str, Any]:
         log.info("resuming at %s: %d metric records of steps trained after it are dropped", resume or "step 0",
                  dropped)
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    method.save(model, run.adapter)
-    tok.save_pretrained(run.adapter)
+    if main:
+        method.save(model, run.adapter)
+        tok.save_pretrained(run.adapter)
     stopped = run.stop_requested()
     summary.update(train_loss=result.training_loss, steps=trainer.state.global_step,
                    train_seconds=round(result.metrics.get("train_runtime", 0.0), 1),
                    best_eval_loss=trainer.state.best_metric, stopped=stopped)
     if not math.isfinite(result.training_loss):
         raise DataError("the training loss became NaN/inf; lower the learning rate")
-    atomic_write_json(run.path / "summary.json", summary)
-    provenance.describe_run(run, cfg.model)
+    if main:
+        atomic_write_json(run.path / "summary.json", summary)
+        provenance.describe_run(run, cfg.model)
     return summary

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from . import distributed
 from .jobs import AcceleratorLock
 from .rundir import RunDir, process_started
 
@@ -96,12 +97,26 @@ def _wait_for_turn(run: RunDir, lock: AcceleratorLock) -> bool:
     return True
 
 
+def _follow(run: RunDir, kind: str) -> int:
+    """A rank other than 0 of a distributed run: train beside rank 0, which alone writes the run folder."""
+    try:
+        JOBS[kind](run)
+        return 0
+    except BaseException:
+        traceback.print_exc()
+        return 1
+
+
 def run(run_dir: Path) -> int:
     run = RunDir(run_dir)
     config = run.read_config()
     kind = config.get("kind", "train")
+    if not distributed.is_main():
+        return _follow(run, kind)
+    # under torchrun the launcher's pid stands for the group: it lives exactly as long as the job
+    pid = os.getppid() if distributed.under_torchrun() else os.getpid()
     # A resumed run starts a new life: clear what the previous one reported.
-    run.write_status(state="queued", pid=os.getpid(), pid_started=process_started(os.getpid()), kind=kind,
+    run.write_status(state="queued", pid=pid, pid_started=process_started(pid), kind=kind,
                      queued_at=run.read_status().get("queued_at") or time.time(), error=None, result=None,
                      finished_at=None, started_at=None)
     with contextlib.suppress(OSError):  # without room for it, a failure is still reported by status.json
