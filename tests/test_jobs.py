@@ -13,6 +13,7 @@ import pytest
 from helpers import tiny_train_config, wait_until, write_qa_dataset
 
 from workbench import jobs
+from workbench.workspace import Workspace
 from workbench.__main__ import main
 from workbench.rundir import RunDir
 
@@ -237,3 +238,31 @@ def test_a_full_disk_does_not_erase_why_a_run_failed(workspace, tmp_path, monkey
     # a resume clears the old failure: the reserve is blank again
     RunDir(run.path).reserve_failure_space()
     assert RunDir(run.path).reserved_failure() is None
+
+
+def test_single_gpu_jobs_take_a_free_gpu_each_and_a_multi_gpu_job_waits_for_all_it_needs(tmp_path, monkeypatch):
+    """Fake GPU ids: two single-GPU jobs run side by side, a third waits, and a two-GPU job waits for GPUs 0
+    and 1 together."""
+    from workbench.jobs import AcceleratorLock, gpu_ids
+
+    monkeypatch.setenv("WORKBENCH_GPUS", "0,1")
+    gpu_ids.cache_clear()
+    try:
+        ws = Workspace(tmp_path / "ws")
+        runs = {name: jobs.create_run(ws, "train", {"train": {"data": "x", "devices": n}}, run_id=name)
+                for name, n in (("a", 1), ("b", 1), ("c", 1), ("d", 2))}
+        locks = {name: AcceleratorLock.default(run) for name, run in runs.items()}
+        assert locks["a"].try_acquire(runs["a"]) and locks["a"].devices == ["0"]
+        assert locks["b"].try_acquire(runs["b"]) and locks["b"].devices == ["1"]
+        assert not locks["c"].try_acquire(runs["c"]) and not locks["d"].try_acquire(runs["d"])
+        assert jobs.accelerator_busy(ws.runs)
+        locks["a"].release()
+        assert not locks["d"].try_acquire(runs["d"]) and locks["d"].devices == []  # GPU 1 is still taken
+        assert locks["c"].try_acquire(runs["c"]) and locks["c"].devices == ["0"]
+        locks["b"].release()
+        locks["c"].release()
+        assert locks["d"].try_acquire(runs["d"]) and locks["d"].devices == ["0", "1"]
+        locks["d"].release()
+        assert not jobs.accelerator_busy(ws.runs)
+    finally:
+        gpu_ids.cache_clear()

@@ -8,6 +8,7 @@ the process that launched it. This module never trains and never writes status.j
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import shutil
 import subprocess
@@ -29,12 +30,37 @@ class JobError(RuntimeError):
     """A job cannot be started, stopped, resumed or deleted in its present state."""
 
 
+GPUS_ENV = "WORKBENCH_GPUS"  # the GPU ids jobs share out, e.g. "0,1,2,3"; found with nvidia-smi when unset
+
+
+@functools.cache
+def gpu_ids() -> tuple[str, ...]:
+    """The GPUs of this machine ($WORKBENCH_GPUS, else `nvidia-smi -L`); empty without any."""
+    given = os.environ.get(GPUS_ENV)
+    if given is not None:
+        return tuple(x.strip() for x in given.split(",") if x.strip())
+    try:
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU "))
+
+
+def devices_needed(run: RunDir) -> int:
+    config = run.read_config()
+    return int((config.get("train") or {}).get("devices") or 1) if config.get("kind", "train") == "train" else 1
+
+
 @dataclass
 class AcceleratorLock:
-    """One job at a time per runs folder; the oldest queued job goes first."""
+    """Who may use the accelerator now; the oldest queued job goes first. With one GPU or none: one job at a
+    time per runs folder. With several: one lock per GPU, so single-GPU jobs run side by side, each on a free
+    GPU (``devices``, given to it as CUDA_VISIBLE_DEVICES), and a job on N GPUs waits for GPUs 0..N-1 (torchrun
+    numbers its ranks' devices from 0)."""
 
     path: Path
-    _fh: Any = field(default=None, repr=False)
+    _held: list[Any] = field(default_factory=list, repr=False)
+    devices: list[str] = field(default_factory=list)
 
     @classmethod
     def default(cls, run: RunDir) -> AcceleratorLock:
@@ -45,35 +71,53 @@ class AcceleratorLock:
             return True
         if _older_waiting(run):
             return False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held open while the job runs: the open file is the lock
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.close()
-            return False
-        self._fh = fh
+        ids = gpu_ids()
+        if len(ids) <= 1:
+            return self._take([(self.path, None)])
+        need = devices_needed(run)
+        if need > 1:
+            return self._take([(self._gpu_path(i), i) for i in ids[:need]])
+        return any(self._take([(self._gpu_path(i), i)]) for i in ids)
+
+    def _gpu_path(self, gpu: str) -> Path:
+        return self.path.with_name(f"{self.path.stem}-gpu{gpu}{self.path.suffix}")
+
+    def _take(self, wanted: list[tuple[Path, str | None]]) -> bool:
+        """All of ``wanted`` or none of it."""
+        for path, gpu in wanted:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "a+")  # noqa: SIM115 - held open while the job runs: the open file is the lock
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.close()
+                self.release()
+                return False
+            self._held.append(fh)
+            if gpu is not None:
+                self.devices.append(gpu)
         return True
 
     def release(self) -> None:
-        if self._fh is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_UN)
-            self._fh.close()
-            self._fh = None
+        for fh in self._held:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+        self._held.clear()
+        self.devices.clear()
 
 
 def accelerator_busy(runs_folder: Path) -> bool:
     """Whether a job holds the runs folder's accelerator lock now. A probe only: the lock is released at once
     (the caller must not hold it itself, as the locks are per open file)."""
-    path = Path(os.environ.get("WORKBENCH_LOCK") or runs_folder / ".accelerator.lock")
-    if not path.exists():
-        return False
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
+    lock = AcceleratorLock(Path(os.environ.get("WORKBENCH_LOCK") or runs_folder / ".accelerator.lock"))
+    paths = [lock.path] + [lock._gpu_path(i) for i in gpu_ids()]
+    for path in (p for p in paths if p.exists()):
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
     return False
 
 

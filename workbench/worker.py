@@ -125,6 +125,9 @@ def run(run_dir: Path) -> int:
     if not _wait_for_turn(run, lock):
         run.write_status(state="stopped", finished_at=time.time())
         return 0
+    if len(lock.devices) == 1:  # one GPU of several: this job sees only the one it was given
+        os.environ["CUDA_VISIBLE_DEVICES"] = lock.devices[0]
+        run.write_status(gpu=lock.devices[0])
     try:
         run.write_status(state="running", started_at=time.time())
         log.info("run %s: %s job started (pid %d)", run.id, kind, os.getpid())
