@@ -80,10 +80,28 @@ def test_module_imports_only_its_layer_or_below(path):
         assert other <= own, f"{name} (layer {own}) imports {target} (layer {other})"
 
 
+def third_party_imports(path: Path) -> set[str]:
+    """Top-level package names a module imports, in every form (import x, import x.y, from x import y)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
 def test_only_the_ui_imports_gradio():
-    offenders = [module_name(p) for p in SOURCES if "gradio" in p.read_text(encoding="utf-8")
-                 and not module_name(p).startswith("ui") and "import gradio" in p.read_text(encoding="utf-8")]
+    offenders = [module_name(p) for p in SOURCES if not module_name(p).startswith("ui")
+                 and {"gradio", "gradio_client"} & third_party_imports(p)]
     assert offenders == []
+
+
+def test_the_gradio_check_sees_every_form_of_import(tmp_path):
+    for line in ("import gradio", "import gradio as gr", "from gradio import Blocks", "from gradio.themes import Soft"):
+        probe = tmp_path / "probe.py"
+        probe.write_text(f"{line}\n")
+        assert "gradio" in third_party_imports(probe), line
 
 
 def test_lower_layers_do_not_import_torch():
