@@ -98,7 +98,8 @@ def test_only_the_ui_imports_gradio():
 
 
 def test_the_gradio_check_sees_every_form_of_import(tmp_path):
-    for line in ("import gradio", "import gradio as gr", "from gradio import Blocks", "from gradio.themes import Soft"):
+    forms = ("import gradio", "import gradio as gr", "from gradio import Blocks", "from gradio.themes import Soft")
+    for line in forms:
         probe = tmp_path / "probe.py"
         probe.write_text(f"{line}\n")
         assert "gradio" in third_party_imports(probe), line
