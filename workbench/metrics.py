@@ -17,7 +17,8 @@ sacreBLEU's 13a tokenizer, lower-cased, and ROUGE uses rouge-score's own tokeniz
 
 A metric that cannot be computed is never given a number: its value is the string
 ``"unavailable: <reason>"`` (see ``is_unavailable``). This module does not compute perplexity (that needs
-the model; see evaluate.py), generate answers, or write files. Layer 2: no torch import at module level;
+the model; see evaluate.py) or generate answers; the one file it writes is WordNet's copy into the cache
+(``ensure_wordnet``, once, from the system package). Layer 2: no torch import at module level;
 only BERTScore imports torch, when it is asked for.
 """
 

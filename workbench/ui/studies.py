@@ -5,8 +5,8 @@ the figures and report.md. A CoRA section builds a common subspace from finished
 plots its cumulative explained variance.
 
 Studies run in worker processes (workbench.study.start_study); this module trains nothing and computes no
-statistics of its own (workbench.study.summarise does). The subspace is built in the UI process because it
-is only weight averaging and SVDs (seconds, no training), one build at a time. Only files inside the
+statistics of its own (workbench.study.summarise does). A subspace is built by a worker job (kind "cora"),
+which this tab starts and waits for, one build at a time. Only files inside the
 workspace are read for results; figures are handed to Gradio as images, never as file routes.
 """
 
