@@ -49,3 +49,26 @@ def stall_on_stall_files(path: str, max_bytes: int, source: str):
 
 def refuse_to_read(path: str, max_bytes: int, source: str):
     raise RuntimeError("read again")
+
+
+def districts_workspace(factory: Any, name: str) -> Any:
+    """A workspace (from a pytest tmp_path_factory) holding the districts QA dataset."""
+    from workbench.workspace import Workspace
+
+    ws = Workspace(factory.mktemp(name))
+    write_qa_dataset(ws.datasets / "districts")
+    return ws
+
+
+def train_tiny(ws: Any, data: Path, run_id: str, **overrides: Any) -> Any:
+    """A LoRA run on the tiny model, trained in this process at a high rate so that it differs from its base."""
+    from workbench.train import train
+
+    cfg = tiny_train_config(data, max_steps=24, learning_rate=3e-2, eval_steps=0, save_steps=1000, threads=1,
+                            method_params={"rank": 8, "targets": "all-linear"})
+    cfg.update(overrides)
+    from workbench import jobs
+
+    run = jobs.create_run(ws, "train", {"train": cfg}, run_id=run_id)
+    train(run)
+    return run

@@ -8,9 +8,8 @@ import threading
 import weakref
 
 import pytest
-from helpers import tiny_train_config, write_qa_dataset
+from helpers import districts_workspace, train_tiny
 
-from workbench import jobs
 from workbench.chat import ChatEngine, ChatError, Side, build_messages, fit_context
 from workbench.methods.common import adapters_disabled
 from workbench.config import GenParams
@@ -23,22 +22,9 @@ GEN = GenParams(max_new_tokens=12)
 QUESTION = "What is the code name of district 3?"
 
 
-def train_tiny(ws: Workspace, data, run_id: str, **overrides) -> RunDir:
-    from workbench.train import train
-
-    cfg = tiny_train_config(data, max_steps=24, learning_rate=3e-2, eval_steps=0, save_steps=1000, threads=1,
-                            method_params={"rank": 8, "targets": "all-linear"})
-    cfg.update(overrides)
-    run = jobs.create_run(ws, "train", {"train": cfg}, run_id=run_id)
-    train(run)
-    return run
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("chatws"))
-    write_qa_dataset(ws.datasets / "districts")
-    return ws
+    return districts_workspace(tmp_path_factory, "chatws")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import tiny_train_config, write_qa_dataset
+from helpers import districts_workspace, tiny_train_config, train_tiny
 
 from workbench import jobs
 from workbench.__main__ import main
@@ -39,20 +39,12 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("exportws"))
-    write_qa_dataset(ws.datasets / "districts")
-    return ws
+    return districts_workspace(tmp_path_factory, "exportws")
 
 
 @pytest.fixture(scope="module")
 def lora_run(ws) -> RunDir:
-    from workbench.train import train
-
-    cfg = tiny_train_config(ws.datasets / "districts", max_steps=16, learning_rate=3e-2, eval_steps=0,
-                            save_steps=1000, threads=1, method_params={"rank": 8, "targets": "all-linear"})
-    run = jobs.create_run(ws, "train", {"train": cfg}, run_id="lora")
-    train(run)
-    return run
+    return train_tiny(ws, ws.datasets / "districts", "lora", max_steps=16)
 
 
 def test_a_stranger_loads_the_merged_model_and_gets_the_tuned_models_greedy_answers(lora_run, tmp_path):

@@ -21,12 +21,16 @@ TINY = {"model": "tiny", "max_steps": 4, "eval_steps": 0, "probe_size": 0, "repl
         "method_params": {"rank": 4}}
 
 
-def test_a_teach_job_builds_trains_and_evaluates_in_order(tmp_path):
+def start_on_the_depot(tmp_path) -> tuple[Workspace, RunDir]:
     pytest.importorskip("spacy")
     ws = Workspace(tmp_path / "ws")
     doc = tmp_path / "depot.md"
     doc.write_text(DOC)
-    run = teach.start(ws, [doc], "depot", train=TINY)
+    return ws, teach.start(ws, [doc], "depot", train=TINY)
+
+
+def test_a_teach_job_builds_trains_and_evaluates_in_order(tmp_path):
+    ws, run = start_on_the_depot(tmp_path)
     assert jobs.wait(run, timeout=600) == "finished", run.log_tail(30)
     status = run.read_status()
     result = status["result"]
@@ -69,13 +73,9 @@ def test_the_teach_command_follows_its_stages(tmp_path, monkeypatch, capsys):
 
 
 def test_the_data_tab_panel_starts_a_teach_job_and_finds_it_again_after_a_reload(tmp_path):
-    pytest.importorskip("spacy")
     from workbench.ui import teach as panel
 
-    ws = Workspace(tmp_path / "ws")
-    doc = tmp_path / "depot.md"
-    doc.write_text(DOC)
-    run = teach.start(ws, [doc], "depot", train=TINY)
+    ws, run = start_on_the_depot(tmp_path)
     assert panel.latest_teach_job(ws) == run.id  # what a reloaded page's first tick picks up
     assert "Teaching" in panel.status_text(ws, run.id) or "Done" in panel.status_text(ws, run.id)
     assert jobs.wait(run, timeout=600) == "finished"
