@@ -329,3 +329,19 @@ def test_scores_are_said_in_words_learned_and_forgot():
     assert "key fact in 24 of 30 answers (the base model in 3)" in text
     assert "answers 25 of 42 general questions, 6 fewer than the base (31)" in text
     assert meaning({}) == ""
+
+
+def test_training_settings_round_trip_through_a_yaml_file(tmp_path):
+    from workbench.ui.train import settings_from_file, settings_to_file
+
+    settings = {"data": "/ws/datasets/facts", "model": "tiny", "method": "lora", "epochs": 2.0,
+                "learning_rate": 0.001, "method_params": {"rank": 8}}
+    path = settings_to_file(settings)
+    assert settings_from_file(path) == settings
+    run_config = tmp_path / "config.json"
+    run_config.write_text('{"kind": "train", "train": {"model": "tiny", "epochs": 3}}')
+    assert settings_from_file(str(run_config)) == {"model": "tiny", "epochs": 3}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(UIError, match="does not hold training settings"):
+        settings_from_file(str(bad))

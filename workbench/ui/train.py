@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,6 +128,32 @@ def fill_values(spec: TrainSpec, settings: dict[str, Any], datasets: list[str]) 
     return out
 
 
+def settings_from_file(path: str) -> dict[str, Any]:
+    """Training settings from a config.yaml (a run's own, or one saved here) or JSON file."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML too
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UIError(f"cannot read {Path(path).name}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UIError(f"{Path(path).name} does not hold training settings (a mapping of setting: value)")
+    return data.get("train", data)
+
+
+def settings_to_file(settings: dict[str, Any]) -> str:
+    """The settings as a config.yaml that this tab and `train --config` read back."""
+    import tempfile
+
+    import yaml
+
+    folder = Path(tempfile.mkdtemp(prefix="workbench-config-"))
+    path = folder / "config.yaml"
+    path.write_text("# python -m workbench train --config config.yaml\n" + yaml.safe_dump(settings, sort_keys=False),
+                    encoding="utf-8")
+    return str(path)
+
+
 # layout -------------------------------------------------------------------------------------------
 
 @dataclass
@@ -143,6 +170,9 @@ class TrainTab:
     message: gr.Markdown
     settings: gr.JSON
     run_id: gr.Textbox
+    load: gr.File
+    save: gr.Button
+    saved: gr.File
 
     def values(self) -> list[gr.components.Component]:
         comps = list(self.spec.train_form.components)
@@ -199,8 +229,15 @@ def build_train_tab(ws: Workspace) -> TrainTab:
     message = gr.Markdown(elem_id="train-message")
     settings = gr.JSON(visible=False)
     run_id = gr.Textbox(visible=False)
+    with gr.Accordion("Settings as YAML", open=False), gr.Row():
+        load = gr.File(label="load a config.yaml (a run's own, or one saved here)", file_types=[".yaml", ".yml",
+                                                                                              ".json"],
+                       elem_id="train-load-config")
+        with gr.Column():
+            save = gr.Button("Save these settings as config.yaml", elem_id="train-save-config")
+            saved = gr.File(label="config.yaml", interactive=False, elem_id="train-saved-config")
     tab = TrainTab(spec, dataset, model, method, preset, summary, groups,
-                   command, start, message, settings, run_id)
+                   command, start, message, settings, run_id, load, save, saved)
     wire_train_tab(tab, ws)
     return tab
 
@@ -229,6 +266,17 @@ def wire_train_tab(tab: TrainTab, ws: Workspace) -> None:
     def choose_method(name: str) -> list[Any]:
         return [method_text(name), *[gr.update(visible=n == name) for n in tab.groups]]
 
+    @friendly
+    def load_file(path: str | None) -> list[Any]:
+        if not path:
+            return [gr.skip()] * len(tab.fill_outputs())
+        return fill_values(spec, settings_from_file(path), dataset_names(ws))
+
+    def save_file(dataset: str | None, model: str, method: str, *values: Any) -> str:
+        return settings_to_file(collect(dataset, model, method, *values))
+
+    tab.load.upload(load_file, tab.load, tab.fill_outputs(), api_visibility="private")
+    tab.save.click(save_file, tab.inputs(), tab.saved, api_visibility="private")
     tab.method.change(choose_method, tab.method, [tab.summary, *tab.groups.values()], api_visibility="private")
     tab.preset.input(apply_preset, tab.preset, tab.fill_outputs()[1:], api_visibility="private")
     gr.on([c.change for c in tab.inputs()], preview, tab.inputs(), tab.command, queue=False,
