@@ -233,3 +233,25 @@ def test_named_endpoints_list_export_and_manage_runs(app, trained, tmp_path):
     with pytest.raises(Exception, match="no document collection"):
         client.predict("nowhere", "x", "tiny", api_name="/teach_collection")
     assert client.predict(job, api_name="/delete_run") == job and not (ws.runs / job).exists()
+
+
+def test_the_whole_path_through_the_api_alone(app, tmp_path):
+    """upload -> teach (QA, training, evaluation) -> export, with gradio_client and nothing else."""
+    pytest.importorskip("spacy")
+    from gradio_client import handle_file
+
+    ws, url, client = app
+    doc = tmp_path / "crane.md"
+    doc.write_text("# The Vell Crane\n\nThe Vell harbour crane was built in 1911 by the Vell Iron Works. "
+                   "It could lift 40 tonnes. In 1987 the crane was restored by the Eastwharf Heritage Trust.\n")
+    assert client.predict([handle_file(str(doc))], "cranes", api_name="/upload_documents") == ["crane.md"]
+    assert "cranes" in client.predict(api_name="/list_collections")
+    job = client.predict("cranes", "cranes-taught", "tiny", api_name="/teach_collection")
+    assert wait_for(lambda: client.predict(job, api_name="/run_status")["state"] not in ("queued", "running"),
+                    timeout=600)
+    status = client.predict(job, api_name="/run_status")
+    assert status["state"] == "finished", status
+    trained = next(r["id"] for r in client.predict("train", api_name="/list_runs") if "cranes-taught" in r["id"])
+    export = client.predict(trained, "merged", api_name="/export_model")
+    assert wait_for(lambda: client.predict(export, api_name="/run_status")["state"] == "finished", timeout=300)
+    assert (ws.runs / trained / "export" / "merged" / "model.safetensors").is_file()

@@ -15,9 +15,9 @@ import gradio as gr
 from .. import export as exporting
 from .. import jobs, teach
 from ..qa import formats
-from ..workspace import Workspace
+from ..workspace import Workspace, check_name
 from .common import dataset_folder, friendly, run_of
-from .data import corpus_folder, corpus_names
+from .data import add_files, corpus_folder, corpus_names
 
 
 def register(ws: Workspace) -> None:
@@ -79,3 +79,21 @@ def register(ws: Workspace) -> None:
     for fn in (list_datasets, list_collections, list_runs, stop_run, resume_run, delete_run, export_data,
                export_model, teach_collection):
         gr.api(friendly(fn), api_name=fn.__name__)
+    _upload_endpoint(ws)
+
+
+def _upload_endpoint(ws: Workspace) -> None:
+    """`upload_documents(files, collection)`: files travel as uploads (gradio_client's handle_file), which a
+    plain API function cannot take, so this endpoint is an event of hidden components."""
+    def upload_documents(files: list[str] | None, collection: str) -> list[str]:
+        """Add documents to a collection (created if new); returns the names they were saved under."""
+        if not files:
+            raise ValueError("no files given")
+        return add_files(ws, check_name((collection or "").strip(), "collection name"), files)
+
+    with gr.Row(visible=False):
+        files = gr.File(file_count="multiple")
+        collection = gr.Textbox()
+        saved = gr.JSON()
+        trigger = gr.Button()
+    trigger.click(friendly(upload_documents), [files, collection], saved, api_name="upload_documents")
