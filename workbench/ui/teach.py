@@ -34,7 +34,7 @@ class TeachPanel:
 def build_teach_panel() -> TeachPanel:
     gr.Markdown("### Teach this collection in one step\nWrites the questions, trains the default model with the "
                 "knowledge defaults and evaluates it on reworded questions it never saw; then chat with it in "
-                "the Chat tab. About 15 minutes for a 700-word document on a 2-core CPU.")
+                "the Chat tab. About 20 minutes for a 700-word document on a 2-core CPU (measured 18-23).")
     with gr.Row():
         name = gr.Textbox(label="dataset name", placeholder="e.g. harbour-report", scale=3, elem_id="teach-name")
         model = gr.Dropdown(list(MODEL_CHOICES), value="smollm2", allow_custom_value=True, label="base model",
@@ -44,6 +44,7 @@ def build_teach_panel() -> TeachPanel:
     status = gr.Markdown(elem_id="teach-status")
     ledger = gr.Dataframe(headers=LEDGER_HEADERS, value=[], interactive=False, wrap=True, visible=False,
                           label="fact ledger: each fact, whether the base knew it and the tuned model answers it",
+                          column_widths=["20%", "18%", "8%", "8%", "7%", "8%", "9%", "22%"],
                           elem_id="teach-ledger", max_height=360)
     return TeachPanel(name, model, start, status, ledger, gr.State(None), gr.Timer(2.0))
 
