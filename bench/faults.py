@@ -61,12 +61,16 @@ def pid_of(run: RunDir, timeout: float = 60.0) -> int:
 def kill_at(run: RunDir, mode: str, rng: random.Random) -> str:
     """Kill the worker at a random moment, or when a checkpoint is being written; say where it died."""
     pid = pid_of(run)
-    if mode == "random":
-        time.sleep(rng.uniform(0.2, 10.0))  # the worker loads for a few seconds, then trains 24 short steps
-    else:
-        deadline = time.time() + 60
-        while time.time() < deadline and not any(run.checkpoints.glob(f"checkpoint-*/{CHECKPOINT_WRITING}")):
-            time.sleep(0.001)
+    deadline = time.time() + 120
+    if mode == "random":  # a random training step, then a random moment within it
+        target = rng.randint(1, STEPS - 1)
+        while time.time() < deadline and (run.read_status().get("step") or 0) < target:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.3))
+    else:  # while the trainable weights of a random checkpoint are being written
+        target = rng.randrange(2, STEPS, 2)
+        while time.time() < deadline and not (run.checkpoints / f"checkpoint-{target}" / CHECKPOINT_WRITING).exists():
+            time.sleep(0.0005)
     step = run.read_status().get("step")
     try:
         os.kill(pid, signal.SIGKILL)
