@@ -319,3 +319,11 @@ def test_a_resumed_run_logs_each_step_once(tmp_path):
     summary = train(run)
     steps = [r["step"] for r in run.read_metrics(0)[0] if r["split"] == "train"]
     assert summary["steps"] == 6 and steps == sorted(set(steps)) and steps[-1] == 6
+
+
+def test_a_run_killed_after_its_last_checkpoint_resumes_without_an_extra_step(tmp_path):
+    run = make_run(tmp_path, max_steps=4, save_steps=2, eval_steps=0, probe_size=0, logging_steps=1)
+    train(run)
+    summary = train(run)  # as a resume after a kill between the last checkpoint and the end would
+    steps = [r["step"] for r in run.read_metrics(0)[0] if r["split"] == "train"]
+    assert summary["steps"] == 4 and max(steps) == 4 and len(steps) == len(set(steps))

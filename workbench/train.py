@@ -374,6 +374,20 @@ class FollowerRun(RunDir):
         return self.pinned
 
 
+def _finished_checkpoint(checkpoint: Path | None, max_steps: int) -> dict[str, Any] | None:
+    """The checkpoint's trainer state when it was saved at the run's last step (``max_steps`` when the run sets
+    it, else the step count the checkpoint's run planned), else None."""
+    state = json.loads((checkpoint / "trainer_state.json").read_text()) if checkpoint and (
+        checkpoint / "trainer_state.json").is_file() else {}
+    last = max_steps if max_steps > 0 else state.get("max_steps") or 0
+    return state if last and (state.get("global_step") or 0) >= last else None
+
+
+def _last_train_loss(run: RunDir) -> float:
+    losses = [r["loss"] for r in run.read_metrics(0)[0] if r.get("split") == "train" and "loss" in r]
+    return float(losses[-1]) if losses else float("nan")
+
+
 def parse_config(run: RunDir) -> TrainConfig:
     return train_config_of(run.read_config())
 
@@ -465,15 +479,20 @@ def train(run: RunDir) -> dict[str, Any]:
     if dropped:
         log.info("resuming at %s: %d metric records of steps trained after it are dropped", resume or "step 0",
                  dropped)
-    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    finished = _finished_checkpoint(resume, cfg.max_steps)
+    if finished is not None:  # killed after its last step was saved: resuming would train one step more
+        log.info("resuming at %s: every step is trained already", resume.name)
+        trainer.state.global_step, loss, seconds = finished["global_step"], _last_train_loss(run), 0.0
+    else:
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+        loss, seconds = result.training_loss, result.metrics.get("train_runtime", 0.0)
     if main:
         method.save(model, run.adapter)
         tok.save_pretrained(run.adapter)
     stopped = run.stop_requested()
-    summary.update(train_loss=result.training_loss, steps=trainer.state.global_step,
-                   train_seconds=round(result.metrics.get("train_runtime", 0.0), 1),
+    summary.update(train_loss=loss, steps=trainer.state.global_step, train_seconds=round(seconds, 1),
                    best_eval_loss=trainer.state.best_metric, stopped=stopped)
-    if not math.isfinite(result.training_loss):
+    if not math.isfinite(loss):
         raise DataError("the training loss became NaN/inf; lower the learning rate")
     if main:
         atomic_write_json(run.path / "summary.json", summary)
