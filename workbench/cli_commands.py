@@ -68,17 +68,23 @@ def train_settings(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
         value = getattr(args, f["name"], None)
         if value is not None:
             settings[f["name"]] = value
+    apply_sets(settings, args.set)
+    if settings.get("data"):
+        settings["data"] = str(ws.dataset_path(settings["data"]))
+    return settings
+
+
+def apply_sets(settings: dict[str, Any], items: list[str]) -> dict[str, Any]:
+    """--set KEY=VALUE pairs into ``settings``: TrainConfig fields as settings, other keys as method params."""
     method_params = dict(settings.pop("method_params", {}) or {})
     train_fields = {f["name"] for f in describe(TrainConfig)}
-    for item in args.set:
+    for item in items:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: use KEY=VALUE")
         key, value = item.split("=", 1)
         key = key.strip().replace("-", "_")
         (settings.__setitem__ if key in train_fields else method_params.__setitem__)(key, value)
     settings["method_params"] = method_params
-    if settings.get("data"):
-        settings["data"] = str(ws.dataset_path(settings["data"]))
     return settings
 
 

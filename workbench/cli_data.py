@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_commands import EXTRA_PARSERS, add_dataclass_options, follow, workspace_of
+from .cli_commands import EXTRA_PARSERS, add_dataclass_options, apply_sets, follow, workspace_of
 from .config import QAGenConfig, describe, from_dict
 from .workspace import check_name
 
@@ -115,21 +115,6 @@ def export_data_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def teach_settings(items: list[str]) -> dict[str, Any]:
-    """--set KEY=VALUE pairs as training settings; keys that are no TrainConfig field are method parameters."""
-    from .config import ConfigError, TrainConfig
-
-    fields = {f["name"] for f in describe(TrainConfig)}
-    settings: dict[str, Any] = {"method_params": {}}
-    for item in items:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: use KEY=VALUE")
-        key, value = (x.strip() for x in item.split("=", 1))
-        key = key.replace("-", "_")
-        (settings if key in fields else settings["method_params"])[key] = value
-    return settings
-
-
 def teach_cmd(args: argparse.Namespace) -> int:
     """Documents to a tested model in one job; follows its stages unless --detach."""
     import time
@@ -138,7 +123,7 @@ def teach_cmd(args: argparse.Namespace) -> int:
     from .rundir import RunDir
 
     ws = workspace_of(args)
-    run = teach.start(ws, args.paths, args.out, train=teach_settings(args.set), overwrite=args.overwrite)
+    run = teach.start(ws, args.paths, args.out, train=apply_sets({}, args.set), overwrite=args.overwrite)
     if args.detach:
         print(run.id)
         return 0

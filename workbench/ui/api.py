@@ -6,18 +6,16 @@ handlers; these call the same engine functions."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import gradio as gr
 
 from .. import export as exporting
 from .. import jobs, teach
-from ..qa import formats
 from ..workspace import Workspace, check_name
 from .common import dataset_folder, friendly, run_of
 from .data import add_files, corpus_folder, corpus_names
+from .qa import export_files
 
 
 def register(ws: Workspace) -> None:
@@ -57,11 +55,7 @@ def register(ws: Workspace) -> None:
 
     def export_data(dataset: str, format: str = "messages") -> list[str]:
         """A dataset as files other tools read: alpaca, sharegpt, messages (JSONL) or hf (zipped folder)."""
-        out = tempfile.mkdtemp(prefix="workbench-export-")
-        written = formats.export(dataset_folder(ws, dataset), format, out_dir=out)
-        if format == "hf":
-            return [shutil.make_archive(str(written["hf"]), "zip", written["hf"])]
-        return [str(p) for p in written.values()]
+        return export_files(dataset_folder(ws, dataset), format)
 
     def export_model(run_id: str, to: str = "merged") -> str:
         """Start a job that exports a trained run as a merged model or GGUF; returns the job's run id (its

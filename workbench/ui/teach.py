@@ -14,6 +14,7 @@ from ..rundir import RunDir, read_json
 from ..workspace import Workspace
 from .common import UIError, friendly
 from .data import corpus_folder
+from .evaluate import fact_rows
 from .train import MODEL_CHOICES
 
 LEDGER_HEADERS = ["fact", "subject", "kind", "train pairs", "held out", "base knew", "tuned answers", "sentence"]
@@ -87,10 +88,9 @@ def done_text(result: dict[str, Any]) -> str:
 
 def ledger_rows(ws: Workspace, result: dict[str, Any]) -> list[list[Any]]:
     from ..evaluate import load_predictions
-    from ..qa import ledger
 
-    rows = ledger.read(ws.datasets / str(result.get("dataset")))
-    return ledger.table(ledger.with_results(rows, load_predictions(ws.runs / str(result.get("train_run")))))
+    run = RunDir(ws.runs / str(result.get("train_run")))
+    return fact_rows(run, load_predictions(run))
 
 
 def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> None:
