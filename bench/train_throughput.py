@@ -11,9 +11,11 @@ The pairs are the facts generator's questions about bench/knowledge_docs/report.
 shape of work: SmolLM2, LoRA r16 on all linear layers, batch 4). Each row runs in its own process (the HF
 rows never import the workbench, so they keep the OpenMP defaults a plain script has); rows alternate over
 the rounds so that a noisy machine slows all alike. Per row: useful (non-padding) tokens/s over the Trainer's
-train_runtime, seconds per step, peak RSS (HF rows only: the CLI's worker runs detached), and the mean
-training loss over the same examples; then the ratios workbench/hf-dynamic and workbench/hf-padded. Prints a
-table, writes bench/results/train_throughput.json.
+train_runtime, seconds per step, peak RSS (HF rows only: the CLI's worker runs detached), the mean training
+loss as each trainer logged it, and the fit loss: the answer-token loss on the same trained examples after
+training, computed alike for every row (fp32, eval mode, plain transformers + peft), since the rows differ in
+example order and precision. Then the ratios workbench/hf-dynamic and workbench/hf-padded and the relative
+fit-loss gaps. Prints a table, writes bench/results/train_throughput.json.
 
     .venv/bin/python bench/train_throughput.py [--rounds 2] [--steps 30] [--batch 4]
 """
@@ -78,12 +80,49 @@ def hf_row(model_path: str, data: Path, padded: bool, steps: int, batch: int) ->
                                  dataloader_num_workers=0)
         trainer = Trainer(model=model, args=args, train_dataset=examples, data_collator=collator)
         result = trainer.train()
-    return {"steps": result.global_step, "seconds": result.metrics["train_runtime"], "loss": result.training_loss}
+    return {"steps": result.global_step, "seconds": result.metrics["train_runtime"], "loss": result.training_loss,
+            "fit_loss": fit_loss(model, tok, examples)}
+
+
+def fit_loss(model, tok, examples: list[dict]) -> float:
+    """Mean answer-token loss over the trained examples, after training, in fp32 and eval mode: the same
+    measure for every row whatever order, precision or loss code it trained with."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq
+
+    model = model.float().eval()
+    collate = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), 8):
+            batch = collate(examples[i:i + 8])
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+            targets = batch["labels"][:, 1:]
+            total += torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                                       ignore_index=-100, reduction="sum").item()
+            count += int((targets != -100).sum())
+    return total / count
+
+
+def workbench_fit_loss(model_path: str, adapter: Path, data: Path) -> float:
+    """fit_loss of the adapter the CLI saved, loaded with plain transformers + peft."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    pairs = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    examples = [e for e in (encode(tok, p, PAD_TO) for p in pairs) if e is not None]
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32),
+                                      str(adapter))
+    return fit_loss(model, tok, examples)
 
 
 # the workbench rows: the CLI ----------------------------------------------------------------------------
 
-def workbench_row(data: Path, test: Path | None, steps: int, batch: int) -> dict:
+def workbench_row(data: Path, test: Path | None, steps: int, batch: int, model_path: str) -> dict:
     with tempfile.TemporaryDirectory() as ws:
         folder = Path(ws) / "data"
         folder.mkdir()
@@ -100,7 +139,9 @@ def workbench_row(data: Path, test: Path | None, steps: int, batch: int) -> dict
             raise RuntimeError(f"workbench train failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
         run = next(p for p in (Path(ws) / "runs").iterdir() if (p / "summary.json").exists())
         summary = json.loads((run / "summary.json").read_text())
-    return {"steps": summary["steps"], "seconds": summary["train_seconds"], "loss": summary["train_loss"]}
+        fit = workbench_fit_loss(model_path, run / "adapter", data)
+    return {"steps": summary["steps"], "seconds": summary["train_seconds"], "loss": summary["train_loss"],
+            "fit_loss": fit}
 
 
 def peak_rss_mb() -> int:
@@ -155,6 +196,7 @@ def summarise(runs: list[dict], tokens: int) -> dict:
             "useful_tokens_per_s": round(tokens / best, 1),
             "useful_tokens_per_s_median": round(tokens / statistics.median(seconds), 1),
             "loss": round(statistics.mean(r["loss"] for r in runs), 4),
+            "fit_loss": round(statistics.mean(r["fit_loss"] for r in runs), 4),
             "peak_rss_mb": max((r.get("peak_rss_mb") or 0) for r in runs) or None}
 
 
@@ -174,7 +216,8 @@ def main() -> int:
         if args.row.startswith("hf-"):
             result = hf_row(args.model_path, data, args.row == "hf-padded", args.steps, args.batch)
         else:
-            result = workbench_row(data, test if args.row == "workbench-probes" else None, args.steps, args.batch)
+            result = workbench_row(data, test if args.row == "workbench-probes" else None, args.steps, args.batch,
+                                   args.model_path)
         # the CLI's worker is not this process's waited-for child, so its memory is not in the account
         rss = peak_rss_mb() if args.row.startswith("hf-") else None
         print(json.dumps({**result, "peak_rss_mb": rss}))
@@ -190,8 +233,9 @@ def main() -> int:
         for i in range(args.rounds):
             for row in rows if i % 2 == 0 else rows[::-1]:
                 runs[row].append(child(row, data, test, model_path, args.steps, args.batch))
-                print(f"round {i + 1}: {row:17} {runs[row][-1]['seconds']:7.1f} s  loss {runs[row][-1]['loss']:.4f}",
-                      flush=True)
+                last = runs[row][-1]
+                print(f"round {i + 1}: {row:17} {last['seconds']:7.1f} s  loss {last['loss']:.4f}  "
+                      f"fit loss {last['fit_loss']:.4f}", flush=True)
     results = {row: summarise(r, tokens) for row, r in runs.items()}
     report(results, args, tokens)
     return 0
@@ -203,20 +247,30 @@ def report(results: dict, args: argparse.Namespace, tokens: int) -> None:
             return round(results[a]["useful_tokens_per_s"] / results[b]["useful_tokens_per_s"], 2)
         return None
 
+    def fit_gap(a: str, b: str) -> float | None:
+        if a in results and b in results:
+            return round(results[a]["fit_loss"] / results[b]["fit_loss"] - 1, 4)
+        return None
+
     ratios = {"workbench/hf-dynamic": ratio("workbench", "hf-dynamic"),
               "workbench/hf-padded": ratio("workbench", "hf-padded"),
               "hf-dynamic/hf-padded": ratio("hf-dynamic", "hf-padded")}
-    print(f"\n{'row':17} {'s/step':>7} {'useful tok/s':>13} {'(median)':>9} {'loss':>7} {'peak RSS MB':>12}")
+    gaps = {"workbench/hf-dynamic": fit_gap("workbench", "hf-dynamic"),
+            "workbench/hf-padded": fit_gap("workbench", "hf-padded")}
+    print(f"\n{'row':17} {'s/step':>7} {'useful tok/s':>13} {'(median)':>9} {'loss':>7} {'fit loss':>9} "
+          f"{'peak RSS MB':>12}")
     for row, r in results.items():
         print(f"{row:17} {r['s_per_step']:>7} {r['useful_tokens_per_s']:>13} {r['useful_tokens_per_s_median']:>9} "
-              f"{r['loss']:>7} {r['peak_rss_mb'] or '-':>12}")
+              f"{r['loss']:>7} {r['fit_loss']:>9} {r['peak_rss_mb'] or '-':>12}")
     print("ratios (useful tokens/s, best round):", ", ".join(f"{k} {v}x" for k, v in ratios.items() if v))
+    print("fit loss after the same examples, relative:",
+          ", ".join(f"{k} {v:+.1%}" for k, v in gaps.items() if v is not None))
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "model": "smollm2", "lora": LORA, "targets": "all-linear", "batch": args.batch, "steps": args.steps,
         "examples": args.steps * args.batch, "useful_tokens": tokens, "pad_to": PAD_TO, "learning_rate": LR,
-        "rows": results, "ratios": ratios}, indent=1) + "\n")
+        "rows": results, "ratios": ratios, "fit_loss_gap": gaps}, indent=1) + "\n")
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from helpers import tiny_train_config, write_qa_dataset
@@ -327,3 +328,42 @@ def test_a_run_killed_after_its_last_checkpoint_resumes_without_an_extra_step(tm
     summary = train(run)  # as a resume after a kill between the last checkpoint and the end would
     steps = [r["step"] for r in run.read_metrics(0)[0] if r["split"] == "train"]
     assert summary["steps"] == 4 and max(steps) == 4 and len(steps) == len(set(steps))
+
+
+def test_the_speed_options_leave_the_trained_adapter_unchanged(tmp_path, monkeypatch):
+    """Packing and answer-only logits change how the loss is computed, not what is learned: after the same
+    steps the adapters agree up to float rounding (fp32, no dropout, eval loss on packed batches too)."""
+    from safetensors.torch import load_file
+
+    from workbench import packing
+
+    rows = []
+    pack = packing.PackingCollator.__call__
+    monkeypatch.setattr(packing.PackingCollator, "__call__", lambda self, batch: rows.append(len(batch)) or
+                        pack(self, batch))
+
+    def adapter(name: str, **speed) -> tuple[dict, list[float]]:
+        run = make_run(tmp_path / name, max_steps=6, eval_steps=3, learning_rate=5e-3, precision="fp32",
+                       method_params={"rank": 4, "targets": "all-linear", "dropout": 0.0}, **speed)
+        train(run)
+        evals = [r["loss"] for r in run.read_metrics(0)[0] if r["split"] == "eval"]
+        return load_file(run.adapter / "adapter_model.safetensors"), evals
+
+    fast, fast_evals = adapter("fast", packing=True, answer_only_logits=True)
+    assert len(rows) >= 6 and max(rows) > 1  # every training and eval batch went through the packer
+    rows.clear()
+    plain, plain_evals = adapter("plain", packing=False, answer_only_logits=False)
+    assert not rows and fast.keys() == plain.keys()
+    moved = [n for n in fast if "lora_B" in n and fast[n].abs().max() > 1e-3]  # B starts at zero: it trained
+    assert moved
+    for name in fast:
+        torch.testing.assert_close(fast[name], plain[name], rtol=1e-3, atol=1e-5)
+    assert len(fast_evals) == 2 and fast_evals == pytest.approx(plain_evals, rel=1e-4)
+
+
+def test_packing_gives_way_to_padding_for_prefix_tuning(tmp_path, caplog):
+    run = make_run(tmp_path, max_steps=2, eval_steps=0, method="prefix", method_params={})
+    with caplog.at_level("INFO", logger="workbench.train"):
+        summary = train(run)
+    assert summary["steps"] == 2
+    assert "padded, not packed: prompt-learning" in caplog.text

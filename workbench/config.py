@@ -181,6 +181,8 @@ class TrainConfig:
     # without; about 3% more training time.
     train_on_passages: bool = param(True, "also train on the dataset's passages as plain text (every token "
                                     "learned), besides its question/answer pairs")
+    packing: bool = param(True, "pack each batch into one row without padding, the prompt head the examples share "
+                          "(system turn, user header) computed once (same loss, less work; not for prefix tuning)")
     answer_only_logits: bool = param(True, "compute the output layer only at answer tokens while training (same "
                                      "loss, less work: the prompt's logits are never used)")
     precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it or a CPU with bf16 instructions "

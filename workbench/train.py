@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from . import answer_loss, distributed, methods, models, provenance, replay
+from . import answer_loss, distributed, methods, models, packing, provenance, replay
 from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
@@ -62,7 +62,7 @@ def load_data(cfg: TrainConfig) -> tuple[list[dict[str, Any]], list[dict[str, An
 class RunLogger(TrainerCallback):
     """Writes train/eval records to metrics.jsonl and progress to status.json; obeys the STOP file."""
 
-    def __init__(self, run: RunDir, collator: DynamicPadCollator):
+    def __init__(self, run: RunDir, collator: DynamicPadCollator | packing.PackingCollator):
         self.run, self.collator = run, collator
         self.t0 = time.time()
         self.tokens0 = 0
@@ -307,6 +307,17 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
     )
 
 
+def collator_for(cfg: TrainConfig, model, tok, dtype: torch.dtype) -> DynamicPadCollator | packing.PackingCollator:
+    """The packing collator where the model and method allow it (packing.py), else padding to each batch's
+    longest example."""
+    why_not = packing.supported(model) if cfg.packing else "packing is off"
+    if why_not is None:
+        return packing.collator_for(model, dtype)
+    if cfg.packing:
+        log.info("batches are padded, not packed: %s", why_not)
+    return DynamicPadCollator(pad_id=tok.pad_token_id)
+
+
 def build_optimizer(model, method: methods.Method, params: Any, args: TrainingArguments):
     """Optimiser with the method's own parameter groups (separate learning rates), or None for the default."""
     if method.param_groups is None:
@@ -444,7 +455,7 @@ def train(run: RunDir) -> dict[str, Any]:
     if main:
         write_yaml_config(run, cfg_lr)
     args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))
-    collator = DynamicPadCollator(pad_id=tok.pad_token_id)
+    collator = collator_for(cfg, model, tok, dtype)
     snapshot = TrainableSnapshot(model, keep=cfg.save_total_limit)
     callbacks: list[TrainerCallback] = [RunLogger(run, collator), snapshot]
     phases = method.phases(params) if method.phases else []
