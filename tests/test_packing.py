@@ -59,8 +59,9 @@ def test_the_mask_lets_each_example_see_the_head_and_itself_only():
 
 
 @pytest.mark.parametrize(("name", "kernel", "answer_only", "passage"),
-                         [("lora", "sdpa", False, False), ("lora", "sdpa", True, False), ("full", "sdpa", True, False),
-                          ("lora", "eager", False, False), ("lora", "sdpa", False, True), ("lora", "sdpa", True, True)])
+                         [("lora", "sdpa", False, False), ("lora", "sdpa", True, False),
+                          ("full", "sdpa", True, False), ("lora", "eager", False, False),
+                          ("lora", "sdpa", False, True), ("lora", "sdpa", True, True)])
 def test_packed_loss_and_gradients_equal_the_padded_batch(name, kernel, answer_only, passage, tiny_path):
     model, tok = _model(name, kernel)
     examples = encode_pairs(tok, PAIRS) + ([encode_text(tok, PASSAGE)] if passage else [])
