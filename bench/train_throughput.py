@@ -6,6 +6,10 @@
   workbench         `python -m workbench train` exactly as the CLI runs it (its worker, callbacks, defaults),
                     with the evaluation, probes and replay off so that only training is timed
   workbench-probes  the same with a held-out split, so the per-epoch eval loss and generation probe run too
+and, where asked for with --rows, the CLI with some defaults changed, to tell what a difference comes from:
+  workbench-fp32         --precision fp32 (the default trains in bf16 on a CPU that has bf16 instructions)
+  workbench-fp32-random  also --group-by-length false (the HF rows draw batches at random)
+  workbench-unpacked     --packing false --answer-only-logits false
 
 The pairs are the facts generator's questions about bench/knowledge_docs/report.md (the knowledge preset's
 shape of work: SmolLM2, LoRA r16 on all linear layers, batch 4). Each row runs in its own process (the HF
@@ -38,6 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the parent prepares the data with the workbench; the HF rows never import it
 OUT = ROOT / "bench" / "results" / "train_throughput.json"
 ROWS = ("hf-padded", "hf-dynamic", "workbench", "workbench-probes")
+# settings each workbench row adds to the CLI's defaults (not in ROWS: rows to ask for by --rows)
+WORKBENCH_SETTINGS = {"workbench": [], "workbench-probes": [], "workbench-fp32": ["--precision", "fp32"],
+                      "workbench-fp32-random": ["--precision", "fp32", "--group-by-length", "false"],
+                      "workbench-unpacked": ["--packing", "false", "--answer-only-logits", "false"]}
 PAD_TO = 128  # the seeds' max length; longer pairs are left out of every row alike
 LORA = {"r": 16, "alpha": 32, "dropout": 0.05}
 LR = 1e-3
@@ -122,7 +130,8 @@ def workbench_fit_loss(model_path: str, adapter: Path, data: Path) -> float:
 
 # the workbench rows: the CLI ----------------------------------------------------------------------------
 
-def workbench_row(data: Path, test: Path | None, steps: int, batch: int, model_path: str) -> dict:
+def workbench_row(data: Path, test: Path | None, steps: int, batch: int, model_path: str,
+                  settings: list[str]) -> dict:
     with tempfile.TemporaryDirectory() as ws:
         folder = Path(ws) / "data"
         folder.mkdir()
@@ -131,7 +140,7 @@ def workbench_row(data: Path, test: Path | None, steps: int, batch: int, model_p
             (folder / "test.jsonl").write_text(test.read_text())
         args = [sys.executable, "-m", "workbench", "--workspace", ws, "train", "--data", str(folder),
                 "--epochs", "1", "--batch-size", str(batch), "--learning-rate", str(LR), "--replay", "0",
-                "--max-seq-len", str(PAD_TO)]
+                "--max-seq-len", str(PAD_TO), *settings]
         if test is None:
             args += ["--eval-fraction", "0", "--probe-size", "0"]
         proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
@@ -217,7 +226,7 @@ def main() -> int:
             result = hf_row(args.model_path, data, args.row == "hf-padded", args.steps, args.batch)
         else:
             result = workbench_row(data, test if args.row == "workbench-probes" else None, args.steps, args.batch,
-                                   args.model_path)
+                                   args.model_path, WORKBENCH_SETTINGS[args.row])
         # the CLI's worker is not this process's waited-for child, so its memory is not in the account
         rss = peak_rss_mb() if args.row.startswith("hf-") else None
         print(json.dumps({**result, "peak_rss_mb": rss}))

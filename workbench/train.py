@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
-from . import answer_loss, distributed, methods, models, packing, provenance, replay
+from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay
 from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
@@ -438,6 +438,8 @@ def train(run: RunDir) -> dict[str, Any]:
     train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     run.write_status(phase="training")
     model = method.build(model, params)
+    if device == "cpu":
+        log.info("%d dropout layers draw their masks in 16-bit lanes", lane_dropout.swap_dropouts(model))
     trainable, total = models.count_params(model)
     if trainable == 0:
         raise methods.MethodError(f"{method.name} left no parameter trainable; check its settings")
