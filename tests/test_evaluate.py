@@ -113,7 +113,8 @@ def test_base_side_is_exactly_the_plain_base_model(trained, evaluated):
     plain = answer_questions(model, tok, [r["question"] for r in rows], GEN)
     assert [r["base"] for r in rows] == plain
     assert any(r["tuned"] != r["base"] for r in rows), "training at lr 3e-2 left every answer unchanged"
-    nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], None)
+    nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], None,
+                        GEN.batch_size)  # the same packed rows as the evaluation formed
     assert scores["base"]["perplexity"] == pytest.approx(ev.perplexity(nll), rel=1e-5)
     assert scores["tuned"]["perplexity"] < scores["base"]["perplexity"]  # it learned the answer pattern
 
@@ -136,6 +137,24 @@ def test_answer_nll_scores_only_the_answer_tokens(tiny):
     other = {"question": "Who keeps the keys of the old mill and when is it opened?", "answer": "The miller, daily."}
     (total2, count2), _ = ev.answer_nll(model, tok, [pair, other], None)
     assert (count2, total2) == (count, pytest.approx(total, rel=1e-5))
+
+
+def test_packed_answer_nll_equals_the_padded_path_and_prefix_models_take_it(tiny):
+    from workbench import packing
+    from workbench.formatting import encode_pair
+    from workbench.methods import METHODS, make_params
+
+    model, tok = tiny
+    pairs = [{"question": "Which river runs past the mill?", "answer": "The Alder runs past the mill."},
+             {"question": "Who keeps the keys of the old mill?", "answer": "The miller, daily."},
+             {"question": "How long is the weir?", "answer": "Forty feet."}]
+    packed = ev.answer_nll(model, tok, pairs, None)
+    padded = ev._padded_nll(model, tok, [encode_pair(tok, p["question"], p["answer"]) for p in pairs])
+    assert [c for _, c in packed] == [c for _, c in padded]
+    assert [s for s, _ in packed] == pytest.approx([s for s, _ in padded], rel=1e-5)
+    prefix = METHODS["prefix"].build(model, make_params(METHODS["prefix"], {}))
+    assert packing.supported(prefix) is not None
+    assert [c for _, c in ev.answer_nll(prefix, tok, pairs, None)] == [c for _, c in padded]
 
 
 def test_forgetting_probe_is_scored_for_both_sides(evaluated):

@@ -19,7 +19,7 @@ LAYERS: dict[str, int] = {
     "corpus": 2, "qa": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "qa.facts": 2, "qa.rewrite": 2,
     "qa.ledger": 2, "qa.lexicon": 2, "endpoint": 2, "base_answers": 2, "metrics": 2, "plots": 2, "gate": 2,
     "study_report": 2, "qa.phrases": 2, "qa.formats": 2, "card": 2, "timed_read": 2, "provenance": 3, "export": 4,
-    "models": 3, "methods": 3, "qa.generate": 3, "chat": 3, "cora": 3, "formatting": 3, "generation": 3,
+    "models": 3, "methods": 3, "qa.generate": 3, "chat": 3, "cora": 3, "formatting": 3, "generation": 3, "decode": 3,
     "schedule": 3, "answer_loss": 3, "packing": 3, "lane_dropout": 3, "replay": 3,
     "train": 4, "evaluate": 4, "qa.pipeline": 4,
     "worker": 5, "study": 5, "setup_data": 5, "teach": 5,

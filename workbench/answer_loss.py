@@ -69,16 +69,24 @@ def _head_swapped(model: torch.nn.Module, keep: torch.Tensor) -> Iterator[None]:
         setattr(owner, name, head)
 
 
-def answer_only_loss(model: torch.nn.Module, inputs: dict[str, Any],
-                     num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
-    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there."""
+def answer_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(negative log-likelihood in nats of each labelled next token, float32; the (batch, length) mask of the
+    positions that predict them), with logits computed at those positions only."""
     labels = inputs["labels"]
     targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)  # position t -> t+1
     keep = targets != IGNORE
     forward = {k: v for k, v in inputs.items() if k != "labels"}
     with _head_swapped(model, keep):
         logits = model(**forward).logits
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[keep], reduction="sum")
+    nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[keep], reduction="none")
+    return nll, keep
+
+
+def answer_only_loss(model: torch.nn.Module, inputs: dict[str, Any],
+                     num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
+    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there."""
+    nll, keep = answer_token_nll(model, inputs)
+    loss = nll.sum()
     count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     if isinstance(count, torch.Tensor):
         count = count.to(loss.device)

@@ -267,6 +267,9 @@ class GenParams:
     repetition_penalty: float = param(1.1, "values above 1 discourage repeating", lo=1.0, hi=2.0, step=0.05)
     # bench/eval_throughput.py: batch 16 answered 6.6x faster than one at a time on a 2-core CPU.
     batch_size: int = param(16, "questions answered at once (left-padded)", lo=1, hi=256)
+    drop_finished: bool = param(True, "greedy answers: a question leaves its batch as soon as it is answered "
+                                "(decode.py); off = transformers' generate, which computes every row until the "
+                                "longest answer ends")
 
     def __post_init__(self) -> None:
         check_ranges(self)

@@ -251,30 +251,62 @@ def answer_in_batches(model: Any, tok: Any, questions: Sequence[str], gen: GenPa
 def answer_nll(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], system_prompt: str | None, batch_size: int = 8,
                max_len: int = 1024) -> list[tuple[float, int]]:
     """Per pair: the summed negative log-likelihood (nats) of the reference answer's tokens given the prompt
-    under the chat template, and how many answer tokens there were. Prompt tokens are not scored."""
-    import torch
-    import torch.nn.functional as F
+    under the chat template, and how many answer tokens there were. Prompt tokens are not scored.
 
-    from .formatting import IGNORE, DynamicPadCollator, encode_pair
+    Batches are packed (packing.py: the shared prompt head once, no padding) and the output layer is computed
+    at answer positions only (answer_loss.py) where the model allows; prompt-learning models take the padded
+    path with full logits."""
+    import torch
+
+    from . import packing
+    from .formatting import encode_pair
 
     examples = [encode_pair(tok, p["question"], p["answer"], system_prompt, max_len) for p in pairs]
-    collate = DynamicPadCollator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
-    device = next(model.parameters()).device
     order = sorted(range(len(examples)), key=lambda i: -len(examples[i]["input_ids"]))
+    packed = packing.supported(model) is None
     out: dict[int, tuple[float, int]] = {}
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            batch = {k: v.to(device) for k, v in collate([examples[i] for i in idx]).items()}
-            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-            labels = batch["labels"][:, 1:]
-            width = batch["input_ids"].shape[1]
-            logits = logits[:, -width:-1]  # prompt-learning methods may prepend virtual-token positions
-            nll = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
-            counts = (labels != IGNORE).sum(dim=1)
-            for j, i in enumerate(idx):
-                out[i] = (float(nll[j].sum()), int(counts[j]))
+            batch = [examples[i] for i in idx]
+            sums = _packed_nll(model, batch) if packed else _padded_nll(model, tok, batch)
+            out.update(zip(idx, sums))
     return [out[i] for i in range(len(examples))]
+
+
+def _packed_nll(model: Any, batch: list[dict[str, list[int]]]) -> list[tuple[float, int]]:
+    """(summed NLL, answer tokens) of each example of one packed row."""
+    import torch
+
+    from . import answer_loss, packing
+
+    device = next(model.parameters()).device
+    inputs = packing.collator_for(model, next(model.parameters()).dtype)(batch)
+    head = packing.shared_head(batch)
+    owner = torch.tensor([-1] * head + [i for i, ex in enumerate(batch) for _ in range(len(ex["input_ids"]) - head)])
+    nll, keep = answer_loss.answer_token_nll(model, {k: v.to(device) for k, v in inputs.items()})
+    who = owner[keep[0].cpu()]
+    sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, who, nll.cpu().double())
+    counts = torch.bincount(who, minlength=len(batch))
+    return [(float(s), int(c)) for s, c in zip(sums, counts)]
+
+
+def _padded_nll(model: Any, tok: Any, batch: list[dict[str, list[int]]]) -> list[tuple[float, int]]:
+    """(summed NLL, answer tokens) of each example, padded in rows, full logits."""
+    import torch.nn.functional as F
+
+    from .formatting import IGNORE, DynamicPadCollator
+
+    device = next(model.parameters()).device
+    collate = DynamicPadCollator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
+    inputs = {k: v.to(device) for k, v in collate(batch).items()}
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    labels = inputs["labels"][:, 1:]
+    width = inputs["input_ids"].shape[1]
+    logits = logits[:, -width:-1]  # prompt-learning methods may prepend virtual-token positions
+    nll = F.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=IGNORE, reduction="none")
+    counts = (labels != IGNORE).sum(dim=1)
+    return [(float(nll[j].sum()), int(counts[j])) for j in range(len(batch))]
 
 
 def perplexity(nll: Sequence[tuple[float, int]]) -> float | None:

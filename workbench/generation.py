@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from . import decode
 from .config import GenParams
 from .formatting import messages_for
 
@@ -42,13 +43,21 @@ def generate_batch(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedToke
             idx = order[start:start + gen.batch_size]
             enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True,
                       add_special_tokens=False).to(device)
-            out = model.generate(**enc, **generate_kwargs(gen, tok))
-            new = out[:, enc["input_ids"].shape[1]:]
-            replies.extend(zip(idx, tok.batch_decode(new, skip_special_tokens=True)))
+            replies.extend(zip(idx, tok.batch_decode(_new_tokens(model, tok, enc, gen), skip_special_tokens=True)))
     finally:
         tok.padding_side = side
     by_index = dict(replies)
     return [by_index[i].strip() for i in range(len(prompts))]
+
+
+def _new_tokens(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedTokenizerBase, enc: Any,
+                gen: GenParams) -> list[list[int]] | torch.Tensor:
+    """The generated ids of each row of a left-padded batch."""
+    if gen.drop_finished and gen.temperature == 0 and decode.can_prune(model):
+        return decode.greedy(model, enc["input_ids"], enc["attention_mask"], gen.max_new_tokens,
+                             decode.eos_ids(model, tok.eos_token_id), gen.repetition_penalty)
+    out = model.generate(**enc, **generate_kwargs(gen, tok))
+    return out[:, enc["input_ids"].shape[1]:]
 
 
 def answer_questions(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedTokenizerBase,
