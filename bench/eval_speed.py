@@ -77,7 +77,8 @@ def agreement(row: dict, base: dict) -> dict:
                    for p, r in zip(pred, ref) for side in ("base", "tuned")
                    if p["scores"][side]["ppl"] and r["scores"][side]["ppl"]), default=0.0)
     same = {side: sum(p[side] == r[side] for p, r in zip(pred, ref)) for side in ("base", "tuned")}
-    probe = sum(p[side] == r[side] for p, r in zip(row["forgetting"], base["forgetting"]) for side in ("base", "tuned"))
+    probe = sum(p[side] == r[side] for p, r in zip(row["forgetting"], base["forgetting"])
+                for side in ("base", "tuned"))
     return {"questions": len(ref), "same_base": same["base"], "same_tuned": same["tuned"],
             "probe_answers": 2 * len(base["forgetting"]), "same_probe": probe, "max_ppl_gap": round(ppl_gap, 5)}
 
@@ -118,7 +119,8 @@ def measure(args: argparse.Namespace, tmp: Path, base_tree: Path) -> dict:
     return {row: {"wall_s": [r["wall_s"] for r in rs], "total_s": [r["total_s"] for r in rs],
                   "base_generate_s": [r["base_generate_s"] for r in rs],
                   "tuned_generate_s": [r["tuned_generate_s"] for r in rs],
-                  "best_wall_s": min(r["wall_s"] for r in rs), "median_wall_s": statistics.median(r["wall_s"] for r in rs),
+                  "best_wall_s": min(r["wall_s"] for r in rs),
+                  "median_wall_s": statistics.median(r["wall_s"] for r in rs),
                   "agreement": agreement(rs[0], first)} for row, rs in runs.items()}
 
 

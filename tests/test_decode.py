@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from workbench import decode, models
+from workbench import decode
 from workbench.config import GenParams
 from workbench.formatting import prompt_text
 from workbench.generation import answer_questions
