@@ -5,15 +5,19 @@ The run: SmolLM2, LoRA with the workbench's defaults, trained briefly by the bas
 questions (the first --questions of them), the forgetting probe and the perplexity of the reference answers,
 for the base and the tuned model. Rows, alternated over the rounds so that a noisy machine slows all alike:
 
-  baseline          `python -m workbench eval` from a git worktree of --baseline, with no cached base answers
-  workbench         the same command from this tree, with no cached base answers
-  workbench-cached  this tree again where an earlier evaluation of the same questions left the base model's
-                    answers (the cost of every evaluation after the first)
+  baseline            `python -m workbench eval` from a git worktree of --baseline, no cached base answers
+  baseline-cached     the same where an earlier evaluation of the same questions left the base model's answers
+  workbench-generate  this tree with transformers' generate in batches of 16 (--drop-finished false
+                      --batch-size 16): the old decoding at this tree's evaluation precision
+  workbench           this tree's defaults, no cached base answers
+  workbench-cached    this tree where an earlier evaluation left the base answers (every evaluation after the
+                      first)
 
 Per row: the command's wall time (process start and model loading included), eval's own total, and its
-base and tuned generation seconds. Against the baseline: how many base, tuned and forgetting-probe answers
-are identical, and the largest relative difference of a question's perplexity. Prints a table, writes
-bench/results/eval_speed.json.
+base and tuned generation seconds. Answers are compared within a precision: the baseline rows with the
+baseline (bf16 on a CPU that has it), this tree's rows with workbench-generate (fp32 on a CPU): how many
+base, tuned and forgetting-probe answers are identical, and the largest relative difference of a question's
+perplexity. Prints a table, writes bench/results/eval_speed.json.
 
     .venv/bin/python bench/eval_speed.py [--baseline REV] [--rounds 2] [--questions 30] [--steps 60]
 """
@@ -33,7 +37,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results" / "eval_speed.json"
-ROWS = ("baseline", "workbench", "workbench-cached")
+ROWS = ("baseline", "baseline-cached", "workbench-generate", "workbench", "workbench-cached")
+SETTINGS = {"workbench-generate": ["--drop-finished", "false", "--batch-size", "16"]}
+REFERENCE = {"baseline": "baseline", "baseline-cached": "baseline", "workbench-generate": "workbench-generate",
+             "workbench": "workbench-generate", "workbench-cached": "workbench-generate"}
 BASELINE = "94bc95c"  # the last commit before packing, answer-only perplexity and dropped finished rows
 
 
@@ -55,8 +62,9 @@ def prepare(base_tree: Path, ws: Path, steps: int) -> str:
     return next(p.name for p in sorted((ws / "runs").iterdir()) if (p / "summary.json").exists())
 
 
-def evaluate(code: Path, ws: Path, run: str, name: str, questions: int, cache: Path) -> dict:
-    wall = cli(code, ws, ["eval", "--run", run, "--limit", str(questions), "--run-dir", name],
+def evaluate(code: Path, ws: Path, run: str, name: str, questions: int, cache: Path,
+             settings: list[str] = ()) -> dict:
+    wall = cli(code, ws, ["eval", "--run", run, "--limit", str(questions), "--run-dir", name, *settings],
                env={"WORKBENCH_BASE_ANSWERS": str(cache)})
     out = ws / "runs" / name / "eval"
     scores = json.loads((out / "scores.json").read_text())
@@ -106,34 +114,35 @@ def main() -> int:
 def measure(args: argparse.Namespace, tmp: Path, base_tree: Path) -> dict:
     ws = tmp / "ws"
     run = prepare(base_tree, ws, args.steps)
-    warm = tmp / "cache-warm"
-    evaluate(ROOT, ws, run, "warm-up", args.questions, warm)  # also warms the file cache for every row alike
+    warm = {"baseline": tmp / "cache-warm-baseline", "workbench": tmp / "cache-warm"}
+    for side, code in (("baseline", base_tree), ("workbench", ROOT)):  # also warms the file cache for all rows
+        evaluate(code, ws, run, f"warm-up-{side}", args.questions, warm[side])
     runs: dict[str, list[dict]] = {r: [] for r in ROWS}
     for i in range(args.rounds):
         for row in ROWS if i % 2 == 0 else ROWS[::-1]:
-            code = base_tree if row == "baseline" else ROOT
-            cache = warm if row == "workbench-cached" else tmp / f"cache-{row}-{i}"
-            runs[row].append(evaluate(code, ws, run, f"{row}-{i}", args.questions, cache))
-            print(f"round {i + 1}: {row:17} {runs[row][-1]['wall_s']:7.1f} s", flush=True)
-    first = runs["baseline"][0]
+            code = base_tree if row.startswith("baseline") else ROOT
+            cache = warm[row.split("-")[0]] if row.endswith("-cached") else tmp / f"cache-{row}-{i}"
+            runs[row].append(evaluate(code, ws, run, f"{row}-{i}", args.questions, cache, SETTINGS.get(row, [])))
+            print(f"round {i + 1}: {row:19} {runs[row][-1]['wall_s']:7.1f} s", flush=True)
     return {row: {"wall_s": [r["wall_s"] for r in rs], "total_s": [r["total_s"] for r in rs],
                   "base_generate_s": [r["base_generate_s"] for r in rs],
                   "tuned_generate_s": [r["tuned_generate_s"] for r in rs],
                   "best_wall_s": min(r["wall_s"] for r in rs),
                   "median_wall_s": statistics.median(r["wall_s"] for r in rs),
-                  "agreement": agreement(rs[0], first)} for row, rs in runs.items()}
+                  "agreement": agreement(rs[0], runs[REFERENCE[row]][0]), "compared_with": REFERENCE[row]}
+            for row, rs in runs.items()}
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
     base = results["baseline"]["best_wall_s"]
-    print(f"\n{'row':17} {'wall s':>7} {'(median)':>9} {'eval total':>11} {'base gen':>9} {'tuned gen':>10} "
-          f"{'speed-up':>9}  same answers (base/tuned/probe)   max ppl gap")
+    print(f"\n{'row':19} {'wall s':>7} {'(median)':>9} {'eval total':>11} {'base gen':>9} {'tuned gen':>10} "
+          f"{'speed-up':>9}  same answers as (base/tuned/probe)   max ppl gap")
     for row, r in results.items():
         a = r["agreement"]
-        print(f"{row:17} {r['best_wall_s']:>7} {r['median_wall_s']:>9} {min(r['total_s']):>11} "
+        print(f"{row:19} {r['best_wall_s']:>7} {r['median_wall_s']:>9} {min(r['total_s']):>11} "
               f"{min(r['base_generate_s']):>9} {min(r['tuned_generate_s']):>10} {base / r['best_wall_s']:>8.2f}x  "
-              f"{a['same_base']}/{a['questions']}, {a['same_tuned']}/{a['questions']}, "
-              f"{a['same_probe']}/{a['probe_answers']}{'':>12} {a['max_ppl_gap']}")
+              f"{r['compared_with']}: {a['same_base']}/{a['questions']}, {a['same_tuned']}/{a['questions']}, "
+              f"{a['same_probe']}/{a['probe_answers']}  {a['max_ppl_gap']}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({
         "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",

@@ -108,13 +108,12 @@ def test_base_side_is_exactly_the_plain_base_model(trained, evaluated):
 
     scores, out = evaluated
     rows = read_jsonl(out / "predictions.jsonl")
-    # the run's own precision ("auto": bf16 on a CPU with bf16 instructions, else fp32)
-    model, tok, _ = models.load_model("tiny", precision="auto", device="cpu")
+    # evaluation's precision on a CPU, whatever the run trained in (evaluate.eval_precision)
+    model, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
     plain = answer_questions(model, tok, [r["question"] for r in rows], GEN)
     assert [r["base"] for r in rows] == plain
     assert any(r["tuned"] != r["base"] for r in rows), "training at lr 3e-2 left every answer unchanged"
-    nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], None,
-                        GEN.batch_size)  # the same packed rows as the evaluation formed
+    nll = ev.answer_nll(model, tok, [{"question": r["question"], "answer": r["reference"]} for r in rows], None)
     assert scores["base"]["perplexity"] == pytest.approx(ev.perplexity(nll), rel=1e-5)
     assert scores["tuned"]["perplexity"] < scores["base"]["perplexity"]  # it learned the answer pattern
 
@@ -330,7 +329,7 @@ def test_full_fine_tune_loads_its_base_separately(trained, tmp_path):
     data = Path(json.loads(trained.config_file.read_text())["train"]["data"])
     full = train_tiny(ws, data, "full-run", method="full", max_steps=6, learning_rate=1e-2, method_params={})
     scores = ev.evaluate(ev.EvalJob(run=str(full.path), gen=GEN, settings=METRICS, limit=3, probe=False))
-    assert scores["settings"]["base_from"] == "separate load"
+    assert scores["settings"]["base_from"].startswith("separate load")  # its answers may be reused: same fp32 base
     rows = read_jsonl(full.eval_dir / "predictions.jsonl")
     model, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
     assert [r["base"] for r in rows] == answer_questions(model, tok, [r["question"] for r in rows], GEN)
