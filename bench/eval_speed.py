@@ -128,7 +128,7 @@ def measure(args: argparse.Namespace, tmp: Path, base_tree: Path) -> dict:
                   "base_generate_s": [r["base_generate_s"] for r in rs],
                   "tuned_generate_s": [r["tuned_generate_s"] for r in rs],
                   "best_wall_s": min(r["wall_s"] for r in rs),
-                  "median_wall_s": statistics.median(r["wall_s"] for r in rs),
+                  "median_wall_s": round(statistics.median(r["wall_s"] for r in rs), 1),
                   "agreement": agreement(rs[0], runs[REFERENCE[row]][0]), "compared_with": REFERENCE[row]}
             for row, rs in runs.items()}
 
