@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 
+from . import models
+
 
 def eos_ids(model: torch.nn.Module, fallback: int | None) -> set[int]:
     """The token ids that end an answer: the model's generation config's, else the tokenizer's."""
@@ -65,7 +67,6 @@ def greedy(model: torch.nn.Module, input_ids: torch.Tensor, attention_mask: torc
 
 def can_prune(model: torch.nn.Module) -> bool:
     """Greedy with dropped rows serves models whose cache the model keeps itself (not prompt learning)."""
-    peft_configs = getattr(model, "peft_config", None) or {}
-    if any(getattr(c, "is_prompt_learning", False) for c in peft_configs.values()):
+    if models.prompt_learning(model):
         return False
     return getattr(getattr(model, "config", None), "is_encoder_decoder", False) is False

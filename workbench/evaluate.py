@@ -280,12 +280,12 @@ def _packed_nll(model: Any, batch: list[dict[str, list[int]]]) -> list[tuple[flo
 
     from . import answer_loss, packing
 
-    device = next(model.parameters()).device
-    inputs = packing.collator_for(model, next(model.parameters()).dtype)(batch)
+    weight = next(model.parameters())
+    inputs = packing.collator_for(model, weight.dtype)(batch)
     head = packing.shared_head(batch)
-    owner = torch.tensor([-1] * head + [i for i, ex in enumerate(batch) for _ in range(len(ex["input_ids"]) - head)])
-    nll, keep = answer_loss.answer_token_nll(model, {k: v.to(device) for k, v in inputs.items()})
-    who = owner[keep[0].cpu()]
+    owner = packing.segment_ids(head, [len(ex["input_ids"]) - head for ex in batch]) - 1  # example of each position
+    nll, keep = answer_loss.answer_token_nll(model, {k: v.to(weight.device) for k, v in inputs.items()})
+    who = owner[keep[0].cpu()]  # no kept position lies in the head: its targets are all ignored
     sums = torch.zeros(len(batch), dtype=torch.float64).index_add_(0, who, nll.cpu().double())
     counts = torch.bincount(who, minlength=len(batch))
     return [(float(s), int(c)) for s, c in zip(sums, counts)]

@@ -327,3 +327,10 @@ def count_params(model: torch.nn.Module) -> tuple[int, int]:
         if p.requires_grad:
             trainable += n
     return trainable, total
+
+
+def prompt_learning(model: Any) -> bool:
+    """Does ``model`` carry a prompt-learning adapter (prefix or prompt tuning)? Such an adapter prepends its own
+    keys and values and extends the attention mask itself, so callers that build masks or caches step aside."""
+    peft_configs = getattr(model, "peft_config", None) or {}
+    return any(getattr(c, "is_prompt_learning", False) for c in peft_configs.values())

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from . import models
 from .formatting import IGNORE
 
 # The attention kernels that take a ready 4D mask from transformers' masking code: sdpa a boolean one (True =
@@ -46,11 +47,16 @@ def shared_head(batch: list[dict[str, list[int]]]) -> int:
     return n
 
 
+def segment_ids(head: int, lengths: list[int]) -> torch.Tensor:
+    """The segment of each position of a packed row: 0 for the shared head, i + 1 for example i's own tokens."""
+    return torch.cat([torch.zeros(head, dtype=torch.long)]
+                     + [torch.full((n,), i + 1, dtype=torch.long) for i, n in enumerate(lengths)])
+
+
 def attention_mask(head: int, lengths: list[int]) -> torch.Tensor:
     """(1, 1, T, T) boolean mask, True where a query may attend to a key: causal, within its own segment or
     to the shared head (segment 0)."""
-    segment = torch.cat([torch.zeros(head, dtype=torch.long)]
-                        + [torch.full((n,), i + 1, dtype=torch.long) for i, n in enumerate(lengths)])
+    segment = segment_ids(head, lengths)
     size = segment.numel()
     causal = torch.ones(size, size, dtype=torch.bool).tril()
     same = (segment[:, None] == segment[None, :]) | (segment[None, :] == 0)
@@ -97,8 +103,7 @@ def kernel_of(model: torch.nn.Module) -> str | None:
 
 def supported(model: torch.nn.Module) -> str | None:
     """None when batches of this model can be packed; else why not (for the log)."""
-    peft_configs = getattr(model, "peft_config", None) or {}
-    if any(getattr(c, "is_prompt_learning", False) for c in peft_configs.values()):
+    if models.prompt_learning(model):
         return "prompt-learning adapters (prefix tuning) extend the attention mask themselves"
     kernel = kernel_of(model)
     if kernel not in MASKED_KERNELS:
