@@ -136,3 +136,20 @@ def test_errors(tmp_path):
         g.TopicGate.load(tmp_path)
     with pytest.raises(g.GateError, match="test_fraction"):
         g.fit_gate(FERRY, test_fraction=0.9)
+
+
+def test_saved_gate_holds_no_pickle_and_old_pickled_gates_are_refused(fitted, tmp_path):
+    gate, _ = fitted
+    folder = gate.save(tmp_path / "gate")
+    assert sorted(p.name for p in folder.iterdir()) == sorted([g.MODEL_FILE, g.VOCAB_FILE, g.META_FILE])
+    # a pickle stream starts with the PROTO opcode; safetensors starts with its little-endian header length
+    assert not (folder / g.MODEL_FILE).read_bytes().startswith(b"\x80")
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "model.joblib").write_bytes(b"\x80\x04not loaded")
+    (old / g.META_FILE).write_text(json.dumps({"format": 1, "threshold": 0.5}))
+    with pytest.raises(g.GateError, match="format 1.*fit the gate again"):
+        g.TopicGate.load(old)
+    (folder / g.MODEL_FILE).write_bytes(b"truncated")
+    with pytest.raises(g.GateError, match="cannot read the topic gate's model.safetensors"):
+        g.TopicGate.load(folder)

@@ -7,10 +7,11 @@ in-domain questions (typically the QA set's questions) against general off-topic
 held-out split; the saved gate is then refit on all questions. A question is in-domain when its
 probability reaches the threshold.
 
-Saved as a folder (e.g. ``runs/<id>/gate/``): ``model.joblib`` (the scikit-learn pipeline) and ``gate.json``
-(threshold, refusal message, report, versions). joblib files run code when loaded: load only gate folders
-you trust. This module knows nothing of models or chat; it does not decide what to do with a refused
-question. Layer 2: scikit-learn, no torch.
+Saved as a folder (e.g. ``runs/<id>/gate/``): ``model.safetensors`` (the fitted numbers: each vectoriser's
+idf weights, the regression's coefficients), ``vocab.json`` (each vectoriser's vocabulary) and ``gate.json``
+(threshold, refusal message, report, versions; written last, so its presence marks a complete gate). No
+pickle: loading a gate runs no code from the folder, whoever wrote it. This module knows nothing of models
+or chat; it does not decide what to do with a refused question. Layer 2: scikit-learn, no torch.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ log = logging.getLogger(__name__)
 OFFTOPIC_FILE = Path(__file__).resolve().parent.parent / "assets" / "offtopic_questions.txt"
 DEFAULT_REFUSAL = ("Sorry, I can only answer questions about the documents I was trained on. "
                    "Please ask me something about that topic.")
-MODEL_FILE = "model.joblib"
+MODEL_FILE = "model.safetensors"
+VOCAB_FILE = "vocab.json"
 META_FILE = "gate.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1 was a pickled pipeline (model.joblib), which ran code on load
 MIN_PER_CLASS = 5
 LABELS = ("off-topic", "in-domain")  # class 0, class 1
 
@@ -141,20 +143,14 @@ class TopicGate:
         return _report(self, _clean(in_domain), _clean(off_topic), n_train)
 
     def save(self, folder: str | Path) -> Path:
-        """Write ``model.joblib`` then ``gate.json`` (its presence marks a complete gate); returns the folder."""
-        import joblib
+        """Write the numbers, the vocabularies, then ``gate.json`` (its presence marks a complete gate)."""
         import sklearn
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{MODEL_FILE}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            joblib.dump(self.pipeline, tmp)
-            os.replace(tmp, folder / MODEL_FILE)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        arrays, vocab = _pipeline_parts(self.pipeline)
+        _atomic_write_arrays(folder / MODEL_FILE, arrays)
+        atomic_write_json(folder / VOCAB_FILE, vocab)
         meta = {"format": FORMAT_VERSION, "threshold": self.threshold, "refusal_message": self.refusal_message,
                 "report": self.report.to_dict() if self.report else None, "sklearn_version": sklearn.__version__,
                 "saved_at": time.time(), **{k: v for k, v in self.info.items() if k not in ("format",)}}
@@ -163,25 +159,86 @@ class TopicGate:
 
     @classmethod
     def load(cls, folder: str | Path) -> TopicGate:
-        """Load a gate saved by ``save``. Only load folders you trust (joblib runs code on load)."""
-        import joblib
+        """Load a gate saved by ``save``: plain arrays and JSON, nothing executed."""
         import sklearn
 
         folder = Path(folder)
         meta = read_json(folder / META_FILE)
-        if meta is None or not (folder / MODEL_FILE).is_file():
-            raise GateError(f"no topic gate in {folder} ({META_FILE} or {MODEL_FILE} missing); fit one first")
+        if meta is None:
+            raise GateError(f"no topic gate in {folder} ({META_FILE} missing); fit one first")
         if meta.get("format") != FORMAT_VERSION:
             raise GateError(f"{folder / META_FILE} has format {meta.get('format')!r}; this version reads "
-                            f"{FORMAT_VERSION}: fit the gate again")
+                            f"{FORMAT_VERSION} (no pickled models): fit the gate again")
+        vocab = read_json(folder / VOCAB_FILE)
+        if vocab is None or not (folder / MODEL_FILE).is_file():
+            raise GateError(f"topic gate in {folder} is incomplete ({MODEL_FILE} or {VOCAB_FILE} missing); "
+                            "fit it again")
         if meta.get("sklearn_version") != sklearn.__version__:
-            log.warning("gate in %s was saved with scikit-learn %s, loading with %s; refit if it misbehaves",
-                        folder, meta.get("sklearn_version"), sklearn.__version__)
-        pipeline = joblib.load(folder / MODEL_FILE)
+            log.info("gate in %s was saved with scikit-learn %s, loading with %s", folder,
+                     meta.get("sklearn_version"), sklearn.__version__)
+        pipeline = _pipeline_from_parts(_read_arrays(folder / MODEL_FILE), vocab, meta.get("C", 4.0),
+                                        meta.get("seed", 0))
         report = GateReport.from_dict(meta["report"]) if meta.get("report") else None
         info = {k: v for k, v in meta.items() if k not in ("threshold", "refusal_message", "report")}
         return cls(pipeline, meta.get("threshold", 0.5), meta.get("refusal_message") or DEFAULT_REFUSAL, report,
                    info)
+
+
+# the fitted pipeline as arrays and vocabularies -------------------------------------------------------
+
+def _pipeline_parts(pipeline: Any) -> tuple[dict[str, Any], dict[str, dict[str, int]]]:
+    """The numbers ``build_pipeline``'s steps learned: idf weights and vocabularies per vectoriser, then the
+    regression's coefficients, intercept and classes."""
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    vocab: dict[str, dict[str, int]] = {}
+    for name, vectoriser in pipeline.named_steps["tfidf"].transformer_list:
+        arrays[f"{name}.idf"] = np.ascontiguousarray(vectoriser.idf_, dtype=np.float64)
+        vocab[name] = {term: int(i) for term, i in vectoriser.vocabulary_.items()}
+    clf = pipeline.named_steps["clf"]
+    arrays.update({"clf.coef": np.ascontiguousarray(clf.coef_, dtype=np.float64),
+                   "clf.intercept": np.ascontiguousarray(clf.intercept_, dtype=np.float64),
+                   "clf.classes": np.ascontiguousarray(clf.classes_, dtype=np.int64)})
+    return arrays, vocab
+
+
+def _pipeline_from_parts(arrays: dict[str, Any], vocab: dict[str, dict[str, int]], c: float, seed: int) -> Any:
+    """``build_pipeline``'s steps with the saved numbers set: the same predictions as the fitted pipeline."""
+    pipeline = build_pipeline(c, seed)
+    try:
+        for name, vectoriser in pipeline.named_steps["tfidf"].transformer_list:
+            vectoriser.vocabulary_ = {term: int(i) for term, i in vocab[name].items()}
+            vectoriser.idf_ = arrays[f"{name}.idf"]
+        clf = pipeline.named_steps["clf"]
+        clf.coef_, clf.intercept_, clf.classes_ = arrays["clf.coef"], arrays["clf.intercept"], arrays["clf.classes"]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise GateError(f"topic gate files do not match this version's features ({exc}); fit the gate again") \
+            from None
+    return pipeline
+
+
+def _atomic_write_arrays(path: Path, arrays: dict[str, Any]) -> None:
+    from safetensors.numpy import save_file
+
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(arrays, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_arrays(path: Path) -> dict[str, Any]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise GateError(f"cannot read the topic gate's {path.name} ({exc}); fit the gate again") from None
 
 
 def _report(gate: TopicGate, in_domain: list[str], off_topic: list[str], n_train: int) -> GateReport:
