@@ -19,7 +19,8 @@ from workbench.ui import data as ui_data
 from workbench.ui import evaluate as ui_eval
 from workbench.ui import runs as ui_runs
 from workbench.ui import train as ui_train
-from workbench.ui.app import parse_args, read_auth
+from workbench.corpus import MAX_FILE_BYTES
+from workbench.ui.app import AUTH_ENV, launch_options, launch_warnings, parse_args, read_auth
 from workbench.ui.common import UIError, params_text
 from workbench.ui.forms import build_form
 
@@ -251,6 +252,16 @@ def test_uploads_with_clashing_or_long_names_are_all_kept(workspace, tmp_path):
     assert len(ui_data.ingest_corpus(workspace, "clash", "chars", 800, 100).documents) == 6
 
 
+def test_an_upload_over_the_size_limit_is_left_out_before_any_copy(workspace, tmp_path, monkeypatch):
+    monkeypatch.setattr(ui_data.corpus, "MAX_FILE_BYTES", 1000)
+    big, small = tmp_path / "big.txt", tmp_path / "small.txt"
+    big.write_text("The crane lifted forty tonnes. " * 100)
+    small.write_text("The crane lifted forty tonnes.")
+    with pytest.warns(UserWarning, match="big.txt: 0.0 MB, over the 0 MB limit"):
+        assert ui_data.add_files(workspace, "sizes", [str(big), str(small)]) == ["small.txt"]
+    assert not (ui_data.corpus_folder(workspace, "sizes") / "big.txt").exists()
+
+
 # chat and evaluation -------------------------------------------------------------------------------
 
 def test_chat_sides_are_parsed_strictly(workspace):
@@ -291,6 +302,26 @@ def test_defaults_bind_locally_and_logins_parse(tmp_path):
         ("me", "pw"), ("ana", "secret one"), ("bo", "pw")]
     with pytest.raises(SystemExit, match="user:password"):
         read_auth(parse_args(["--auth", "nopassword"]))
+
+
+def test_logins_from_the_environment_and_launch_warnings(monkeypatch):
+    monkeypatch.setenv(AUTH_ENV, "ana:one\nbo:two")
+    args = parse_args([])
+    auth = read_auth(args)
+    assert auth == [("ana", "one"), ("bo", "two")] and launch_warnings(args, auth) == []
+    monkeypatch.delenv(AUTH_ENV)
+    shared = parse_args(["--share"])
+    assert any("public link" in w for w in launch_warnings(shared, read_auth(shared)))
+    exposed = parse_args(["--host", "0.0.0.0"])
+    assert any("without --auth" in w for w in launch_warnings(exposed, None))
+    typed = parse_args(["--share", "--auth", "me:pw"])
+    assert [w for w in launch_warnings(typed, read_auth(typed)) if "process list" in w]
+    assert not [w for w in launch_warnings(typed, read_auth(typed)) if "public link" in w]
+
+
+def test_launch_keeps_unexpected_errors_and_oversized_uploads_out():
+    options = launch_options()
+    assert options["show_error"] is False and options["max_file_size"] == MAX_FILE_BYTES
 
 
 def test_only_the_ui_package_imports_gradio():

@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from ..chat import ChatEngine
+from ..corpus import MAX_FILE_BYTES
 from .. import endpoint
 from ..workspace import Workspace
 from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus
@@ -33,12 +34,19 @@ from .train import TrainTab, build_train_tab, fill_values
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 CSS_FILE = ASSETS / "workbench.css"
 TITLE = "workbench: from documents to a domain-expert model"
+UPLOAD_CACHE = (3600, 3600)  # (check every, delete older than) seconds
+AUTH_ENV = "WORKBENCH_AUTH"
 
 
 def launch_options() -> dict[str, Any]:
-    """Keyword arguments for launch() that every launch shares (look, and the narrowest file access)."""
+    """Keyword arguments for launch() that every launch shares (look, and the narrowest file access).
+
+    ``show_error`` stays off: the workbench's own messages (``gr.Error``) reach the browser anyway, while an
+    unexpected exception's text, which can hold this machine's paths, stays in the server's log. Gradio
+    refuses uploads over the corpus reader's size limit before writing them anywhere."""
     css = CSS_FILE.read_text(encoding="utf-8") if CSS_FILE.exists() else None
-    return {"css": css, "theme": gr.themes.Soft(), "allowed_paths": [], "footer_links": ["api"], "show_error": True}
+    return {"css": css, "theme": gr.themes.Soft(), "allowed_paths": [], "footer_links": ["api"], "show_error": False,
+            "max_file_size": MAX_FILE_BYTES}
 
 
 def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, prepare: bool = True) -> gr.Blocks:
@@ -47,7 +55,8 @@ def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, pre
     engine = engine or ChatEngine()
     if prepare:
         prepare_workspace(ws)
-    with gr.Blocks(title="workbench") as demo:
+    # uploads are copied into the workspace; Gradio's own copies are deleted after an hour
+    with gr.Blocks(title="workbench", delete_cache=UPLOAD_CACHE) as demo:
         gr.Markdown(f"# {TITLE}\nDocuments → question/answer pairs → fine-tuning → evaluation → chat. "
                     f"Workspace: `{ws.root.name}`", elem_classes="wb-title")
         with gr.Tabs() as tabs:
@@ -159,9 +168,12 @@ def register_api(ws: Workspace, engine: ChatEngine) -> None:
 # command line -------------------------------------------------------------------------------------
 
 def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
-    """--auth user:pass and/or --auth-file (one user:pass per line; # comments)."""
+    """Logins from $WORKBENCH_AUTH (user:pass, several separated by newlines), --auth-file (one user:pass per
+    line; # comments) and --auth user:pass (visible to every user of this machine in the process list)."""
     pairs = []
-    lines = [args.auth] if args.auth else []
+    lines = os.environ.get(AUTH_ENV, "").splitlines()
+    if args.auth:
+        lines.append(args.auth)
     if args.auth_file:
         lines += Path(args.auth_file).read_text(encoding="utf-8").splitlines()
     for line in lines:
@@ -175,13 +187,28 @@ def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
     return pairs or None
 
 
+def launch_warnings(args: argparse.Namespace, auth: list[tuple[str, str]] | None) -> list[str]:
+    """What the person starting the server should know about who can reach it."""
+    out = []
+    if args.share and not auth:
+        out.append("warning: --share without a login makes a public link: anyone who has it can read your "
+                   f"documents and start jobs; add --auth-file FILE or set {AUTH_ENV}")
+    elif args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
+        out.append("warning: listening on the network without --auth; anyone who can reach it can start jobs")
+    if args.auth:
+        out.append("note: a password given with --auth shows in this machine's process list; --auth-file FILE "
+                   f"or ${AUTH_ENV} keep it out")
+    return out
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python app.py", description="Open the workbench in a browser.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
                    "only; 0.0.0.0 opens it to the network, use --auth then)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--share", action="store_true", help="also create a public gradio.live link (off by default)")
-    p.add_argument("--auth", help="require this login, written user:password")
+    p.add_argument("--auth", help="require this login, written user:password (shows in the process list; prefer "
+                   f"--auth-file or ${AUTH_ENV})")
     p.add_argument("--auth-file", help="file with one user:password per line")
     p.add_argument("--workspace", help="workspace folder (default $WORKBENCH_HOME or ./workspace)")
     p.add_argument("--allow-endpoint", action="append", default=[], metavar="HOST[:PORT]",
@@ -197,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     auth = read_auth(args)
     if args.allow_endpoint:
         os.environ[endpoint.ALLOW_ENV] = ",".join(args.allow_endpoint)
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not auth:
-        print("warning: listening on the network without --auth; anyone who can reach it can start jobs")
+    for line in launch_warnings(args, auth):
+        print(line)
     build_app(ws).queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth, **launch_options())

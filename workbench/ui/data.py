@@ -98,6 +98,11 @@ def add_files(ws: Workspace, name: str, uploads: list[str] | None) -> list[str]:
         if Path(wanted).suffix.lower() not in corpus.SUPPORTED_SUFFIXES:
             gr.Warning(f"{src.name}: not a supported type ({', '.join(corpus.SUPPORTED_SUFFIXES)}); left out")
             continue
+        size = src.stat().st_size
+        if size > corpus.MAX_FILE_BYTES:  # checked before the copy: the reader would refuse it anyway
+            gr.Warning(f"{src.name}: {size / 2**20:.1f} MB, over the {corpus.MAX_FILE_BYTES // 2**20} MB limit "
+                       "per document; left out (split it into smaller files)")
+            continue
         existing = folder / wanted
         if wanted.lower() not in taken and existing.is_file() and filecmp.cmp(src, existing, shallow=False):
             gr.Info(f"{src.name}: already in {name}")
