@@ -130,6 +130,21 @@ def test_legacy_encodings(tmp_path: Path, encoding: str, text: str):
     assert decoded.lstrip("\ufeff") == text
 
 
+@pytest.mark.parametrize("order", ["little", "big"])
+def test_random_bytes_behind_a_utf16_mark_are_skipped_not_read_as_text(tmp_path: Path, order: str):
+    import random
+    path = tmp_path / "junk.txt"
+    bom = b"\xff\xfe" if order == "little" else b"\xfe\xff"
+    for seed in range(20):
+        rng = random.Random(seed)
+        # random code units that all decode (no surrogates, no NUL byte): mojibake unless refused
+        units = [u for u in (rng.randrange(0x0101, 0xFFFF) for _ in range(3000))
+                 if not 0xD800 <= u <= 0xDFFF and u & 0xFF and u >> 8][:2000]
+        path.write_bytes(bom + b"".join(u.to_bytes(2, order) for u in units))
+        with pytest.raises(corpus.DocumentSkipped, match="not readable text"):
+            corpus.read_text_file(path)
+
+
 def test_streamed_reading_across_block_boundaries(tmp_path: Path):
     text = "a" + "\u00e9\u57ce" * (corpus.READ_BLOCK // 2)  # multi-byte characters cut by every 1 MB block
     path = tmp_path / "big.txt"

@@ -169,6 +169,16 @@ def _looks_binary(head: bytes) -> bool:
     return controls > max(8, len(head) // 50)
 
 
+_UNREADABLE = {"Cn", "Co", "Cs", "Cc"}  # unassigned, private use, surrogate, control
+
+
+def _readable(sample: str) -> bool:
+    """True when at most 2% of the sample's characters are ones no text uses (line breaks and tabs are fine)."""
+    odd = sum(1 for ch in sample if ch not in "\n\r\t\ufffd" and unicodedata.category(ch) in _UNREADABLE)
+    odd += sample.count("\ufffd")
+    return odd <= 0.02 * max(1, len(sample))
+
+
 def detect_encoding(head: bytes) -> str:
     """The encoding of a text sample; raises DocumentSkipped when no encoding gives readable text."""
     if head.startswith(codecs.BOM_UTF8):
@@ -205,6 +215,11 @@ def read_text_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> tuple[str, st
                                   "check the file extension")
         encoding = detect_encoding(head)
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+        if encoding == "utf-16" and not _readable(head[:8192].decode("utf-16", errors="replace")):
+            # a byte-order mark before random bytes still decodes, as a mix of unassigned and private
+            # characters from every script
+            raise DocumentSkipped("the file starts like UTF-16 text but its characters are not readable text; "
+                                  "re-save it as UTF-8 text")
         parts: list[str] = []
         block = head
         try:
