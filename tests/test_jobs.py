@@ -266,3 +266,25 @@ def test_single_gpu_jobs_take_a_free_gpu_each_and_a_multi_gpu_job_waits_for_all_
         assert not jobs.accelerator_busy(ws.runs)
     finally:
         gpu_ids.cache_clear()
+
+
+def test_a_run_under_evaluation_is_not_deleted_and_a_deleted_run_is_not_recreated(tmp_path):
+    from workbench import evaluate
+
+    tuned = RunDir(tmp_path / "runs" / "tuned")
+    tuned.path.mkdir(parents=True)
+    tuned.write_config({"kind": "train", "train": {}})
+    tuned.write_status(state="finished")
+    checker = RunDir(tmp_path / "runs" / "eval-tuned")
+    checker.path.mkdir()
+    checker.write_config({"kind": "eval", "eval": {"run": str(tuned.path)}})
+    checker.write_status(state="running", pid=os.getpid())  # a live process, as the evaluation would be
+    with pytest.raises(jobs.JobError, match="being evaluated by eval-tuned"):
+        jobs.delete(tuned)
+    assert tuned.path.is_dir()
+    checker.write_status(state="finished", pid=None)
+    jobs.delete(tuned)
+    # an evaluation that outlives its run writes only its own copy
+    scores = {"created_at": 1.0}
+    assert evaluate.write_everywhere([tuned.eval_dir, checker.eval_dir], scores, [{"q": 1}], []) == 1
+    assert not tuned.path.exists() and (checker.eval_dir / "scores.json").is_file()

@@ -699,8 +699,7 @@ def evaluate(job: EvalJob, out_dirs: Sequence[Path] = (), progress: Progress | N
     total_s = time.perf_counter() - t_start
     scores["timings"] = timings(results, len(pairs) + len(probe), metrics_s, total_s)
     scores["created_at"] = time.time()
-    for out in out_dirs or [RunDir(Path(job.run)).eval_dir]:
-        write_results(Path(out), scores, predictions, forgetting_records)
+    write_everywhere(out_dirs or [RunDir(Path(job.run)).eval_dir], scores, predictions, forgetting_records)
     progress.check("done")
     return scores
 
@@ -713,6 +712,19 @@ def timings(results: dict[str, SideResult], questions: int, metrics_s: float, to
         out[f"{side}_questions_per_min"] = round(questions / r.seconds * 60, 1) if r.seconds else None
         out[f"{side}_tokens_per_s"] = round(r.tokens / r.seconds, 1) if r.seconds else None
     return out
+
+
+def write_everywhere(outs: list[Path], scores: dict[str, Any], predictions: list[dict[str, Any]],
+                     forgetting: list[dict[str, Any]]) -> int:
+    """``write_results`` into each run's eval/ folder whose run still exists; returns how many were written."""
+    written = 0
+    for out in map(Path, outs):
+        if not out.parent.is_dir():  # the run was deleted meanwhile: writing would recreate it, unlisted
+            log.warning("%s is gone; its evaluation results are not written there", out.parent)
+            continue
+        write_results(out, scores, predictions, forgetting)
+        written += 1
+    return written
 
 
 def write_results(out: Path, scores: dict[str, Any], predictions: list[dict[str, Any]],

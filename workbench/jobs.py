@@ -231,7 +231,25 @@ def delete(run: RunDir) -> None:
     state = run.effective_state()
     if state in ACTIVE:
         raise JobError(f"run {run.id} is {state}; stop it before deleting")
+    evaluating = active_evaluations_of(run)
+    if evaluating:
+        raise JobError(f"run {run.id} is being evaluated by {', '.join(evaluating)}; stop that evaluation or "
+                       "wait for it before deleting")
     shutil.rmtree(run.path)
+
+
+def active_evaluations_of(run: RunDir) -> list[str]:
+    """Ids of the queued or running evaluations (runs beside it) that write into this run's eval/ folder."""
+    target = run.path.resolve()
+    found = []
+    for other in sorted(p for p in run.path.parent.iterdir() if p.is_dir() and p != run.path):
+        candidate = RunDir(other)
+        config = candidate.read_config()
+        job = config.get("eval") if config.get("kind") == "eval" else None
+        if isinstance(job, dict) and job.get("run") and Path(job["run"]).resolve() == target \
+                and candidate.effective_state() in ACTIVE:
+            found.append(candidate.id)
+    return found
 
 
 def wait(run: RunDir, timeout: float | None = None, poll: float = 0.5) -> str:
