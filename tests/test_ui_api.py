@@ -18,6 +18,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 from gradio_client import Client
 from gradio_client.exceptions import AuthenticationError
 
+from workbench.rundir import RunDir
 from workbench.workspace import Workspace
 
 TRAIN = {"data": "facts", "model": "tiny", "method": "lora", "max_steps": 12, "learning_rate": 0.02,
@@ -255,3 +256,40 @@ def test_the_whole_path_through_the_api_alone(app, tmp_path):
     export = client.predict(trained, "merged", api_name="/export_model")
     assert wait_for(lambda: client.predict(export, api_name="/run_status")["state"] == "finished", timeout=300)
     assert (ws.runs / trained / "export" / "merged" / "model.safetensors").is_file()
+
+
+def test_each_step_through_the_api_alone_with_a_stop_and_a_resume(app, tmp_path):
+    """upload -> QA -> train -> stop -> resume -> evaluate -> export, one endpoint per step, gradio_client alone."""
+    from gradio_client import handle_file
+
+    ws, _, client = app
+
+    def ended(run_id: str) -> dict:
+        return wait_for(lambda: (s := client.predict(run_id, api_name="/run_status"))["state"] not in
+                        ("queued", "running") and s, timeout=300)
+
+    doc = tmp_path / "depot.md"
+    doc.write_text("# The Orrin Depot\n\nThe Orrin tram depot was built in 1902 by Pollard & Wyke. It held 40 "
+                   "cars. In 1961 the depot was closed, and in 1990 it reopened as a transport museum.\n")
+    assert client.predict([handle_file(str(doc))], "depots", api_name="/upload_documents") == ["depot.md"]
+    _, qa_id = client.predict({"corpus": "depots", "name": "depot-qa", "fallback_only": True}, api_name="/start_qa")
+    assert ended(qa_id)["state"] == "finished"
+    # save every 5 steps, so the stop leaves a checkpoint to resume from
+    _, run_id = client.predict({**TRAIN, "data": "depot-qa", "max_steps": 300, "save_steps": 5, "eval_steps": 150},
+                               api_name="/start_training")
+    assert wait_for(lambda: (client.predict(run_id, api_name="/run_status").get("step") or 0) >= 3)
+    assert client.predict(run_id, api_name="/stop_run")
+    stopped = ended(run_id)
+    assert stopped["state"] == "stopped" and 3 <= stopped["step"] < 300
+    assert client.predict(run_id, api_name="/resume_run") == run_id
+    finished = ended(run_id)
+    assert finished["state"] == "finished" and finished["step"] == 300, finished.get("log_tail")
+    steps = [r["step"] for r in RunDir(ws.runs / run_id).read_metrics(0)[0] if r.get("split") == "train"]
+    assert len(steps) == len(set(steps)) == 300  # each step logged once across the stop and the resume
+    _, eval_ids = client.predict({"runs": [run_id], "limit": 2, "probe": False, "metrics": ["fact_acc"],
+                                  "gen": {"max_new_tokens": 8}}, api_name="/evaluate")
+    assert ended(eval_ids[0])["state"] == "finished"
+    assert (ws.runs / run_id / "eval" / "scores.json").is_file()
+    export = client.predict(run_id, "merged", api_name="/export_model")
+    assert ended(export)["state"] == "finished"
+    assert (ws.runs / run_id / "export" / "merged" / "model.safetensors").is_file()
