@@ -89,3 +89,69 @@ def test_an_unchanged_file_is_not_read_again_and_a_changed_one_is(tmp_path, monk
     doc.write_text("The depot opened in 1991. It has 25 trams. It was rebuilt.")
     changed = corpus.ingest_files([doc], seconds=30)
     assert changed.documents[0].status == "skipped" and "read again" in changed.documents[0].reason
+
+
+def _hostile_uploads(folder):
+    """A collection a careless or hostile user might upload: every file is one of the shapes the app must survive."""
+    import random
+
+    rng = random.Random(7)
+    folder.mkdir()
+    (folder / "a").mkdir()
+    (folder / "b").mkdir()
+    files = {}
+
+    def put(name, data, sub=None):
+        path = (folder / sub / name) if sub else folder / name
+        path.write_bytes(data)
+        files.setdefault(name, []).append(path)
+
+    put("good.md", b"# Depot\n\nThe Orrin depot opened in 1990. It held 24 trams.\n")
+    for ext in corpus.SUPPORTED_SUFFIXES:  # random bytes under every accepted extension
+        put(f"random{ext}", bytes(rng.randrange(256) for _ in range(5000)))
+    put("broken.pdf", b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer <<>>\n%%EOF")
+    broken_docx = folder / "broken.docx"
+    with zipfile.ZipFile(broken_docx, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document><w:body><w:p>unclosed")
+    bomb = folder / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("word/document.xml", "<w:document>" + " " * (80 * 2**20) + "</w:document>")
+    put("malformed.html", b"<html><body><p>The museum opened in 2015.<div><table><tr><td>12 trams</b></i>")
+    put("nested.html", b"<html><body>" + b"<div>" * 20_000 + b"Deep text." + b"</div>" * 20_000 + b"</body></html>")
+    put("nul.txt", b"The depot\x00 opened\x00 in 1990." * 50)
+    put("one-line.txt", b"Word. " * (30 * 2**20 // 6))  # a 30 MB single line
+    put("readme.txt", b"The first readme names the Vell Iron Works.\n", "a")
+    put("readme.txt", b"The second readme names the Orrin depot.\n", "b")
+    put("n" * 200 + ".txt", b"A document with a very long name opened in 2001.\n")
+    return [p for paths in files.values() for p in paths] + [broken_docx, bomb]
+
+
+def test_a_hostile_collection_is_each_ingested_or_skipped_with_a_reason_and_the_rest_survives(workspace, tmp_path):
+    """Through the Data tab's own path (copy in, then read each file in a helper with its time limit)."""
+    import warnings
+
+    from workbench.timed_read import READ_SECONDS
+    from workbench.ui import data as ui_data
+
+    uploads = _hostile_uploads(tmp_path / "uploads")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the app's notices for renamed files
+        added = ui_data.add_files(workspace, "hostile", [str(p) for p in uploads])
+    assert len(added) == len(uploads)  # clashing names get numbers, the long one keeps its suffix
+    start = time.perf_counter()
+    report = ui_data.ingest_corpus(workspace, "hostile", "chars", 800, 100)
+    elapsed = time.perf_counter() - start
+    assert elapsed < READ_SECONDS * len(added)
+    rows = {d.source: d for d in report.documents}
+    assert len(rows) == len(added)
+    for d in report.documents:
+        assert d.status in ("ingested", "skipped")
+        assert d.passages > 0 if d.status == "ingested" else d.reason, (d.source, d.status, d.reason)
+    for name in ("good.md", "readme.txt", "readme (2).txt", "malformed.html", "nested.html", "one-line.txt"):
+        assert rows[name].status == "ingested", (name, rows[name].reason)
+    for name in ("random.pdf", "random.docx", "broken.pdf", "broken.docx", "bomb.docx", "nul.txt"):
+        assert rows[name].status == "skipped", name
+    assert "zip bomb" in rows["bomb.docx"].reason
+    assert any("The Orrin depot opened in 1990" in p.text for p in report.passages)
