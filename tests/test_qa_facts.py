@@ -341,3 +341,52 @@ def test_a_month_a_storm_and_an_adverb_inside_the_verb_are_asked_naturally():
     assert storm.kind != "person" and rewrite.questions(storm)[0].startswith("During which storm had the north wall")
     assert "When had the north wall of the Harbour Board partly collapsed during Storm Idris?" in rewrite.questions(
         _fact(found, "January 2020"))
+
+
+def _doc_facts(text: str) -> list[fx.Fact]:
+    return fx.document_facts([{"id": "t-0", "source": "t.md", "index": 0, "start": 0, "text": text}])
+
+
+def test_a_fact_is_answered_in_several_statements_and_another_verb_is_answered_with_that_verb():
+    found = _doc_facts("# The Tanbury Mill\n\nThe Tanbury Mill is a paper mill on the River Osk. In 1874 the mill "
+                       "was built by the Corwen Paper Company. Construction began in March 1872.\n")
+    began = _fact(found, "March 1872")
+    pairs = rewrite.wordings(began, 6)
+    answers = {a for _, a in pairs}
+    assert len(answers) >= 2 and all("March 1872" in a for a in answers)
+    for question, answer in pairs:
+        if re.search(r"\bstart\b", question):  # asked with the table's other verb: answered with it too
+            assert "started in March 1872" in answer, (question, answer)
+    assert any(re.search(r"\bstart\b", q) for q, _ in pairs)
+    built = _fact(found, "1874")
+    statements = {a for _, a in rewrite.wordings(built, 6)}
+    # the leading time phrase moves to the end in one of the statements
+    assert any(a.endswith("in 1874.") for a in statements) and built.answer in statements
+    assert rewrite.questions(built, 6) == [q for q, _ in rewrite.wordings(built, 6)]
+
+
+def test_a_phrasal_verb_keeps_its_own_verb():
+    found = _doc_facts("# Vell Harbour\n\nVell Harbour is a fishing port. Its pilots carried out 1,092 acts of "
+                       "pilotage.\n")
+    acts = _fact(found, "1,092 acts of pilotage")
+    assert not any("transport" in q or "transport" in a for q, a in rewrite.wordings(acts, 6))
+
+
+def test_an_adjective_before_a_name_is_not_its_kind_and_a_second_name_is_no_description():
+    from workbench.qa import lexicon
+    if lexicon._wordnet() is None:
+        pytest.skip("WordNet is not installed: noun senses come from it")
+    assert rewrite.type_noun("the older Sarnford Bridge Trust") == "trust"
+    assert rewrite.type_noun("the contractor Pellow & Dunn") == "contractor"
+    found = _doc_facts("# Osk Docks\n\nOsk Docks is a port. The longest ship ever berthed at Garrow Quay, the ore "
+                       "carrier Halda Wren, arrived on 3 May 2019.\n")
+    assert not [f for f in found if f.role.startswith("appos") and "Garrow Quay" in f.answer
+                and "Halda Wren" in f.answer], [f.answer for f in found]
+
+
+def test_she_after_a_person_named_in_a_side_clause_means_that_person():
+    found = _doc_facts("# Osk Docks\n\nOsk Docks is a port run by a harbour board. The worst incident came on 4 June "
+                       "2020, when the ferry Mirren Bell ran aground on the Cray Bank. Nobody was hurt, and she was "
+                       "refloated on the next tide.\n")
+    refloated = [f for f in found if "refloated" in f.answer]
+    assert refloated and all("Mirren Bell" in f.answer for f in refloated), [f.answer for f in refloated]

@@ -316,8 +316,9 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
         owner_head = verb.head if verb.dep_ == "acl" else None
         plural = owner_head.tag_ in ("NNS", "NNPS") if owner_head is not None else (
             subject_text.split()[-1].endswith("s") and not subject_text.split()[-1].endswith("ss"))
-        finite = (verb.text, "VBD", ["were" if plural else "was"])
-        form = f"{finite[2][0]} {verb.text}"
+        participle = verb.lower_ if verb.is_sent_start else verb.text  # "Designed by X, it ..." -> "was designed"
+        finite = (participle, "VBD", ["were" if plural else "was"])
+        form = f"{finite[2][0]} {participle}"
     else:
         past = inflect(verb.lemma_, "VBD") or verb.lemma_ + "ed"
         finite, form = (past, "VBD", []), past
@@ -572,6 +573,12 @@ def _update_context(sent: Any, ctx: Context) -> None:
     for subj in (_own_subject(v) for v in verbs):
         if subj is not None and subj.pos_ in ("PROPN", "NOUN"):
             _remember(subj, ctx)
+    # a person named as the subject of a side clause is the nearest "she" of the next sentence: "..., when the
+    # ferry Lady Corra grounded on the shoal. Nobody was hurt, and she was refloated"
+    for verb in (t for t in sent if t.dep_ in ("relcl", "advcl") and (root is None or t.i > root.i)):
+        subj = _own_subject(verb)
+        if subj is not None and subj.ent_type_ == "PERSON" and not ctx.topic_is_person:
+            ctx.person = _text(_np_core(subj))
 
 
 _NAMED_ENTS = {"PERSON", "ORG", "GPE", "FAC", "LOC", "PRODUCT", "WORK_OF_ART", "EVENT"}
@@ -611,6 +618,9 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         a, b = _np_core(t.head), [x for x in _np_core(t) if x.i not in inner]
         while b and b[-1].is_punct:
             b.pop()
+        if any(x.dep_ == "appos" and x.pos_ == "PROPN" and x.head.i == t.i for x in b):
+            # "Skerrow Point, the bulk carrier Merrow Dawn,": a second name, misattached, is no description
+            continue
         named = ("person", "organisation", "place", "name")
         name, desc = (a, b) if _kind(a, roles=False) in named else (b, a)
         name_kind = _kind(name, roles=False)

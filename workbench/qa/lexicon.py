@@ -47,6 +47,13 @@ def is_person_noun(lemma: str) -> bool:
 
 
 @functools.cache
+def is_noun(word: str) -> bool:
+    """True when WordNet knows ``word`` as a noun ("contractor", "carrier"; not "older"); True without WordNet."""
+    wn = _wordnet()
+    return wn is None or bool(wn.synsets(word.lower(), pos="n"))
+
+
+@functools.cache
 def agent_noun(verb_lemma: str) -> str:
     """The noun for who does the verb, from WordNet's derivational links ("design" -> "designer", "found" ->
     "founder"), or "" when WordNet has none: "Who was the designer of X?" asks "X was designed by Y" from

@@ -108,8 +108,8 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
     for i, fact in enumerate(found, 1):
         keys = [fallback.fact_key(fact.span)]
         first = None
-        for question in rewrite.questions(fact, cfg.wordings):
-            record = pairs.add(question, fact.answer, fact.passage_id, generator="facts", origin="facts",
+        for question, answer in rewrite.wordings(fact, cfg.wordings):
+            record = pairs.add(question, answer, fact.passage_id, generator="facts", origin="facts",
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
             # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
             names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"))

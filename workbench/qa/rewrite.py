@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from .facts import Fact, inflect, mid_sentence
-from .lexicon import DIMENSIONS, agent_noun
+from .lexicon import DIMENSIONS, agent_noun, is_noun
 
 _DO = {"VBD": "did", "VBZ": "does", "VBP": "do", "VB": "do"}
 # verbs whose synonym keeps the sentence's meaning and frame in these texts (lemma -> lemma)
@@ -93,7 +93,7 @@ def type_noun(span: str) -> str:
     "the bulk carrier Merrow Dawn" -> bulk carrier, "the Tansy Spring" -> spring, "Storm Idris" -> storm."""
     bare = re.sub(r"^(?:the|a|an) ", "", span)
     described = _DESCRIBED.match(bare)
-    if described:
+    if described and is_noun(described.group(1).split()[-1]):  # not "the older Quillmarsh Pier Trust"
         return described.group(1).strip()
     words = bare.split(" of ")[0].split()
     if len(words) >= 2 and words[-1][:1].isupper() and words[-1].lower() in _TYPE_TAILS:
@@ -373,28 +373,72 @@ _OWN_QUESTIONS = {"dated": dated_questions, "dated-name": dated_questions, "born
 def questions(fact: Fact, n: int = 4) -> list[str]:
     """Up to ``n`` distinct wordings of the question the fact answers, best first; those that fail
     ``check_question`` are left out."""
+    return [q for q, _ in wordings(fact, n)]
+
+
+def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
+    """Up to ``n`` (question, answer) pairs for one fact: distinct question wordings, best first, each with an
+    answer sentence that states the fact. The answers vary with the questions: a question asked with another
+    verb ("When did construction start?") is answered with that verb ("Construction of X started in October
+    1889."), and others alternate between the source's clause and the same clause with its leading phrases
+    moved to the end. Each fact is then seen in several statements, not one sentence repeated; a model
+    recalls a fact from new wordings far better when it was trained on several (Allen-Zhu & Li, Physics of
+    Language Models 3.1, 2023)."""
     if fact.role in _OWN_QUESTIONS:
-        found = _OWN_QUESTIONS[fact.role](fact)
+        found = [(q, None) for q in _OWN_QUESTIONS[fact.role](fact)]
     elif fact.role.startswith("appos"):
-        found = appos_questions(fact)
+        found = [(q, None) for q in appos_questions(fact)]
     elif fact.role == "measure":
-        found = measure_questions(fact)
+        found = [(q, None) for q in measure_questions(fact)]
     else:
         wh, wh_in, wh_alt = wh_words(fact)
-        synonym = SYNONYMS.get(fact.frame.get("lemma", ""))
+        synonym = _synonym(fact)
         # most different first: only ``n`` are kept, and each should add words the others lack
-        found = [fronted(fact, wh), other_voice(fact, wh_alt or wh),
-                 fronted(fact, wh_alt or wh, synonym) if synonym else None, doer_question(fact),
-                 in_place(fact, wh_in), fronted(fact, wh_alt) if wh_alt else None, other_voice(fact, wh),
-                 fronted(fact, wh, synonym) if synonym else None]
+        found = [(fronted(fact, wh), None), (other_voice(fact, wh_alt or wh), None),
+                 (fronted(fact, wh_alt or wh, synonym) if synonym else None, synonym), (doer_question(fact), None),
+                 (in_place(fact, wh_in), None), (fronted(fact, wh_alt) if wh_alt else None, None),
+                 (other_voice(fact, wh), None), (fronted(fact, wh, synonym) if synonym else None, synonym)]
         if fact.frame.get("alt_subject") and fact.role != "subject":
             named = Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": fact.frame["alt_subject"]}})
-            found.insert(1, fronted(named, wh_alt or wh))
-    out: list[str] = []
-    for q in found:
-        if q and check_question(q, fact.span) is None and all(distinct(q, o) for o in out):
-            out.append(q)
-    return out[:n]
+            found.insert(1, (fronted(named, wh_alt or wh), None))
+    out: list[tuple[str, str | None]] = []
+    for q, lemma in found:
+        if q and check_question(q, fact.span) is None and all(distinct(q, o) for o, _ in out):
+            out.append((q, lemma))
+    out = out[:n]
+    plain = [fact.answer, statement(fact) or fact.answer]
+    return [(q, statement(fact, lemma) or fact.answer if lemma else plain[i % 2]) for i, (q, lemma) in enumerate(out)]
+
+
+def _synonym(fact: Fact) -> str | None:
+    """The table's other verb for the clause's verb; none for a phrasal verb ("carried out" is not
+    "transported out")."""
+    return None if fact.frame.get("prt") else SYNONYMS.get(fact.frame.get("lemma", ""))
+
+
+def statement(fact: Fact, lemma: str | None = None) -> str | None:
+    """The fact's clause as one sentence from its parts: the subject, the verb (``lemma`` in its place, in
+    the clause's tense and voice), the phrases after it, then the phrases that stood before the subject.
+    None where the clause cannot be rebuilt or the result would not state the asked span."""
+    f = fact.frame
+    if not f or "inner" in fact.role or fact.role in _OWN_QUESTIONS or fact.role.startswith("appos") \
+            or fact.role in ("measure", "number") or not f.get("subject"):
+        return None
+    post, pre = [], []
+    for part in f.get("parts", []):
+        text = part.get("span", "") if part.get("asked") else part.get("text", "")
+        if part.get("hole"):
+            return None
+        (pre if part.get("pre") else post).append(text)
+    moved = [_LOWER_START.sub(lambda m: m.group("w").lower(), x, count=1) if _LOWER_START.match(x) else x
+             for x in pre]
+    body = " ".join(x for x in (f["subject"], _finite(fact, lemma), *post, *moved) if x)
+    body = re.sub(r"\s+", " ", body).strip(" ,;:")
+    body = re.sub(r"\s+([,;:.])", r"\1", body)
+    sentence = body[:1].upper() + body[1:] + "."
+    if fact.span.lower() not in sentence.lower() or len(sentence.split()) < 3:
+        return None
+    return sentence
 
 
 def distinct(a: str, b: str) -> bool:
