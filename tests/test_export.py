@@ -120,3 +120,45 @@ def test_the_app_exports_in_a_worker_job(ws, lora_run):
     assert result["source"] == "lora" and (lora_run.path / "export" / "merged" / "model.safetensors").is_file()
     with pytest.raises(ExportError, match="hub needs the command line"):
         start_job(ws, lora_run.path, "hub")
+
+
+JOINT_STRANGER = """
+import json, sys
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
+base_folder, folder, question = sys.argv[1], sys.argv[2], sys.argv[3]
+base = AutoModelForCausalLM.from_pretrained(base_folder)
+with_lora = PeftModel.from_pretrained(base, folder + '/lora').get_base_model()
+model = PeftModel.from_pretrained(with_lora, folder + '/prefix').eval()
+tok = AutoTokenizer.from_pretrained(folder)
+with torch.no_grad():
+    logits = model(**tok(question, return_tensors="pt")).logits[0, -1]
+assert not any(name.startswith("workbench") for name in sys.modules)
+print(json.dumps(logits.tolist()))
+"""
+
+
+def test_a_joint_run_loads_in_one_call_and_with_peft_alone_as_its_card_says(ws, tmp_path):
+    import torch
+
+    import workbench
+    from workbench import models
+
+    run = train_tiny(ws, ws.datasets / "districts", "joint", method="prefix+lora", max_steps=8,
+                     method_params={"mode": "simultaneous", "rank": 4, "targets": "attention", "virtual_tokens": 4})
+    model, tok = workbench.load_run(run.path, device="cpu")
+    with torch.no_grad():
+        ours = model(**tok(QUESTIONS[0], return_tensors="pt")).logits[0, -1]
+    card = (run.adapter / "README.md").read_text()
+    assert "model, tokenizer = workbench.load_run(RUN_FOLDER)" in card and "FOLDER + '/prefix'" in card
+    base, _, _ = models.load_model("tiny", precision="fp32", device="cpu")
+    with torch.no_grad():
+        assert not torch.allclose(base(**tok(QUESTIONS[0], return_tensors="pt")).logits[0, -1], ours, atol=1e-3)
+    base.save_pretrained(tmp_path / "base")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", JOINT_STRANGER, str(tmp_path / "base"), str(run.adapter),
+                           QUESTIONS[0]], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    theirs = torch.tensor(json.loads(proc.stdout.strip().splitlines()[-1]))
+    assert torch.allclose(theirs, ours, atol=1e-5)

@@ -25,3 +25,13 @@ def _quiet_third_party_noise() -> None:
 
 
 _quiet_third_party_noise()
+
+
+def load_run(run_folder: str | os.PathLike, device: str | None = None) -> tuple:
+    """A run's tuned model and its tokenizer in one call, for every method: a LoRA or QLoRA adapter on its
+    base, a full or freeze run's weights, and a joint prefix+LoRA run (LoRA on the base, the prefix around it),
+    loaded as the run was trained. ``model, tokenizer = workbench.load_run("workspace/runs/RUN")``."""
+    from .methods.loading import load_tuned
+
+    tuned = load_tuned(run_folder, device=device)
+    return tuned.model, tuned.tokenizer

@@ -15,6 +15,9 @@ _SETTINGS = ("learning_rate", "epochs", "max_steps", "batch_size", "grad_accum",
              "weight_decay", "max_seq_len", "replay", "train_on_passages", "precision", "seed")
 
 
+JOINT_METHODS = ("prefix+lora", "lora+prefix")  # adapter/ holds lora/ and prefix/, loaded one inside the other
+
+
 def _scores(run: RunDir) -> list[str]:
     scores = read_json(run.eval_dir / "scores.json") or {}
     if not scores.get("tuned"):
@@ -58,7 +61,15 @@ def model_card(run: RunDir, merged: bool = False) -> str:
         lines += [f"- steps: {summary['steps']}, final training loss {_number(summary.get('train_loss'))}, "
                   f"{summary.get('train_seconds')} s on {(summary.get('model') or {}).get('device', '?')}"]
     lines += ["", "## Scores", "", *_scores(run), "", "## Use", "", "```python"]
-    if library == "transformers":
+    if cfg.get("method") in JOINT_METHODS:
+        lines += ["import workbench  # one call: LoRA on the base, then the prefix around it",
+                  "model, tokenizer = workbench.load_run(RUN_FOLDER)", "", "# or with peft alone, in two steps:",
+                  "from peft import PeftModel", "from transformers import AutoModelForCausalLM, AutoTokenizer",
+                  f"base = AutoModelForCausalLM.from_pretrained({base!r})",
+                  "with_lora = PeftModel.from_pretrained(base, FOLDER + '/lora').get_base_model()",
+                  "model = PeftModel.from_pretrained(with_lora, FOLDER + '/prefix')",
+                  "tokenizer = AutoTokenizer.from_pretrained(FOLDER)"]
+    elif library == "transformers":
         lines += ["from transformers import AutoModelForCausalLM, AutoTokenizer",
                   "model = AutoModelForCausalLM.from_pretrained(FOLDER)",
                   "tokenizer = AutoTokenizer.from_pretrained(FOLDER)"]
