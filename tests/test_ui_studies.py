@@ -222,6 +222,8 @@ def test_launch_refuses_unknown_specs_bad_yaml_and_a_second_job(workspace):
     # a page reload follows the running job, whatever spec the picker showed
     spec, quick, _, _, job_id, *_ = ui.on_load(workspace, "paper-joint", True, None)
     assert (spec["value"], quick["value"], job_id) == (key, False, busy.id)
+    # a spec saved after the page was built is among the choices sent with it (else the browser shows an error)
+    assert key in [value for _, value in spec["choices"]]
     busy.write_status(state="finished")
     assert ui.on_load(workspace, "paper-joint", True, None)[4] == ""
 

@@ -750,7 +750,9 @@ def on_load(ws: Workspace, key: str | None, quick: bool, shown: str | None) -> l
         if found and run.effective_state() in ACTIVE_STATES:
             key, quick = found, bool(cfg.get("quick"))
             break
-    return [gr.update(value=key), gr.update(value=quick), *attach(ws, key, quick, shown)]
+    # the choices go with the value: a spec saved in the app after the page was built is not among the choices
+    # the page was built with, and a value outside its choices is an error in the browser
+    return [gr.update(choices=spec_choices(ws), value=key), gr.update(value=quick), *attach(ws, key, quick, shown)]
 
 
 def spec_study_name(ws: Workspace, key: str | None, quick: bool) -> str | None:
