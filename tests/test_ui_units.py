@@ -376,3 +376,17 @@ def test_training_settings_round_trip_through_a_yaml_file(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(UIError, match="does not hold training settings"):
         settings_from_file(str(bad))
+
+
+def test_the_runs_table_shows_one_kind_of_job_and_the_watch_list_keeps_all(workspace):
+    trained = fake_run(workspace)
+    qa_job = RunDir(workspace.runs / "20260101-000001-qa-abcd")
+    qa_job.path.mkdir(parents=True)
+    qa_job.write_config({"kind": "qa", "qa": {}})
+    qa_job.write_status(state="finished")
+    assert {r[0] for r in ui_runs.table_rows(workspace)} == {trained.id, qa_job.id}
+    assert [r[0] for r in ui_runs.table_rows(workspace, "train")] == [trained.id]
+    assert [r[0] for r in ui_runs.table_rows(workspace, "qa")] == [qa_job.id]
+    rows, _, watch, compare = ui_runs.refresh_table(workspace, None, qa_job.id, "train")
+    assert [r[0] for r in rows] == [trained.id]
+    assert set(watch["choices"]) == {trained.id, qa_job.id} and watch["value"] == qa_job.id

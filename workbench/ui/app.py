@@ -104,7 +104,7 @@ def wire_load(demo: gr.Blocks, ws: Workspace, data: DataTab, qa: QATab, runs: Ru
     demo.load(friendly(lambda name, source, split: dataset_view(ws, name, source, split)),
               [qa.dataset, qa.source, qa.split], qa.view_out(),
               api_visibility="private")
-    demo.load(lambda: refresh_table(ws, None, None), None,
+    demo.load(lambda kind: refresh_table(ws, None, None, kind), runs.kind,
               [runs.table, runs.table_rows, runs.watch_id, runs.compare_ids], api_visibility="private")
 
 

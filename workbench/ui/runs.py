@@ -61,9 +61,15 @@ def last_value(records: list[dict[str, Any]], split: str, key: str = "loss") -> 
     return None
 
 
-def table_rows(ws: Workspace) -> list[list[Any]]:
+KINDS = ("all", "train", "teach", "qa", "eval", "export", "study", "cora")
+
+
+def table_rows(ws: Workspace, kind: str | None = "all") -> list[list[Any]]:
+    """One row per run of the workspace, newest first; ``kind`` keeps one kind of job (train, qa, eval, ...)."""
     rows = []
     for row in jobs.list_runs(ws):
+        if kind and kind != "all" and row["kind"] != kind:
+            continue
         run = RunDir(ws.runs / row["id"])
         records = tail_records(run)
         summary = run_summary(run)
@@ -181,6 +187,7 @@ def watch_outputs(ws: Workspace, run_id: str | None, watch: dict[str, Any] | Non
 class RunsTab:
     table: gr.Dataframe
     table_rows: gr.State
+    kind: gr.Radio
     watch_id: gr.Dropdown
     watch: gr.State
     header: gr.Markdown
@@ -208,12 +215,14 @@ class RunsTab:
         return [self.watch, self.header, self.progress, self.loss, self.lr, self.probe, self.log]
 
 
-def _table_panel() -> tuple[gr.Dataframe, gr.State]:
+def _table_panel() -> tuple[gr.Dataframe, gr.State, gr.Radio]:
+    kind = gr.Radio(list(KINDS), value="all", label="show", elem_id="runs-kind",
+                    info="training runs, or one kind of job (QA generation, evaluation, export, study, CoRA)")
     table = gr.Dataframe(headers=TABLE_HEADERS, value=[], interactive=False, wrap=True, label="runs",
                          column_widths=["21%", "5%", "7%", "8%", "10%", "7%", "7%", "7%", "12%", "16%"],
                          elem_id="runs-table", max_height=320)
     gr.Markdown("Click a row to watch that run.", elem_classes="wb-hint")
-    return table, gr.State([])
+    return table, gr.State([]), kind
 
 
 def _watch_panel() -> dict[str, Any]:
@@ -263,8 +272,8 @@ def _compare_panel() -> dict[str, Any]:
 
 
 def build_runs_tab(ws: Workspace) -> RunsTab:
-    table, rows_state = _table_panel()
-    tab = RunsTab(table=table, table_rows=rows_state, watch=gr.State(new_watch(None)), **_watch_panel(),
+    table, rows_state, kind = _table_panel()
+    tab = RunsTab(table=table, table_rows=rows_state, kind=kind, watch=gr.State(new_watch(None)), **_watch_panel(),
                   **_export_panel(), **_compare_panel(), timer=gr.Timer(TICK_SECONDS))
     wire_runs_tab(tab, ws)
     return tab
@@ -272,12 +281,14 @@ def build_runs_tab(ws: Workspace) -> RunsTab:
 
 # events -------------------------------------------------------------------------------------------
 
-def refresh_table(ws: Workspace, previous: list[list[Any]] | None, watched: str | None) -> list[Any]:
-    """[table, its rows for gr.State, watch dropdown, compare dropdown]; skipped when nothing changed."""
-    rows = table_rows(ws)
+def refresh_table(ws: Workspace, previous: list[list[Any]] | None, watched: str | None,
+                  kind: str | None = "all") -> list[Any]:
+    """[table, its rows for gr.State, watch dropdown, compare dropdown]; skipped when nothing changed. The
+    dropdowns keep every run: the filter narrows the table, not what can be watched."""
+    rows = table_rows(ws, kind)
     if rows == previous:
         return [gr.skip(), previous, gr.skip(), gr.skip()]
-    ids = [r[0] for r in rows]
+    ids = [r[0] for r in table_rows(ws)] if kind and kind != "all" else [r[0] for r in rows]
     value = watched if watched in ids else default_watch(ws)
     return [rows, rows, gr.update(choices=ids, value=value), gr.update(choices=ids)]
 
@@ -286,15 +297,17 @@ def wire_runs_tab(tab: RunsTab, ws: Workspace) -> None:
     table_out = [tab.table, tab.table_rows, tab.watch_id, tab.compare_ids]
 
     @friendly
-    def tick(run_id: str | None, watch: dict[str, Any], previous: list[list[Any]]) -> list[Any]:
-        return [*refresh_table(ws, previous, run_id), *watch_outputs(ws, run_id, watch)]
+    def tick(run_id: str | None, watch: dict[str, Any], previous: list[list[Any]], kind: str) -> list[Any]:
+        return [*refresh_table(ws, previous, run_id, kind), *watch_outputs(ws, run_id, watch)]
 
     def pick_row(rows: list[list[Any]], evt: gr.SelectData) -> Any:
         row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         return rows[row][0] if 0 <= row < len(rows) else gr.skip()
 
-    tab.timer.tick(tick, [tab.watch_id, tab.watch, tab.table_rows], table_out + tab.watch_targets(),
+    tab.timer.tick(tick, [tab.watch_id, tab.watch, tab.table_rows, tab.kind], table_out + tab.watch_targets(),
                    show_progress="hidden", concurrency_limit=None, api_visibility="private")
+    tab.kind.change(friendly(lambda kind, run_id: refresh_table(ws, None, run_id, kind)), [tab.kind, tab.watch_id],
+                    table_out, show_progress="hidden", api_visibility="private")
     tab.watch_id.change(friendly(lambda rid, w: watch_outputs(ws, rid, w, force=True)), [tab.watch_id, tab.watch],
                         tab.watch_targets(), show_progress="hidden", api_visibility="private")
     tab.table.select(pick_row, tab.table_rows, tab.watch_id, api_visibility="private")
