@@ -4,6 +4,7 @@ run-folder readers, corpus uploads, chat side names, evaluation tables and login
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -390,3 +391,22 @@ def test_the_runs_table_shows_one_kind_of_job_and_the_watch_list_keeps_all(works
     rows, _, watch, compare = ui_runs.refresh_table(workspace, None, qa_job.id, "train")
     assert [r[0] for r in rows] == [trained.id]
     assert set(watch["choices"]) == {trained.id, qa_job.id} and watch["value"] == qa_job.id
+
+
+def test_a_page_load_follows_running_qa_and_evaluation_jobs_again(workspace):
+    from workbench.ui import qa as ui_qa
+
+    assert ui_qa.reattach(workspace)[0] is not None  # a skip: nothing to follow
+    older = RunDir(workspace.runs / "20260101-000001-qa-aaaa")
+    newer = RunDir(workspace.runs / "20260101-000002-qa-bbbb")
+    finished_eval = RunDir(workspace.runs / "20260101-000003-eval-cccc")
+    running_eval = RunDir(workspace.runs / "20260101-000004-eval-dddd")
+    for run, kind, state in ((older, "qa", "running"), (newer, "qa", "running"), (finished_eval, "eval", "finished"),
+                             (running_eval, "eval", "running")):
+        run.path.mkdir(parents=True)
+        run.write_config({"kind": kind, kind: {}})
+        run.write_status(state=state, pid=os.getpid() if state == "running" else None, step=1, total_steps=4)
+    job_id, timer, message = ui_qa.reattach(workspace)
+    assert job_id == newer.id and timer.active and newer.id in message
+    pending, timer, text = ui_eval.reattach(workspace)
+    assert pending == [running_eval.id] and timer.active and f"`{running_eval.id}`: **running**" in text

@@ -22,11 +22,13 @@ from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_s
 from .teach import build_teach_panel, wire_teach_panel
 from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
+from .qa import wire_reattach as reattach_qa
 from .chat import CHAT_CONCURRENCY, ChatTab, build_chat_tab, chat_once, refresh_sides
 from . import api
 from .common import dataset_names, friendly, run_of, train_config
 from .evaluate import EvalTab, build_eval_tab
 from .evaluate import on_open as open_eval
+from .evaluate import wire_reattach as reattach_eval
 from .runs import RunsTab, build_runs_tab, refresh_table, run_status
 from .studies import build_studies_tab, wire_studies_page
 from .train import TrainTab, build_train_tab, fill_values
@@ -82,6 +84,8 @@ def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, pre
         register_api(ws, engine)
         wire_load(demo, ws, data, qa, runs)
         wire_studies_page(demo, studies_page, studies, ws)
+        reattach_qa(demo, qa, ws)
+        reattach_eval(demo, evaluation, ws)
     return demo
 
 

@@ -20,6 +20,16 @@ from ..workspace import Workspace, check_name
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, JobError, KeyError)
 
 
+def active_jobs(ws: Workspace, kind: str) -> list[str]:
+    """Ids of the queued or running jobs of one kind (qa, eval, ...), newest first: what a page reload follows."""
+    found = []
+    for path in ws.list_runs():
+        run = RunDir(path)
+        if run.read_config().get("kind", "train") == kind and run.effective_state() in ("queued", "running"):
+            found.append(run.id)
+    return found
+
+
 class UIError(ValueError):
     """Something entered in the UI is missing or unusable; the message says what to do."""
 

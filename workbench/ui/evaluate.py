@@ -20,7 +20,7 @@ from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
 from ..qa import ledger
 from ..rundir import RunDir, read_json
 from ..workspace import Workspace
-from .common import UIError, dataset_folder, dataset_names, friendly, number_text, run_line, run_of, train_config
+from .common import UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of, train_config
 from .forms import Form, build_form
 
 OWN_HELD_OUT = "(the run's own held-out pairs)"
@@ -364,6 +364,20 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
     gr.on([tab.show_run.change, tab.metric.change, tab.show.change], view, view_in, view_out,
           api_visibility="private")
     wire_gate(tab, ws)
+
+
+def reattach(ws: Workspace) -> list[Any]:
+    """[pending job ids, timer, message] on a page load: running evaluations are followed again, so a reload
+    keeps their progress lines and shows the results when they end."""
+    running = active_jobs(ws, "eval")
+    if not running:
+        return [gr.skip(), gr.skip(), gr.skip()]
+    text, _ = progress_text(ws, running)
+    return [running, gr.Timer(active=True), text]
+
+
+def wire_reattach(demo: gr.Blocks, tab: EvalTab, ws: Workspace) -> None:
+    demo.load(friendly(lambda: reattach(ws)), None, [tab.pending, tab.timer, tab.message], api_visibility="private")
 
 
 def wire_gate(tab: EvalTab, ws: Workspace) -> None:

@@ -22,7 +22,7 @@ from ..qa import dataset as qads
 from ..qa import formats, ledger, pipeline
 from ..rundir import RunDir
 from ..workspace import Workspace, check_name
-from .common import UIError, dataset_folder, dataset_names, friendly, number_text
+from .common import UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text
 from .data import corpus_folder, corpus_names
 from .forms import Form, build_form
 
@@ -320,6 +320,19 @@ def wire_generation(tab: QATab, ws: Workspace) -> None:
         lambda: gr.Timer(active=True), None, tab.timer, api_visibility="private")
     tab.timer.tick(tick, [tab.run_id, tab.name, tab.source, tab.split],
                    [tab.timer, tab.progress, tab.message, *view_out], show_progress="hidden", api_visibility="private")
+
+
+def reattach(ws: Workspace) -> list[Any]:
+    """[job id, timer, message] on a page load: the newest running QA job is followed again, so a reload
+    during generation keeps its progress bar and fills the tables when it ends."""
+    running = active_jobs(ws, "qa")
+    if not running:
+        return [gr.skip(), gr.skip(), gr.skip()]
+    return [running[0], gr.Timer(active=True), f"Following the running job `{running[0]}`."]
+
+
+def wire_reattach(demo: gr.Blocks, tab: QATab, ws: Workspace) -> None:
+    demo.load(friendly(lambda: reattach(ws)), None, [tab.run_id, tab.timer, tab.message], api_visibility="private")
 
 
 def wire_pairs(tab: QATab, ws: Workspace) -> None:
