@@ -67,6 +67,7 @@ def test_early_stopping_ends_before_max_steps(tmp_path):
                    early_stopping_patience=1, early_stopping_threshold=0.5)
     summary = train(run)
     assert summary["steps"] < 200
+    assert summary["early_stopped"] and summary["planned_steps"] == 200
 
 
 def test_epochs_drive_the_step_count(tmp_path):

@@ -410,3 +410,18 @@ def test_a_page_load_follows_running_qa_and_evaluation_jobs_again(workspace):
     assert job_id == newer.id and timer.active and newer.id in message
     pending, timer, text = ui_eval.reattach(workspace)
     assert pending == [running_eval.id] and timer.active and f"`{running_eval.id}`: **running**" in text
+
+
+def test_an_early_stopped_run_says_so_and_why(workspace):
+    from workbench import jobs
+    from workbench.rundir import atomic_write_json
+
+    run = fake_run(workspace)
+    cfg = run.read_config()
+    cfg["train"]["early_stopping_patience"] = 2
+    run.write_config(cfg)
+    atomic_write_json(run.path / "summary.json", {"steps": 4, "planned_steps": 60, "early_stopped": True,
+                                                  "best_eval_loss": 0.731})
+    advice = ui_runs.state_advice(run, jobs.describe(run))
+    assert advice.startswith("**Stopped early** at step 4 of 60") and "2 evaluations in a row" in advice
+    assert "0.731" in advice

@@ -503,8 +503,12 @@ def train(run: RunDir) -> dict[str, Any]:
         method.save(model, run.adapter)
         tok.save_pretrained(run.adapter)
     stopped = run.stop_requested()
-    summary.update(train_loss=loss, steps=trainer.state.global_step, train_seconds=round(seconds, 1),
-                   best_eval_loss=trainer.state.best_metric, stopped=stopped)
+    planned = trainer.state.max_steps or 0
+    # the early-stopping callback ends a run before its planned steps; a user asking to stop is not that
+    early = bool(not stopped and cfg.early_stopping_patience > 0 and 0 < trainer.state.global_step < planned)
+    summary.update(train_loss=loss, steps=trainer.state.global_step, planned_steps=planned,
+                   train_seconds=round(seconds, 1), best_eval_loss=trainer.state.best_metric, stopped=stopped,
+                   early_stopped=early)
     if not math.isfinite(loss):
         raise DataError("the training loss became NaN/inf; lower the learning rate")
     if main:

@@ -126,6 +126,14 @@ def state_advice(run: RunDir, row: dict[str, Any]) -> str:
         return "Stopped: Resume continues from the last checkpoint."
     if state == "queued":
         return "Waiting for the accelerator (one job runs at a time)."
+    summary = run_summary(run)
+    if state == "finished" and summary.get("early_stopped"):
+        patience = (train_config(run) or {}).get("early_stopping_patience")
+        best = summary.get("best_eval_loss")
+        return (f"**Stopped early** at step {summary.get('steps')} of {summary.get('planned_steps')}: the eval loss "
+                f"did not improve for {patience} evaluations in a row (early stopping). The saved model is the best "
+                f"checkpoint" + (f" (eval loss {number_text(best)})" if best is not None else "") +
+                "; it is ready for the Evaluate and Chat tabs.")
     if state == "finished" and run.adapter.exists():
         return "Finished: the tuned model is ready for the Evaluate and Chat tabs."
     return ""
