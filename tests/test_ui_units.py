@@ -425,3 +425,14 @@ def test_an_early_stopped_run_says_so_and_why(workspace):
     advice = ui_runs.state_advice(run, jobs.describe(run))
     assert advice.startswith("**Stopped early** at step 4 of 60") and "2 evaluations in a row" in advice
     assert "0.731" in advice
+
+
+def test_the_qa_report_gives_passage_coverage_as_a_share(tmp_path):
+    from workbench.ui import qa as ui_qa
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / "report.json").write_text(json.dumps({"name": "ds", "counts": {"kept": 3, "train": 2, "test": 1,
+                                                                             "passages": 4},
+                                                   "coverage": {"ratio": 0.75}}))
+    assert "Passages with a kept pair: 75%." in ui_qa.report_text(folder)

@@ -101,7 +101,7 @@ def report_text(folder: Any) -> str:
     return (f"**{report.get('name', folder.name)}**: {counts.get('kept', 0)} pairs kept "
             f"({counts.get('train', 0)} train, {counts.get('test', 0)} test) from {counts.get('passages', '?')} "
             f"passages; generator **{report.get('generator', '?')}**. Dropped: {counts.get('dropped', 0)} "
-            f"({dropped_by}). Passages with a kept pair: {number_text(coverage, 3) if coverage is not None else '?'}."
+            f"({dropped_by}). Passages with a kept pair: {f'{100 * coverage:.0f}%' if coverage is not None else '?'}."
             + _facts_text(report.get("facts")))
 
 
@@ -360,7 +360,10 @@ def wire_pairs(tab: QATab, ws: Workspace) -> None:
     def delete(name: str, pair_id: str, source: str, split: str) -> list[Any]:
         if not pair_id:
             raise UIError("click a pair in the table first")
-        qads.delete_pair(dataset_folder(ws, name), pair_id)
+        removed = qads.delete_pair(dataset_folder(ws, name), pair_id)
+        # kept in dropped.jsonl with its reason, so the toast says where it went
+        gr.Info(f"Deleted the pair \u201c{str(removed.get('question', ''))[:60]}\u201d; it is listed under "
+                "the dropped pairs (reason: deleted by hand).")
         return [*dataset_view(ws, name, source, split), "", "", "", ""]
 
     @friendly
