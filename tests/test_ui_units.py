@@ -436,3 +436,18 @@ def test_the_qa_report_gives_passage_coverage_as_a_share(tmp_path):
                                                                              "passages": 4},
                                                    "coverage": {"ratio": 0.75}}))
     assert "Passages with a kept pair: 75%." in ui_qa.report_text(folder)
+
+
+def test_a_reload_shows_the_collection_changed_last(workspace, tmp_path):
+    import time as _time
+
+    assert ui_data.recent_corpus(workspace) is None
+    (tmp_path / "a.txt").write_text("The crane was built in 1911.")
+    ui_data.add_files(workspace, "cranes", [str(tmp_path / "a.txt")])
+    _time.sleep(0.02)
+    ui_data.add_files(workspace, "ferries", [str(tmp_path / "a.txt")])
+    assert ui_data.recent_corpus(workspace) == "ferries"
+    _time.sleep(0.02)
+    (tmp_path / "b.txt").write_text("The ferry sailed in 1950.")
+    ui_data.add_files(workspace, "cranes", [str(tmp_path / "b.txt")])
+    assert ui_data.recent_corpus(workspace) == "cranes"

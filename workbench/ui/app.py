@@ -18,7 +18,7 @@ from ..chat import ChatEngine
 from ..corpus import MAX_FILE_BYTES
 from .. import endpoint
 from ..workspace import Workspace
-from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus
+from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus, recent_corpus
 from .teach import build_teach_panel, wire_teach_panel
 from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
@@ -102,9 +102,12 @@ def prepare_workspace(ws: Workspace) -> None:
 
 def wire_load(demo: gr.Blocks, ws: Workspace, data: DataTab, qa: QATab, runs: RunsTab) -> None:
     """On every page load (and reload) fill the tabs from the workspace: nothing is kept in the page."""
-    demo.load(friendly(lambda name, unit, size, overlap: refresh_data(ws, name, unit, size, overlap)),
-              [data.corpus, data.unit, data.size, data.overlap],
+    # a reload shows the collection changed last, not the one the page was built with
+    demo.load(friendly(lambda unit, size, overlap: refresh_data(ws, recent_corpus(ws), unit, size, overlap)),
+              [data.unit, data.size, data.overlap],
               [data.corpus, data.summary, data.table, data.document, data.preview], api_visibility="private")
+    demo.load(lambda: gr.update(choices=corpus_names(ws), value=recent_corpus(ws)), None, qa.corpus,
+              api_visibility="private")
     demo.load(friendly(lambda name, source, split: dataset_view(ws, name, source, split)),
               [qa.dataset, qa.source, qa.split], qa.view_out(),
               api_visibility="private")

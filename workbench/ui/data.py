@@ -41,6 +41,17 @@ def corpus_names(ws: Workspace) -> list[str]:
     return sorted(p.name for p in corpora_root(ws).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def recent_corpus(ws: Workspace) -> str | None:
+    """The collection changed last (a file added or removed): what a reloaded page shows, instead of the
+    sample collection the page was built with."""
+    def changed(name: str) -> float:
+        folder = corpora_root(ws) / name
+        return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.iterdir() if p.is_file())])
+
+    names = corpus_names(ws)
+    return max(names, key=changed) if names else None
+
+
 def corpus_folder(ws: Workspace, name: str | None, create: bool = False) -> Path:
     if not name or not name.strip():
         raise UIError("give the collection of documents a name (letters, digits, '-', '_')")
