@@ -79,3 +79,18 @@ def test_export_data_writes_each_format_and_refuses_what_it_cannot(workspace, tm
     assert "dataset_info.json" in capsys.readouterr().err
     assert main(["export-data", "no-such-dataset"]) == 2
     assert "no dataset at" in capsys.readouterr().err
+
+
+def test_qa_with_a_model_writes_to_a_folder_given_as_a_path_like_the_rules_do(workspace, tmp_path, capsys):
+    """The model generator runs as a listed, queued job; --out may still be a folder outside the workspace."""
+    from workbench import jobs
+
+    out = tmp_path / "elsewhere" / "depot-qa"
+    doc = tmp_path / "depot.md"
+    doc.write_text("# The Orrin Depot\n\nThe Orrin depot was built in 1902. It held 40 trams.\n")
+    code = main(["qa", str(doc), "--out", str(out), "--generator", "tiny", "--max-new-tokens", "16",
+                 "--pairs-per-passage", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert (out / "train.jsonl").is_file() and (out / "report.json").is_file()
+    assert any(r["kind"] == "qa" for r in jobs.list_runs(workspace))
+    assert not (workspace.datasets / "depot-qa").exists()

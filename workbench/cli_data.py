@@ -77,10 +77,9 @@ def qa_cmd(args: argparse.Namespace) -> int:
         print_report(report, out)
         return 0
     ws = workspace_of(args)
-    if out.parent != ws.datasets:
-        raise ValueError("LLM generation runs as a background job and writes into the workspace: give --out a "
-                         "dataset name, not a path")
-    run = pipeline.start_job(ws, args.paths, out.name, cfg, overwrite=args.overwrite)
+    # a job like any other (listed, queued), writing where --out says: a dataset name or a folder
+    run = pipeline.start_job(ws, args.paths, out.name, cfg, overwrite=args.overwrite,
+                             out_dir=None if out.parent == ws.datasets else out)
     if args.detach:
         print(run.id)
         return 0
@@ -199,7 +198,7 @@ def register(sub: Any) -> None:
     q = sub.add_parser("qa", help="turn documents into a question-answer dataset: every fact of every sentence "
                                   "asked in several wordings (default), or model-written pairs")
     q.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    q.add_argument("--out", required=True, help="dataset name (datasets/NAME) or, with --fallback-only, a folder")
+    q.add_argument("--out", required=True, help="dataset name (datasets/NAME) or a folder")
     q.add_argument("--generator", help="model-written pairs (strategy llm) from a model alias/folder or an "
                                        "OpenAI-compatible URL (http://host:port/v1)")
     q.add_argument("--endpoint-model", help="model name sent to the endpoint")

@@ -333,14 +333,15 @@ def job_config(paths: Sequence[str | Path], out_dir: str | Path, cfg: QAGenConfi
 
 
 def start_job(workspace: Any, paths: Sequence[str | Path], name: str, cfg: QAGenConfig | None = None, *,
-              overwrite: bool = False) -> RunDir:
-    """Create a run folder of kind "qa" that builds ``datasets/<name>/`` and launch its worker."""
+              overwrite: bool = False, out_dir: str | Path | None = None) -> RunDir:
+    """Create a run folder of kind "qa" that builds ``datasets/<name>/`` (or ``out_dir``, a folder the user
+    named on the command line) and launch its worker."""
     from .. import jobs
     from ..workspace import check_name
 
-    out = workspace.datasets / check_name(name, "dataset name")
+    out = Path(out_dir).resolve() if out_dir else workspace.datasets / check_name(name, "dataset name")
     if dataset.is_dataset_folder(out) and not overwrite:
-        raise PipelineError(f"dataset {name!r} already exists; choose another name or overwrite it")
+        raise PipelineError(f"dataset {name!r} already exists at {out}; choose another name or overwrite it")
     cfg = cfg or QAGenConfig()
     # Rule-based generation loads no model, so it need not wait behind a training job.
     run = jobs.create_run(workspace, "qa", {"qa": job_config(paths, out, cfg, overwrite),
