@@ -451,3 +451,30 @@ def test_a_reload_shows_the_collection_changed_last(workspace, tmp_path):
     (tmp_path / "b.txt").write_text("The ferry sailed in 1950.")
     ui_data.add_files(workspace, "cranes", [str(tmp_path / "b.txt")])
     assert ui_data.recent_corpus(workspace) == "cranes"
+
+
+def test_the_evaluate_tab_sends_a_judge_on_an_allowed_endpoint_and_shows_its_marks(workspace, monkeypatch):
+    from workbench import evaluate
+
+    run = fake_run(workspace)
+    started = []
+    monkeypatch.setattr(evaluate, "eval_job", lambda *a, **k: None)
+    monkeypatch.setattr(evaluate, "start_eval", lambda ws, path, data, **k: started.append(k["settings"]) or run)
+    with pytest.raises(UIError, match="not allowed"):
+        ui_eval.launch_evaluations(workspace, [run.id], None, ["fact_acc"], False, False, 0, {},
+                                   judge_url="http://169.254.169.254/v1", judge_model="m")
+    with pytest.raises(UIError, match="small local model"):
+        ui_eval.launch_evaluations(workspace, [run.id], None, ["fact_acc"], False, False, 0, {},
+                                   judge_model="smollm2")
+    assert not started
+    ui_eval.launch_evaluations(workspace, [run.id], None, ["fact_acc"], False, False, 0, {},
+                               judge_url="http://127.0.0.1:8000/v1", judge_model="judge-7b")
+    assert (started[0].judge_url, started[0].judge_model) == ("http://127.0.0.1:8000/v1", "judge-7b")
+    marks = {"judge": "judge-7b at http://127.0.0.1:8000/v1", "base": {"fluency": 60.0, "relevance": 50.0,
+                                                                      "accuracy": 20.0, "unparsed": 1},
+             "tuned": {"fluency": 70.0, "relevance": 80.0, "accuracy": 75.0, "unparsed": 0},
+             "delta": {"fluency": 10.0, "relevance": 30.0, "accuracy": 55.0}}
+    rows = ui_eval.judge_rows(marks)
+    assert rows[2] == ["judge: accuracy", "20", "75", "+55"] and rows[3][0].startswith("judge: answers it gave no")
+    assert ui_eval.judge_rows({"judge": "x", "error": "cannot reach the judge"}) == [
+        ["judge", "", "", "failed: cannot reach the judge"]]

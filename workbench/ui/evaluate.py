@@ -15,12 +15,13 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from .. import evaluate, jobs, plots
+from .. import endpoint, evaluate, jobs, plots
 from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
 from ..qa import ledger
 from ..rundir import RunDir, read_json
 from ..workspace import Workspace
-from .common import UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of, train_config
+from .common import (UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of,
+                     train_config)
 from .forms import Form, build_form
 
 OWN_HELD_OUT = "(the run's own held-out pairs)"
@@ -42,8 +43,25 @@ def scores_table(scores: dict[str, Any] | None) -> list[list[Any]]:
         return []
     keys = plots.score_keys({"base": scores.get("base") or {}, "tuned": scores.get("tuned") or {}})
     base, tuned, delta = (scores.get(s) or {} for s in ("base", "tuned", "delta"))
-    return [[plots.label(k), number_text(base.get(k)), number_text(tuned.get(k)), signed(delta.get(k))]
+    rows = [[plots.label(k), number_text(base.get(k)), number_text(tuned.get(k)), signed(delta.get(k))]
             for k in keys]
+    return rows + judge_rows(scores.get("judge"))
+
+
+def judge_rows(judge: dict[str, Any] | None) -> list[list[Any]]:
+    """The judge's mean marks (0-100) per criterion, or one row saying why there are none."""
+    if not judge:
+        return []
+    if judge.get("error"):
+        return [["judge", "", "", f"failed: {judge['error']}"]]
+    base, tuned, delta = (judge.get(s) or {} for s in ("base", "tuned", "delta"))
+    rows = [[f"judge: {c}", number_text(base.get(c)), number_text(tuned.get(c)), signed(delta.get(c))]
+            for c in evaluate.JUDGE_CRITERIA]
+    unparsed = (base.get("unparsed") or 0) + (tuned.get("unparsed") or 0)
+    if unparsed:
+        rows.append(["judge: answers it gave no mark for", str(base.get("unparsed") or 0),
+                     str(tuned.get("unparsed") or 0), ""])
+    return rows
 
 
 def signed(value: Any) -> str:
@@ -108,11 +126,24 @@ def fit_run_gate(ws: Workspace, run: RunDir, threshold: float, refusal: str) -> 
 
 
 def launch_evaluations(ws: Workspace, run_ids: list[str], dataset: str | None, metrics: list[str],
-                       bertscore: bool, probe: bool, limit: int, gen: dict[str, Any]) -> list[RunDir]:
-    """Validate everything first, then start one eval job per run (they queue for the accelerator)."""
+                       bertscore: bool, probe: bool, limit: int, gen: dict[str, Any], judge_url: str = "",
+                       judge_model: str = "") -> list[RunDir]:
+    """Validate everything first, then start one eval job per run (they queue for the accelerator). A judge is a
+    model behind an OpenAI-compatible API on a host the server allows (loopback unless told more)."""
     if not run_ids:
         raise UIError("choose at least one trained run to evaluate")
-    settings = from_dict(EvalConfig, {"metrics": list(metrics or []), "bertscore": bool(bertscore)})
+    judge_url, judge_model = (judge_url or "").strip(), (judge_model or "").strip()
+    if judge_url:
+        try:
+            endpoint.check_url(judge_url)
+        except endpoint.EndpointNotAllowed as exc:
+            raise UIError(str(exc)) from None
+    if judge_model and not judge_url:
+        raise UIError("a judge needs the URL of an OpenAI-compatible API: a small local model such as SmolLM2-135M "
+                      "gives no usable marks (measured: none of its replies held a mark)")
+    settings = from_dict(EvalConfig, {"metrics": list(metrics or []), "bertscore": bool(bertscore),
+                                      "judge_url": judge_url, "judge_model": judge_model or ("default" if judge_url
+                                                                                             else "")})
     gen_params = from_dict(GenParams, gen)
     data = None if dataset in (None, "", OWN_HELD_OUT) else str(dataset_folder(ws, dataset))
     for rid in run_ids:  # refuse the whole request before starting any job
@@ -150,6 +181,8 @@ class EvalTab:
     probe: gr.Checkbox
     limit: gr.Number
     gen_form: Form
+    judge_url: gr.Textbox
+    judge_model: gr.Textbox
     start: gr.Button
     settings: gr.JSON
     message: gr.Markdown
@@ -194,9 +227,21 @@ def _request_panel(ws: Workspace) -> dict[str, Any]:
         probe = gr.Checkbox(True, label="forgetting probe", info="general questions: did tuning break basics?")
     with gr.Accordion("Generation settings", open=False):
         gen_form = build_form(GenParams, prefix="eval-gen-", columns=3)
+    with gr.Accordion("LLM judge (optional)", open=False):
+        gr.Markdown("A stronger model behind an OpenAI-compatible API (vLLM, llama.cpp's server, Ollama, a hosted "
+                    "API) grades each base and tuned answer for fluency, relevance and accuracy, 0-100. A small "
+                    "local model cannot judge: SmolLM2-135M gave no usable mark for any answer. The API key comes "
+                    "from `$WORKBENCH_JUDGE_KEY` on the server; hosts other than this machine need "
+                    "`--allow-endpoint` at launch.", elem_classes="wb-hint")
+        with gr.Row():
+            judge_url = gr.Textbox("", label="judge API URL", placeholder="http://127.0.0.1:8000/v1",
+                                   elem_id="eval-judge-url")
+            judge_model = gr.Textbox("", label="judge model name", placeholder="the name the API serves",
+                                     elem_id="eval-judge-model")
     start = gr.Button("Start evaluation", variant="primary", elem_id="eval-start")
     return {"runs": runs, "dataset": dataset, "limit": limit, "metrics": metrics, "bertscore": bertscore,
-            "probe": probe, "gen_form": gen_form, "start": start, "settings": gr.JSON(visible=False),
+            "probe": probe, "gen_form": gen_form, "judge_url": judge_url, "judge_model": judge_model,
+            "start": start, "settings": gr.JSON(visible=False),
             "message": gr.Markdown(elem_id="eval-message"), "pending": gr.State([]),
             "timer": gr.Timer(2.0, active=False)}
 
@@ -329,10 +374,10 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
     view = friendly(lambda rid, metric, show: results_view(ws, rid, metric, show))
 
     def collect(runs: list[str], dataset: str, metrics: list[str], bertscore: bool, probe: bool, limit: float,
-                *gen: Any) -> dict[str, Any]:
+                judge_url: str, judge_model: str, *gen: Any) -> dict[str, Any]:
         return {"runs": list(runs or []), "dataset": dataset, "metrics": list(metrics or []),
                 "bertscore": bool(bertscore), "probe": bool(probe), "limit": int(limit or 0),
-                "gen": tab.gen_form.read(list(gen))}
+                "judge_url": judge_url or "", "judge_model": judge_model or "", "gen": tab.gen_form.read(list(gen))}
 
     @friendly
     def start_evaluation(settings: dict[str, Any]) -> tuple[str, list[str]]:
@@ -340,7 +385,8 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
         started = launch_evaluations(ws, settings.get("runs") or [], settings.get("dataset"),
                                      settings.get("metrics") or list(EvalConfig().metrics),
                                      bool(settings.get("bertscore")), bool(settings.get("probe", True)),
-                                     int(settings.get("limit") or 0), settings.get("gen") or {})
+                                     int(settings.get("limit") or 0), settings.get("gen") or {},
+                                     settings.get("judge_url") or "", settings.get("judge_model") or "")
         ids = [r.id for r in started]
         return f"Started {len(ids)} evaluation(s); progress below, results when they finish.", ids
 
@@ -355,7 +401,8 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
         return [text, gr.Timer(active=False), *choices_update(ws, rid), *results_view(ws, rid, metric, show)]
 
     ids = gr.JSON(visible=False)
-    inputs = [tab.runs, tab.dataset, tab.metrics, tab.bertscore, tab.probe, tab.limit, *tab.gen_form.components]
+    inputs = [tab.runs, tab.dataset, tab.metrics, tab.bertscore, tab.probe, tab.limit, tab.judge_url,
+              tab.judge_model, *tab.gen_form.components]
     tab.start.click(collect, inputs, tab.settings, api_visibility="private").success(
         start_evaluation, tab.settings, [tab.message, ids], api_name="evaluate").success(
         track, [ids, tab.pending], [tab.pending, tab.timer], api_visibility="private")
