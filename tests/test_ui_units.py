@@ -478,3 +478,16 @@ def test_the_evaluate_tab_sends_a_judge_on_an_allowed_endpoint_and_shows_its_mar
     assert rows[2] == ["judge: accuracy", "20", "75", "+55"] and rows[3][0].startswith("judge: answers it gave no")
     assert ui_eval.judge_rows({"judge": "x", "error": "cannot reach the judge"}) == [
         ["judge", "", "", "failed: cannot reach the judge"]]
+
+
+def test_a_running_job_says_what_it_is_doing(workspace):
+    from workbench.ui import qa as ui_qa
+
+    run = fake_run(workspace, state="running", pid=os.getpid(), phase="loading the model (smollm2)")
+    assert "running  ·  loading the model (smollm2)" in ui_runs.header_text(run)
+    job = RunDir(workspace.runs / "20260101-000009-qa-eeee")
+    job.path.mkdir(parents=True)
+    job.write_config({"kind": "qa", "qa": {}})
+    job.write_status(state="running", pid=os.getpid(), phase="writing pairs", step=8, total_steps=24)
+    text, share, active = ui_qa.job_progress(job)
+    assert text.startswith("**running** · writing pairs: 8/24") and active and share == 8 / 24

@@ -432,6 +432,7 @@ def train(run: RunDir) -> dict[str, Any]:
     set_seed(cfg.seed)
     load_kwargs = method.load_kwargs(params, device) if method.load_kwargs else {}
     precision = methods.precision_for(cfg.method, cfg.precision, device)
+    run.write_status(phase=f"loading the model ({cfg.model})")
     model, tok, info = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
     dtype = getattr(torch, info.dtype)  # what load_model chose: bf16 or fp16 switches on mixed precision

@@ -150,6 +150,7 @@ def _llm_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig, 
         if progress:
             progress(done, expected)
 
+    gen_progress(0, expected)  # the model is loaded: the status says it is writing now
     t0 = time.perf_counter()
     result = generate.generate_pairs(passages, generator, n=cfg.pairs_per_passage, templates=templates,
                                      batch_size=cfg.batch_size, max_new_tokens=cfg.max_new_tokens,
@@ -362,8 +363,10 @@ def run_job(run: RunDir) -> dict[str, Any]:
     def progress(done: int, total: int) -> None:
         if run.stop_requested():
             raise PipelineStopped("stop requested")
-        run.write_status(step=done, total_steps=total, phase="generate")
+        run.write_status(step=done, total_steps=total, phase="writing pairs" if cfg.uses_model else "reading facts")
 
+    if cfg.uses_model:  # the first minute or two of a model-written build is loading the model
+        run.write_status(phase=f"loading the generator ({cfg.endpoint_url or cfg.model})")
     try:
         report = build_dataset(job["inputs"], job["out_dir"], cfg, progress, overwrite=job.get("overwrite", False))
     except PipelineStopped:

@@ -66,7 +66,9 @@ def job_progress(run: RunDir) -> tuple[str, float, bool]:
     status, state = run.read_status(), run.effective_state()
     step, total = status.get("step") or 0, status.get("total_steps") or 0
     share = min(1.0, step / total) if total else (1.0 if state == "finished" else 0.0)
-    text = f"**{state}**" + (f": {step}/{total} passages or prompts" if total else "")
+    phase = status.get("phase") if state == "running" else ""
+    text = f"**{state}**" + (f" · {phase}" if phase else "") + (f": {step}/{total} passages or prompts" if total
+                                                                  else "")
     if state == "queued":
         text += ": waiting for the job before it to finish (one job runs at a time)"
     if state == "failed":

@@ -94,7 +94,8 @@ def default_watch(ws: Workspace) -> str | None:
 
 def header_text(run: RunDir) -> str:
     row = jobs.describe(run)
-    lines = [f"### {run.id}  ·  {row['state']}"]
+    phase = run.read_status().get("phase") if row["state"] == "running" else ""
+    lines = [f"### {run.id}  ·  {row['state']}" + (f"  ·  {phase}" if phase else "")]
     if row["kind"] == "train":
         lines.append(run_line(run))
     else:
