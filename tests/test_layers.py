@@ -18,7 +18,8 @@ LAYERS: dict[str, int] = {
     "config": 1, "workspace": 1, "rundir": 1, "jobs": 1, "distributed": 1,
     "corpus": 2, "qa": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "qa.facts": 2, "qa.rewrite": 2,
     "qa.ledger": 2, "qa.lexicon": 2, "endpoint": 2, "base_answers": 2, "metrics": 2, "plots": 2, "gate": 2,
-    "study_report": 2, "qa.phrases": 2, "qa.formats": 2, "card": 2, "timed_read": 2, "provenance": 3, "export": 4,
+    "study_report": 2, "estimate": 2, "qa.phrases": 2, "qa.formats": 2, "card": 2, "timed_read": 2,
+    "provenance": 3, "export": 4,
     "models": 3, "methods": 3, "qa.generate": 3, "chat": 3, "cora": 3, "formatting": 3, "generation": 3, "decode": 3,
     "schedule": 3, "answer_loss": 3, "packing": 3, "lane_dropout": 3, "replay": 3,
     "train": 4, "evaluate": 4, "qa.pipeline": 4,
@@ -29,7 +30,7 @@ NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "work
             "workbench.qa.dataset", "workbench.qa.filters", "workbench.qa.fallback", "workbench.metrics",
             "workbench.plots", "workbench.gate", "workbench.qa.facts", "workbench.qa.rewrite", "workbench.qa.ledger",
             "workbench.qa.lexicon", "workbench.base_answers", "workbench.qa.phrases", "workbench.qa.formats",
-            "workbench.card", "workbench.timed_read", "workbench.distributed"]
+            "workbench.card", "workbench.timed_read", "workbench.distributed", "workbench.estimate"]
 
 
 def layer_of(module: str) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import gradio as gr
 
+from .. import estimate as estimates
 from .. import jobs, methods
 from ..config import PRESETS, TrainConfig, to_dict
 from ..rundir import RunDir
@@ -166,6 +167,7 @@ class TrainTab:
     summary: gr.Markdown
     groups: dict[str, gr.Column]
     command: gr.Code
+    estimate: gr.Markdown
     start: gr.Button
     message: gr.Markdown
     settings: gr.JSON
@@ -224,6 +226,7 @@ def build_train_tab(ws: Workspace) -> TrainTab:
     spec = TrainSpec(train_form, method_forms)
     command = gr.Code(cli_command(spec.defaults(dataset.value)), label="equivalent command line",
                       language="shell", interactive=False, elem_id="train-command")
+    estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
     message = gr.Markdown(elem_id="train-message")
@@ -237,7 +240,7 @@ def build_train_tab(ws: Workspace) -> TrainTab:
             save = gr.Button("Save these settings as config.yaml", elem_id="train-save-config")
             saved = gr.File(label="config.yaml", interactive=False, elem_id="train-saved-config")
     tab = TrainTab(spec, dataset, model, method, preset, summary, groups,
-                   command, start, message, settings, run_id, load, save, saved)
+                   command, estimate, start, message, settings, run_id, load, save, saved)
     wire_train_tab(tab, ws)
     return tab
 
@@ -280,6 +283,9 @@ def wire_train_tab(tab: TrainTab, ws: Workspace) -> None:
     tab.method.change(choose_method, tab.method, [tab.summary, *tab.groups.values()], api_visibility="private")
     tab.preset.input(apply_preset, tab.preset, tab.fill_outputs()[1:], api_visibility="private")
     gr.on([c.change for c in tab.inputs()], preview, tab.inputs(), tab.command, queue=False,
+          show_progress="hidden", api_visibility="private")
+    gr.on([tab.dataset.change, tab.model.change, tab.method.change, *(c.change for c in spec.train_form.components)],
+          lambda *v: estimates.describe(estimates.estimate(ws, collect(*v))), tab.inputs(), tab.estimate,
           show_progress="hidden", api_visibility="private")
     tab.start.click(collect, tab.inputs(), tab.settings, api_visibility="private").success(
         start_training, tab.settings, [tab.message, tab.run_id], api_name="start_training")
