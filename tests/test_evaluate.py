@@ -193,6 +193,17 @@ def test_question_changes_puts_biggest_wins_and_losses_first():
     assert ev.question_changes(ppl, "ppl")["improved"][0]["delta"] == pytest.approx(6.0)
 
 
+def test_the_key_fact_judges_a_question_and_rouge_only_where_it_has_none():
+    # the tuned answer repeats the reference's words with a wrong year: ROUGE-L calls it a win, the key fact not
+    wrong_year = {"index": 0, "scores": {"base": {"rougeL": 0.2, "fact_acc": 0.0},
+                                         "tuned": {"rougeL": 0.9, "fact_acc": 0.0}}}
+    no_key = {"index": 1, "scores": {"base": {"rougeL": 0.1}, "tuned": {"rougeL": 0.6}}}
+    assert [r["index"] for r in ev.question_changes([wrong_year], "rougeL")["improved"]] == [0]
+    view = ev.question_changes([wrong_year, no_key], "fact_acc", fallback="rougeL")
+    assert [r["index"] for r in view["unchanged"]] == [0] and [r["index"] for r in view["improved"]] == [1]
+    assert ev.question_changes([no_key], "fact_acc")["unscored"][0]["index"] == 1
+
+
 def test_compare_runs_gives_one_row_per_run_and_plot_data(trained, evaluated, tmp_path):
     scores, out = evaluated
     done = RunDir(tmp_path / "done")

@@ -834,12 +834,15 @@ def load_predictions(run: RunDir | str | Path, name: str = "predictions.jsonl") 
 
 
 def question_changes(predictions: Sequence[dict[str, Any]], metric: str = "rougeL",
-                     tolerance: float = 1e-9) -> dict[str, list[dict[str, Any]]]:
+                     tolerance: float = 1e-9, fallback: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Sort questions into improved / regressed / unchanged by ``metric`` (tuned minus base), biggest wins
-    and biggest losses first; questions the metric could not score go to ``unscored``."""
+    and biggest losses first; a question ``metric`` did not score is judged by ``fallback`` when given (the key
+    fact where a pair has one, else ROUGE-L), else it goes to ``unscored``."""
     groups: dict[str, list[dict[str, Any]]] = {"improved": [], "regressed": [], "unchanged": [], "unscored": []}
     for row in predictions:
         b, t = (row.get("scores", {}).get(side, {}).get(metric) for side in SIDES)
+        if fallback and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (b, t)):
+            b, t = (row.get("scores", {}).get(side, {}).get(fallback) for side in SIDES)
         item = {"index": row.get("index"), "question": row.get("question"), "reference": row.get("reference"),
                 "base": row.get("base"), "tuned": row.get("tuned"), "base_score": b, "tuned_score": t}
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (b, t)):

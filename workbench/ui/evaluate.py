@@ -25,7 +25,8 @@ from .common import (UIError, active_jobs, dataset_folder, dataset_names, friend
 from .forms import Form, build_form
 
 OWN_HELD_OUT = "(the run's own held-out pairs)"
-CHANGE_METRICS = ("rougeL", "fact_acc", "bleu4", "meteor", "ppl")
+# the key fact first: ROUGE-L counts shared words, so a wrong year in the right sentence reads as a win
+CHANGE_METRICS = ("fact_acc", "rougeL", "bleu4", "meteor", "ppl")
 CHANGE_COLORS = {"improved": "background-color: #e6f4ea", "regressed": "background-color: #fce8e6"}
 
 
@@ -70,7 +71,7 @@ def signed(value: Any) -> str:
 
 def question_frame(predictions: list[dict[str, Any]], metric: str, show: str) -> pd.DataFrame:
     """Every question with both answers, their scores by ``metric`` and its change; ``show`` filters."""
-    groups = evaluate.question_changes(predictions, metric)
+    groups = evaluate.question_changes(predictions, metric, fallback="rougeL" if metric == "fact_acc" else None)
     rows = []
     for change in ("improved", "regressed", "unchanged", "unscored"):
         if show not in ("all", change):
@@ -257,7 +258,8 @@ def _results_panel(ws: Workspace) -> dict[str, Any]:
                                   label="forgetting probe (general questions)", elem_id="eval-forgetting")
     bars = gr.Plot(label="base vs tuned", elem_id="eval-bars")
     with gr.Row():
-        metric = gr.Dropdown(list(CHANGE_METRICS), value="rougeL", label="compare answers by", scale=1)
+        metric = gr.Dropdown(list(CHANGE_METRICS), value="fact_acc", label="compare answers by", scale=1,
+                             info="fact_acc: the key fact (ROUGE-L where a question has none)")
         show = gr.Radio(["all", "improved", "regressed", "unchanged"], value="all", label="show", scale=2)
     questions = gr.Dataframe(value=pd.DataFrame(), interactive=False, wrap=True, label="every question",
                              column_widths=["8%", "18%", "18%", "19%", "19%", "6%", "6%", "6%"],
@@ -307,7 +309,7 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
     bars = plots.scores_bar_figure({"base": (scores or {}).get("base") or {},
                                     "tuned": (scores or {}).get("tuned") or {}})
     predictions = evaluate.load_predictions(run)
-    frame = question_frame(predictions, metric or "rougeL", show or "all")
+    frame = question_frame(predictions, metric or "fact_acc", show or "all")
     report = gate_report(run)
     info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})\n\n"
                             f"{meaning(scores)}" if scores else " · not evaluated yet")
