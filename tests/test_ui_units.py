@@ -491,3 +491,10 @@ def test_a_running_job_says_what_it_is_doing(workspace):
     job.write_status(state="running", pid=os.getpid(), phase="writing pairs", step=8, total_steps=24)
     text, share, active = ui_qa.job_progress(job)
     assert text.startswith("**running** · writing pairs: 8/24") and active and share == 8 / 24
+
+
+def test_empty_evaluation_tables_have_named_columns(workspace):
+    frames = ui_eval.results_view(workspace, None, "fact_acc", "all")
+    questions, compare = frames[3], frames[5]
+    assert list(questions.columns)[:3] == ["change", "question", "reference"] and questions.empty
+    assert list(compare.columns)[:2] == ["run", "method"] and compare.empty

@@ -261,14 +261,16 @@ def _results_panel(ws: Workspace) -> dict[str, Any]:
         metric = gr.Dropdown(list(CHANGE_METRICS), value="fact_acc", label="compare answers by", scale=1,
                              info="fact_acc: the key fact (ROUGE-L where a question has none)")
         show = gr.Radio(["all", "improved", "regressed", "unchanged"], value="all", label="show", scale=2)
-    questions = gr.Dataframe(value=pd.DataFrame(), interactive=False, wrap=True, label="every question",
+    questions = gr.Dataframe(value=question_frame([], "fact_acc", "all"), interactive=False, wrap=True,
+                             label="every question",
                              column_widths=["8%", "18%", "18%", "19%", "19%", "6%", "6%", "6%"],
                              elem_id="eval-questions", max_height=480)
     facts = gr.Dataframe(headers=ledger.TABLE_HEADERS, value=[], interactive=False, wrap=True, max_height=360,
                          column_widths=["14%", "16%", "8%", "7%", "7%", "7%", "8%", "33%"],
                          label="fact ledger: did the base know each fact, does the tuned model answer its held-out "
                                "rewording ('unasked' = never taught)", elem_id="eval-facts")
-    compare = gr.Dataframe(value=[], interactive=False, label="all evaluated runs compared", elem_id="eval-compare")
+    compare = gr.Dataframe(value=comparison(ws), interactive=False, label="all evaluated runs compared",
+                           elem_id="eval-compare")
     return {"show_run": show_run, "run_info": run_info, "scores": scores, "bars": bars, "metric": metric, "show": show,
             "questions": questions, "forgetting": forgetting, "compare": compare, "facts": facts}
 
@@ -303,7 +305,8 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
     confusion matrix]."""
     if not run_id:
         empty = plots.scores_bar_figure({})
-        return ["", [], empty, pd.DataFrame(), [], [], gate_text(None), plots.confusion_figure([]), []]
+        return ["", [], empty, question_frame([], metric or "fact_acc", show or "all"), [], comparison(ws),
+                gate_text(None), plots.confusion_figure([]), []]
     run = run_of(ws, run_id)
     scores = evaluate.load_scores(run)
     bars = plots.scores_bar_figure({"base": (scores or {}).get("base") or {},
@@ -350,8 +353,8 @@ def fact_rows(run: RunDir, predictions: list[dict[str, Any]]) -> list[list[Any]]
 
 def comparison(ws: Workspace) -> pd.DataFrame:
     rows = [r for r in evaluate.compare_runs([RunDir(ws.runs / rid) for rid in trained_runs(ws)]) if r["evaluated"]]
-    if not rows:
-        return pd.DataFrame()
+    if not rows:  # named columns and no rows, not the numbered columns of an empty frame
+        return pd.DataFrame(columns=["run", "method", "n", "tuned_fact_acc", "delta_fact_acc"])
     keep = ["run", "method", "n"] + [k for k in rows[0] if k.startswith(("tuned_", "delta_"))]
     return pd.DataFrame([{k: (number_text(r.get(k)) if k not in ("run", "method") else r.get(k)) for k in keep}
                          for r in rows])
