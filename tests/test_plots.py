@@ -115,3 +115,15 @@ def test_a_long_run_is_drawn_from_at_most_a_few_hundred_points_with_its_ends():
     assert xs == sorted(xs)
     short = p.loss_figure(records[:50])
     assert list(short.data[0].x) == list(range(1, 51))  # a short run keeps every point
+
+
+def test_scores_that_are_all_zero_get_a_zero_to_one_axis_not_minus_one_to_one():
+    from workbench import plots
+
+    fig = plots.scores_bar_figure({"base": {"fact_acc": 0.0, "rougeL": 0.2}, "tuned": {"fact_acc": 0.0,
+                                                                                       "rougeL": 0.4}})
+    assert tuple(fig.layout.yaxis.range) == (0, 1)  # fact accuracy: every value 0
+    assert fig.layout.yaxis2.rangemode == "tozero" and fig.layout.yaxis2.range is None
+    probe = plots.probe_figure([{"step": 2, "split": "probe", "fact_acc": 0.0}, {"step": 4, "split": "probe",
+                                                                                "fact_acc": 0.0}], ["fact_acc"])
+    assert tuple(probe.layout.yaxis.range) == (0, 1)

@@ -91,7 +91,21 @@ def _lines(traces: list[tuple[str, list[int], list[float]]], title: str, ytitle:
                       legend={"orientation": "h", "y": -0.2})
     if log_y:
         fig.update_yaxes(type="log")
+    else:
+        _non_negative_axis(fig, [y for _, _, ys in traces for y in ys])
     return fig
+
+
+def _non_negative_axis(fig: go.Figure, values: Sequence[float], **where: Any) -> None:
+    """Scores and losses are never negative: their axis starts at 0, and values that are all 0 get a 0-1 axis
+    (plotly's own range for them is -1..1)."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not math.isnan(v)]
+    if not numbers or min(numbers) < 0:
+        return
+    if max(numbers) == 0:
+        fig.update_yaxes(range=[0, 1], **where)
+    else:
+        fig.update_yaxes(rangemode="tozero", **where)
 
 
 def loss_figure(records: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -156,6 +170,8 @@ def scores_bar_figure(scores: Mapping[str, Mapping[str, Any]], metrics: Sequence
             fig.add_trace(go.Bar(x=[model], y=[value], name=model, legendgroup=model, showlegend=i == 0,
                                  marker_color=colors[j % len(colors)], text=[f"{value:.3g}"], textposition="auto"),
                           row=i // cols + 1, col=i % cols + 1)
+        _non_negative_axis(fig, [_number(v.get(key)) for v in scores.values()], row=i // cols + 1,
+                           col=i % cols + 1)
     fig.update_layout(title="Scores by model", height=280 * rows + 80,
                       legend={"orientation": "h", "y": -0.1})
     return fig
