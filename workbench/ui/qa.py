@@ -226,7 +226,7 @@ def _pairs_panel(ws: Workspace) -> dict[str, Any]:
         split = gr.Radio([ALL, "train", "test"], value=ALL, label="split", scale=1)
     report = gr.Markdown(elem_id="qa-report")
     pairs = gr.Dataframe(headers=PAIR_HEADERS, value=[], interactive=False, wrap=True, max_height=420,
-                         column_widths=["7%", "16%", "33%", "32%", "6%", "6%"], label="pairs (click one to edit it)",
+                         column_widths=["7%", "15%", "31%", "30%", "8%", "9%"], label="pairs (click one to edit it)",
                          elem_id="qa-pairs")
     with gr.Row():
         with gr.Column(scale=3):
