@@ -190,3 +190,98 @@ def test_teach_in_one_click_and_find_it_again_after_a_reload(app, browser, tmp_p
     shot(again, "teach")
     page.close()
     again.close()
+
+
+def no_error_toast(page) -> None:
+    page.wait_for_timeout(1500)  # a load handler's error appears as a toast within a moment
+    errors = page.locator(".toast-body.error, .toast-wrap .error")
+    assert errors.count() == 0, errors.all_inner_texts()
+
+
+def test_the_default_path_untouched_starts_training(app, browser):
+    """Open every accordion of the Train tab, change nothing but the dataset and the (small) model, start."""
+    from workbench import jobs
+    from workbench.rundir import RunDir
+
+    ws, url = app
+    page = new_page(browser, url)
+    open_tab(page, "Train")
+    choose(page, "train-dataset", "sample-qa")
+    choose(page, "train-model", "tiny")
+    for title in ("Training settings", "Settings as YAML"):  # "Method parameters" is open already
+        page.get_by_text(title, exact=True).click()
+    page.locator("#train-start").click()
+    page.locator("#runs-header").get_by_text("sample-qa", exact=False).or_(
+        page.locator("#runs-header").get_by_text("lora", exact=False)).first.wait_for()
+    no_error_toast(page)
+    run_id = page.locator("#runs-watch input").input_value()
+    run = RunDir(ws.runs / run_id)
+    train = run.read_config()["train"]
+    assert train["model"] == "tiny" and train.get("learning_rate") in (None, 1e-3)  # the method's default
+    jobs.stop(run)
+    jobs.wait(run, timeout=120)
+    page.close()
+
+
+def test_qa_and_evaluate_tabs_follow_their_running_jobs_after_a_reload(app, browser):
+    """A job started before the page loads (as after a reload) is followed to its end in its own tab."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from helpers import train_tiny, write_qa_dataset
+
+    from workbench import evaluate
+    from workbench.config import GenParams, QAGenConfig
+    from workbench.qa import pipeline
+
+    ws, url = app
+    qa_job = pipeline.start_job(ws, [ws.root / "corpora" / "sample-corpus"], "reload-qa",
+                                QAGenConfig(strategy="llm", model="tiny", max_new_tokens=320, pairs_per_passage=3))
+    page = new_page(browser, url)
+    open_tab(page, "QA")
+    page.locator("#qa-message").get_by_text(qa_job.id, exact=False).wait_for()
+    no_error_toast(page)
+    shot(page, "qa-reattached")
+    page.locator("#qa-message").get_by_text("pairs kept").wait_for(timeout=2 * TIMEOUT_MS)
+
+    data = write_qa_dataset(ws.datasets / "reload-districts")
+    run = train_tiny(ws, data, "reload-eval-run", max_steps=8)
+    eval_job = evaluate.start_eval(ws, run.path, gen=GenParams(max_new_tokens=48))
+    again = new_page(browser, url)
+    open_tab(again, "Evaluate")
+    again.locator("#eval-message").get_by_text(eval_job.id, exact=False).wait_for()
+    no_error_toast(again)
+    again.locator("#eval-message").get_by_text("finished", exact=False).wait_for(timeout=2 * TIMEOUT_MS)
+    shot(again, "evaluate-reattached")
+    page.close()
+    again.close()
+
+
+def test_a_page_load_while_a_study_from_a_saved_spec_runs_shows_no_error(app, browser):
+    import os
+
+    import yaml
+
+    from workbench import jobs
+    from workbench.ui import studies as ui_studies
+
+    ws, url = app
+    spec = {"name": "browser-grid", "data": "sample", "models": ["tiny"], "sizes": [1.0], "seeds": [1],
+            "baseline": "lora", "train": {"max_steps": 4, "eval_steps": 0, "probe_size": 0},
+            "variants": [{"name": "lora", "method": "lora", "params": {"rank": 2, "targets": "attention"}}],
+            "eval": {"limit": 3, "probe": False}}
+    page = new_page(browser, url)  # the page is built before the spec exists
+    key = ui_studies.save_workspace_spec(ws, "browser-grid", yaml.safe_dump(spec))
+    job = jobs.create_run(ws, "study", {"study": {"spec": ui_studies.spec_source(ws, key), "quick": False},
+                                        "needs_accelerator": False}, label="study-browser-grid")
+    job.write_status(state="running", pid=os.getpid(), step=0, total_steps=1)
+    try:
+        again = new_page(browser, url)
+        open_tab(again, "Studies")
+        again.wait_for_function(f"() => document.querySelector('#studies-spec input').value.includes('browser-grid')")
+        no_error_toast(again)
+        shot(again, "studies-running")
+        again.close()
+    finally:
+        job.write_status(state="stopped", pid=None)
+        page.close()
