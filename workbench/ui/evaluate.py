@@ -79,10 +79,11 @@ def question_frame(predictions: list[dict[str, Any]], metric: str, show: str) ->
         for item in groups[change]:
             rows.append({"change": change, "question": item["question"], "reference": item["reference"],
                          "base answer": item["base"], "tuned answer": item["tuned"],
-                         f"base {metric}": number_text(item["base_score"], 3),
-                         f"tuned {metric}": number_text(item["tuned_score"], 3), "delta": signed(item["delta"])})
-    return pd.DataFrame(rows, columns=["change", "question", "reference", "base answer", "tuned answer",
-                                       f"base {metric}", f"tuned {metric}", "delta"])
+                         "base": number_text(item["base_score"], 3),
+                         "tuned": number_text(item["tuned_score"], 3), "delta": signed(item["delta"])})
+    # the score columns are narrow: their metric is the one "compare answers by" names, not repeated here
+    return pd.DataFrame(rows, columns=["change", "question", "reference", "base answer", "tuned answer", "base",
+                                       "tuned", "delta"])
 
 
 def styled(frame: pd.DataFrame) -> Any:
