@@ -410,7 +410,7 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
     inputs = [tab.runs, tab.dataset, tab.metrics, tab.bertscore, tab.probe, tab.limit, tab.judge_url,
               tab.judge_model, *tab.gen_form.components]
     tab.start.click(collect, inputs, tab.settings, api_visibility="private").success(
-        start_evaluation, tab.settings, [tab.message, ids], api_name="evaluate").success(
+        start_evaluation, tab.settings, [tab.message, ids], api_name="evaluate", show_progress="hidden").success(
         track, [ids, tab.pending], [tab.pending, tab.timer], api_visibility="private")
     tab.timer.tick(tick, [tab.pending, *view_in], [tab.message, tab.timer, tab.runs, tab.show_run, tab.dataset,
                                                    *view_out], show_progress="hidden", api_visibility="private")

@@ -318,7 +318,7 @@ def wire_generation(tab: QATab, ws: Workspace) -> None:
 
     inputs = [tab.corpus, tab.name, tab.overwrite, *tab.form_inputs()]
     tab.start.click(collect, inputs, tab.settings, api_visibility="private").success(
-        start_qa, tab.settings, [tab.message, tab.run_id], api_name="start_qa").success(
+        start_qa, tab.settings, [tab.message, tab.run_id], api_name="start_qa", show_progress="hidden").success(
         lambda: gr.Timer(active=True), None, tab.timer, api_visibility="private")
     tab.timer.tick(tick, [tab.run_id, tab.name, tab.source, tab.split],
                    [tab.timer, tab.progress, tab.message, *view_out], show_progress="hidden", api_visibility="private")

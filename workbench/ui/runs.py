@@ -356,9 +356,10 @@ def wire_actions(tab: RunsTab, ws: Workspace) -> None:
         job = exporting.start_job(ws, run.path, to)
         return f"Exporting {run_id} ({to}) as job {job.id}; the result appears in {run_id}/export/ when it ends."
 
-    tab.export.click(export, [tab.watch_id, tab.export_to], tab.message, api_visibility="private")
-    tab.stop.click(stop, tab.watch_id, tab.message, api_visibility="private")
-    tab.resume.click(resume, tab.watch_id, tab.message, api_visibility="private")
+    tab.export.click(export, [tab.watch_id, tab.export_to], tab.message, api_visibility="private",
+                     show_progress="hidden")
+    tab.stop.click(stop, tab.watch_id, tab.message, api_visibility="private", show_progress="hidden")
+    tab.resume.click(resume, tab.watch_id, tab.message, api_visibility="private", show_progress="hidden")
     tab.delete.click(ask_delete, tab.watch_id, tab.confirm_row, api_visibility="private")
     tab.cancel.click(lambda: gr.update(visible=False), None, tab.confirm_row, api_visibility="private")
     tab.confirm.click(delete, tab.watch_id, [tab.confirm_row, tab.message, tab.watch_id],

@@ -802,11 +802,13 @@ def wire_studies_tab(tab: StudiesTab, ws: Workspace) -> None:
     settings = gr.JSON(visible=False)
     tab.start.click(lambda key, quick: {"spec": key, "quick": bool(quick)}, [tab.spec, tab.quick], settings,
                     api_visibility="private").success(
-        start_study, settings, [tab.message, tab.job_id], api_name="start_study").success(
+        start_study, settings, [tab.message, tab.job_id], api_name="start_study", show_progress="hidden").success(
         friendly(lambda job: progress_outputs(ws, job)), tab.job_id, [tab.progress, tab.progress_text, tab.timer],
         api_visibility="private")
-    tab.stop.click(friendly(lambda job: stop_study(ws, job)), tab.job_id, tab.message, api_visibility="private")
-    tab.save.click(save, [tab.save_name, tab.yaml_text], [tab.message, tab.spec], api_visibility="private")
+    tab.stop.click(friendly(lambda job: stop_study(ws, job)), tab.job_id, tab.message, api_visibility="private",
+                   show_progress="hidden")
+    tab.save.click(save, [tab.save_name, tab.yaml_text], [tab.message, tab.spec], api_visibility="private",
+                   show_progress="hidden")
     tab.timer.tick(tick, [tab.job_id, tab.spec, tab.quick, tab.result_name, tab.watch],
                    [tab.progress, tab.progress_text, tab.timer, tab.result_name, tab.watch, *tab.results_outputs()],
                    show_progress="hidden", api_visibility="private")

@@ -115,5 +115,6 @@ def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> N
         return [job_id, text, gr.skip()]
 
     outputs = [panel.job, panel.status, panel.ledger]
-    panel.start.click(start, [corpus, panel.name, panel.model], outputs, api_visibility="private")
+    panel.start.click(start, [corpus, panel.name, panel.model], outputs, api_visibility="private",
+                      show_progress="hidden")
     panel.timer.tick(friendly(tick), panel.job, outputs, show_progress="hidden", api_visibility="private")

@@ -288,4 +288,4 @@ def wire_train_tab(tab: TrainTab, ws: Workspace) -> None:
           lambda *v: estimates.describe(estimates.estimate(ws, collect(*v))), tab.inputs(), tab.estimate,
           show_progress="hidden", api_visibility="private")
     tab.start.click(collect, tab.inputs(), tab.settings, api_visibility="private").success(
-        start_training, tab.settings, [tab.message, tab.run_id], api_name="start_training")
+        start_training, tab.settings, [tab.message, tab.run_id], api_name="start_training", show_progress="hidden")
