@@ -363,7 +363,7 @@ def wire_actions(tab: RunsTab, ws: Workspace) -> None:
     tab.delete.click(ask_delete, tab.watch_id, tab.confirm_row, api_visibility="private")
     tab.cancel.click(lambda: gr.update(visible=False), None, tab.confirm_row, api_visibility="private")
     tab.confirm.click(delete, tab.watch_id, [tab.confirm_row, tab.message, tab.watch_id],
-                      api_visibility="private")
+                      api_visibility="private", show_progress="hidden")
 
 
 def wire_compare(tab: RunsTab, ws: Workspace) -> None:
