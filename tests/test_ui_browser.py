@@ -278,7 +278,7 @@ def test_a_page_load_while_a_study_from_a_saved_spec_runs_shows_no_error(app, br
     try:
         again = new_page(browser, url)
         open_tab(again, "Studies")
-        again.wait_for_function(f"() => document.querySelector('#studies-spec input').value.includes('browser-grid')")
+        again.wait_for_function("() => document.querySelector('#studies-spec input').value.includes('browser-grid')")
         no_error_toast(again)
         shot(again, "studies-running")
         again.close()
