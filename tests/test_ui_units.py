@@ -498,3 +498,16 @@ def test_empty_evaluation_tables_have_named_columns(workspace):
     questions, compare = frames[3], frames[5]
     assert list(questions.columns)[:3] == ["change", "question", "reference"] and questions.empty
     assert list(compare.columns)[:2] == ["run", "method"] and compare.empty
+
+
+def test_the_teach_panel_hands_its_trained_run_to_the_chat(workspace):
+    from workbench.ui import teach as ui_teach
+
+    job = RunDir(workspace.runs / "20260101-000010-teach-ffff")
+    job.path.mkdir(parents=True)
+    job.write_config({"kind": "teach", "teach": {}})
+    job.write_status(state="running", pid=os.getpid())
+    with pytest.raises(UIError, match="has not finished training"):
+        ui_teach.taught_run(workspace, job.id)
+    job.write_status(state="finished", result={"train_run": "20260101-000011-lora-gggg"})
+    assert ui_teach.taught_run(workspace, job.id) == "20260101-000011-lora-gggg"

@@ -19,11 +19,12 @@ from ..corpus import MAX_FILE_BYTES
 from .. import endpoint
 from ..workspace import Workspace
 from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus, recent_corpus
-from .teach import build_teach_panel, wire_teach_panel
+from .teach import TeachPanel, build_teach_panel, taught_run, wire_teach_panel
 from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
 from .qa import wire_reattach as reattach_qa
-from .chat import CHAT_CONCURRENCY, ChatTab, build_chat_tab, chat_once, refresh_sides
+from .chat import (BASE_SUFFIX, CHAT_CONCURRENCY, TUNED_SUFFIX, ChatTab, build_chat_tab, chat_once, refresh_sides,
+                   side_choices)
 from . import api
 from .common import dataset_names, friendly, run_of, train_config
 from .evaluate import EvalTab, build_eval_tab
@@ -64,7 +65,8 @@ def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, pre
         with gr.Tabs() as tabs:
             with gr.Tab("Data", id="data"):
                 data = build_data_tab(ws)
-                wire_teach_panel(build_teach_panel(), ws, data.corpus)
+                teach_panel = build_teach_panel()
+                wire_teach_panel(teach_panel, ws, data.corpus)
             with gr.Tab("QA", id="qa") as qa_page:
                 qa = build_qa_tab(ws)
             with gr.Tab("Train", id="train") as train_page:
@@ -78,6 +80,7 @@ def build_app(ws: Workspace | None = None, engine: ChatEngine | None = None, pre
             with gr.Tab("Studies", id="studies") as studies_page:
                 studies = build_studies_tab(ws)
         wire_train_to_runs(train, runs, tabs)
+        wire_teach_to_chat(teach_panel, chat, tabs, ws)
         wire_clone(train, runs, tabs, ws)
         wire_refresh(ws, train_page, train, eval_page, evaluation, chat_page, chat)
         wire_qa_refresh(ws, qa_page, qa)
@@ -146,6 +149,18 @@ def wire_train_to_runs(train: TrainTab, runs: RunsTab, tabs: gr.Tabs) -> None:
         return [gr.Tabs(selected="runs"), gr.update(choices=[run_id], value=run_id)]
 
     train.run_id.change(show, train.run_id, [tabs, runs.watch_id], api_visibility="private")
+
+
+def wire_teach_to_chat(panel: TeachPanel, chat: ChatTab, tabs: gr.Tabs, ws: Workspace) -> None:
+    """The end of the one-click path: the Chat tab with the taught model beside its base."""
+    @friendly
+    def open_chat(job_id: str | None) -> list[Any]:
+        run_id = taught_run(ws, job_id)
+        choices = side_choices(ws)
+        return [gr.Tabs(selected="chat"), gr.update(choices=choices, value=run_id + BASE_SUFFIX),
+                gr.update(choices=choices, value=run_id + TUNED_SUFFIX), True]
+
+    panel.chat.click(open_chat, panel.job, [tabs, chat.left, chat.right, chat.picked], api_visibility="private")
 
 
 def wire_clone(train: TrainTab, runs: RunsTab, tabs: gr.Tabs, ws: Workspace) -> None:
