@@ -189,8 +189,10 @@ def test_teach_in_one_click_and_find_it_again_after_a_reload(app, browser, tmp_p
     assert (ws.datasets / "crane-taught" / "facts.jsonl").is_file()
     shot(again, "teach")
     again.locator("#teach-chat").click()  # the path ends on the chat: the taught model beside its base
-    again.wait_for_function("() => document.querySelector('#chat-right-side input').value.endsWith('· tuned') && "
-                            "document.querySelector('#chat-left-side input').value.endsWith('· base')")
+    # the Chat tab's widgets exist once the tab is shown
+    again.wait_for_function("""() => { const r = document.querySelector('#chat-right-side input');
+        const l = document.querySelector('#chat-left-side input');
+        return r && l && r.value.endsWith('· tuned') && l.value.endsWith('· base'); }""")
     right = again.locator("#chat-right-side input").input_value()
     assert "crane-taught" in right or (ws.runs / right.split(" · ")[0]).is_dir()
     shot(again, "teach-chat")
