@@ -38,6 +38,8 @@ def test_a_teach_job_builds_trains_and_evaluates_in_order(tmp_path):
     assert (ws.datasets / "depot" / "facts.jsonl").is_file() and result["pairs"] > 0
     trained = RunDir(ws.runs / result["train_run"])
     assert trained.read_config()["train"]["data"] == str(ws.datasets / "depot")
+    # every value resolved, the method included, as a run started from the Train tab records it
+    assert trained.read_config()["train"]["method"] == "lora" and "learning_rate" in trained.read_config()["train"]
     assert trained.read_status()["state"] == "finished" and result["steps"] == 4
     scores = json.loads((trained.eval_dir / "scores.json").read_text())
     assert scores["n"] > 0 and "fact_acc" in scores["tuned"] and "forgetting" in scores

@@ -195,6 +195,7 @@ def test_teach_in_one_click_and_find_it_again_after_a_reload(app, browser, tmp_p
         return r && l && r.value.endsWith('· tuned') && l.value.endsWith('· base'); }""")
     right = again.locator("#chat-right-side input").input_value()
     assert "crane-taught" in right or (ws.runs / right.split(" · ")[0]).is_dir()
+    again.locator("#chat-right-info").get_by_text("lora", exact=False).wait_for()  # the tuned run, described
     shot(again, "teach-chat")
     page.close()
     again.close()

@@ -102,8 +102,9 @@ def _stages(run: RunDir) -> dict[str, Any]:
     _stage(run, "qa", qa_run)
     built = _run_stage(run, qa_run)
     settings = cfg.get("train", {})
-    train_run = jobs.create_run(ws, "train", {"train": {**settings, "data": str(out)}},
-                                label=f"{settings.get('method') or 'lora'}-{name}"[:60])
+    # every value resolved, as a run started from the Train tab records it (the method shows in every list)
+    resolved = to_dict(from_dict(TrainConfig, {**settings, "data": str(out)}))
+    train_run = jobs.create_run(ws, "train", {"train": resolved}, label=f"{resolved['method']}-{name}"[:60])
     _stage(run, "train", train_run)
     trained = _run_stage(run, train_run)
     eval_run = jobs.create_run(ws, "eval", {"eval": eval_job(ws, train_run.path).to_dict()},

@@ -24,7 +24,7 @@ from .data import refresh as refresh_data
 from .qa import QATab, build_qa_tab, dataset_view
 from .qa import wire_reattach as reattach_qa
 from .chat import (BASE_SUFFIX, CHAT_CONCURRENCY, TUNED_SUFFIX, ChatTab, build_chat_tab, chat_once, refresh_sides,
-                   side_choices)
+                   side_choices, side_text)
 from . import api
 from .common import dataset_names, friendly, run_of, train_config
 from .evaluate import EvalTab, build_eval_tab
@@ -156,11 +156,13 @@ def wire_teach_to_chat(panel: TeachPanel, chat: ChatTab, tabs: gr.Tabs, ws: Work
     @friendly
     def open_chat(job_id: str | None) -> list[Any]:
         run_id = taught_run(ws, job_id)
-        choices = side_choices(ws)
-        return [gr.Tabs(selected="chat"), gr.update(choices=choices, value=run_id + BASE_SUFFIX),
-                gr.update(choices=choices, value=run_id + TUNED_SUFFIX), True]
+        choices, left, right = side_choices(ws), run_id + BASE_SUFFIX, run_id + TUNED_SUFFIX
+        # the descriptions go with the values, not after them through the dropdowns' change events
+        return [gr.Tabs(selected="chat"), gr.update(choices=choices, value=left),
+                gr.update(choices=choices, value=right), side_text(ws, left), side_text(ws, right), True]
 
-    panel.chat.click(open_chat, panel.job, [tabs, chat.left, chat.right, chat.picked], api_visibility="private")
+    panel.chat.click(open_chat, panel.job, [tabs, chat.left, chat.right, chat.left_info, chat.right_info, chat.picked],
+                     api_visibility="private")
 
 
 def wire_clone(train: TrainTab, runs: RunsTab, tabs: gr.Tabs, ws: Workspace) -> None:
