@@ -132,11 +132,11 @@ def _panes(ws: Workspace) -> dict[str, Any]:
         with gr.Column():
             left_dd = gr.Dropdown(choices, value=left, label="left pane", elem_id="chat-left-side")
             left_info = gr.Markdown(side_text(ws, left), elem_id="chat-left-info")
-            left_chat = gr.Chatbot(label="left", height=420, elem_id="chat-left")
+            left_chat = gr.Chatbot(label="left", show_label=False, height=420, elem_id="chat-left")
         with gr.Column():
             right_dd = gr.Dropdown(choices, value=right, label="right pane", elem_id="chat-right-side")
             right_info = gr.Markdown(side_text(ws, right), elem_id="chat-right-info")
-            right_chat = gr.Chatbot(label="right", height=420, elem_id="chat-right")
+            right_chat = gr.Chatbot(label="right", show_label=False, height=420, elem_id="chat-right")
     with gr.Row():
         message = gr.Textbox(placeholder="Ask both models the same question, then press Enter", show_label=False,
                              scale=5, elem_id="chat-input")
