@@ -64,12 +64,19 @@ def last_value(records: list[dict[str, Any]], split: str, key: str = "loss") -> 
 KINDS = ("all", "train", "teach", "qa", "eval", "export", "study", "cora")
 
 
+def of_kind(rows: list[list[Any]], kind: str | None) -> list[list[Any]]:
+    """The table rows of one kind of job (train, qa, eval, ...); all of them for "all"."""
+    return rows if not kind or kind == "all" else [r for r in rows if r[1] == kind]
+
+
 def table_rows(ws: Workspace, kind: str | None = "all") -> list[list[Any]]:
     """One row per run of the workspace, newest first; ``kind`` keeps one kind of job (train, qa, eval, ...)."""
+    return of_kind(_all_rows(ws), kind)
+
+
+def _all_rows(ws: Workspace) -> list[list[Any]]:
     rows = []
     for row in jobs.list_runs(ws):
-        if kind and kind != "all" and row["kind"] != kind:
-            continue
         run = RunDir(ws.runs / row["id"])
         records = tail_records(run)
         summary = run_summary(run)
@@ -294,10 +301,11 @@ def refresh_table(ws: Workspace, previous: list[list[Any]] | None, watched: str 
                   kind: str | None = "all") -> list[Any]:
     """[table, its rows for gr.State, watch dropdown, compare dropdown]; skipped when nothing changed. The
     dropdowns keep every run: the filter narrows the table, not what can be watched."""
-    rows = table_rows(ws, kind)
+    every = table_rows(ws)  # read once per tick: the table is filtered from it, the dropdowns keep it whole
+    rows = of_kind(every, kind)
     if rows == previous:
         return [gr.skip(), previous, gr.skip(), gr.skip()]
-    ids = [r[0] for r in table_rows(ws)] if kind and kind != "all" else [r[0] for r in rows]
+    ids = [r[0] for r in every]
     value = watched if watched in ids else default_watch(ws)
     return [rows, rows, gr.update(choices=ids, value=value), gr.update(choices=ids)]
 
