@@ -17,7 +17,7 @@ import functools
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .lexicon import DIMENSIONS, is_person_noun
@@ -85,6 +85,10 @@ class Context:
     thing: str | None = None  # the last named subject that is not a person
     topic_is_person: bool = False
     named: str | None = None  # the last subject of this paragraph with a proper name ("the X Bridge")
+    # named things met so far, latest last: (head noun, "the North Quay wall", sentence number, token index)
+    mentions: list[tuple[str, str, int, int]] = field(default_factory=list)
+    sentence_no: int = 0
+    introduced: str | None = None  # a built thing the sentence before brought in with "a" (see mentions)
 
 
 def _clean(text: str) -> str:
@@ -244,6 +248,12 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
         return text
     if len(tokens) <= 3 and head.lemma_.lower() in ctx.topic_words and first.lower_ in ("the", "this"):
         return ctx.topic
+    if any(t.tag_ == "POS" for t in tokens):  # "the ferry's operator" names its owner already
+        return text
+    from .mentions import resolve  # mentions builds on this module's helpers
+    named = resolve(tokens, head, ctx)
+    if named:
+        return named
     indefinite = first.lower_ in ("a", "an")
     if ctx.topic.lower() in text.lower() or len(text.split()) > 5 or ctx.topic_is_person and indefinite:
         return text
@@ -300,6 +310,8 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
     """A participle clause as a finite one: "the tower, built in 1884" -> "The tower was built in 1884";
     "The authority was created in 1958, replacing the Pier Trust" -> "The authority replaced the Pier Trust"."""
     if verb.dep_ == "acl":
+        if any(c.tag_ == "JJS" for c in verb.head.children):
+            return None  # "the largest vessel ever handled at X" defines the vessel; it states no event
         owner = [t for t in _np_core(verb.head) if t.i < verb.i]
         subject_text = _resolve_np(owner, ctx)
         if owner and owner[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
@@ -317,7 +329,7 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
         plural = owner_head.tag_ in ("NNS", "NNPS") if owner_head is not None else (
             subject_text.split()[-1].endswith("s") and not subject_text.split()[-1].endswith("ss"))
         participle = verb.lower_ if verb.is_sent_start else verb.text  # "Designed by X, it ..." -> "was designed"
-        finite = (participle, "VBD", ["were" if plural else "was"])
+        finite = (participle, "VBN", ["were" if plural else "was"])  # "was drawn up", not "was drew up"
         form = f"{finite[2][0]} {participle}"
     else:
         past = inflect(verb.lemma_, "VBD") or verb.lemma_ + "ed"
@@ -357,7 +369,10 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
         antecedent = _np_core(verb.head)
         if subj is not None and subj.lower_ in _RELATIVE:
             subject_text = _resolve_np(antecedent, ctx)
-            if antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
+            if verb.head.dep_ == "appos" and verb.head.head.pos_ == "PROPN":
+                # "the Heritage Society, a volunteer group that plans ...": the society plans
+                subject_text = _text(_np_core(verb.head.head))
+            elif antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
                 subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
             swap[subj.i] = subject_text
             return Clause(verb, [subj], subject_text, tokens, swap, _passive(verb))
@@ -394,7 +409,7 @@ def _clause_with_subject(verb: Any, subj: Any, tokens: list[Any], ctx: Context) 
     for t in subject_tokens:
         swap[t.i] = ""
     named = next((c for c in subj.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
-                 None)
+                 None) or _late_name(subj)
     # the answer keeps a named apposition ("The depot's manager, Ada Pell, joined in 2011"): it names her
     swap[first] = f"{subject_text}, {_text(_np_core(named))}," if named is not None else subject_text
     return Clause(verb, subject_tokens, subject_text, tokens, swap, _passive(verb))
@@ -415,6 +430,8 @@ def _relative_with_subject(verb: Any, subj: Any | None, antecedent: list[Any], t
     clause = _clause_with_subject(verb, subj, kept, ctx)
     if obj is not None:
         stands_for = _resolve_np(antecedent, ctx) if head.pos_ != "PROPN" else _text(antecedent)
+        if head.dep_ == "appos" and head.head.pos_ == "PROPN":  # "the Tamsin Kell, a dredger that it owns"
+            stands_for = _text(_np_core(head.head))
         clause.swap[obj.i] = ""
         clause.swap[verb.i] = f"{verb.text} {stands_for}"
         clause.relative = (obj.i, stands_for)
@@ -466,7 +483,10 @@ def _args(clause: Clause) -> list[Arg]:
         # "What was handed over to the society?" asks a thing from the other side of its clause
         if kind != "thing" or _head(clause.subject).pos_ == "NOUN":
             out.append(Arg("subject", clause.subject, clause.subject, kind))
-    for c in verb.children:
+    # "it is expected to open in 2025": the phrases of a subjectless infinitive are the clause's facts too
+    inner = [g for c in verb.children if c.dep_ == "xcomp" and c.pos_ == "VERB" and _own_subject(c) is None
+             for g in c.children]
+    for c in list(verb.children) + inner:
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
             role = "object" if c.dep_ != "attr" else "attr"
             whole = _np_core(c)
@@ -491,7 +511,8 @@ def _args(clause: Clause) -> list[Arg]:
             if pobj is not None:
                 core = _np_core(pobj)
                 out.append(Arg("agent", core, [c] + core, _kind(core), prep="by"))
-        elif c.dep_ in ("npadvmod", "acomp") and any(t.like_num for t in c.subtree):
+        elif c.dep_ in ("npadvmod", "acomp") and any(t.like_num for t in c.subtree) \
+                and not any(g.dep_ == "xcomp" for g in c.children):  # "able to receive ships up to 260 m"
             core = list(c.subtree)
             measure = next((g for g in c.children if g.dep_ == "npadvmod" and any(t.like_num for t in g.subtree)),
                            None)
@@ -568,6 +589,8 @@ def _update_context(sent: Any, ctx: Context) -> None:
     """Remember what the next sentence's pronouns may mean: the subjects of the main clause and the clauses
     joined to it, the nearest last ("Construction began in 1889, and the line opened in 1891. In its first
     summer it carried ...": "it" is the line)."""
+    from .mentions import introduced
+    ctx.introduced = introduced(sent)
     root = next((t for t in sent if t.dep_ == "ROOT"), None)
     verbs = [root] + [t for t in sent if t.dep_ == "conj" and t.head.i == root.i] if root is not None else []
     for subj in (_own_subject(v) for v in verbs):
@@ -587,7 +610,31 @@ _NAMED_ENTS = {"PERSON", "ORG", "GPE", "FAC", "LOC", "PRODUCT", "WORK_OF_ART", "
 def _named_appos(tok: Any) -> Any | None:
     """The name set beside a noun ("her best-known work, the Saltmere Estuary Bridge,"); not a date in brackets."""
     return next((c for c in tok.children if c.dep_ == "appos" and (
-        c.ent_type_ in _NAMED_ENTS or c.pos_ == "PROPN" and not c.ent_type_)), None)
+        c.ent_type_ in _NAMED_ENTS or c.pos_ == "PROPN" and not c.ent_type_)), None) or _late_name(tok)
+
+
+def _late_name(tok: Any) -> Any | None:
+    """"The largest vessel ever handled at Skerrow Point, the bulk carrier Merrow Dawn, arrived ...": the
+    parser hangs the name on the place before it, but a name set off between a subject and its verb names
+    the subject (a place needs no second name)."""
+    if tok.dep_ not in ("nsubj", "nsubjpass") or tok.pos_ != "NOUN":
+        return None
+    doc = tok.doc
+    # the parser may also read the participle as the subject's verb: "ship [nsubj] ever moored [verb] at X"
+    around = list(tok.subtree) + (list(tok.head.subtree) if tok.head.dep_ not in ("ROOT",) else [])
+    for a in around:
+        if a.dep_ != "appos" or a.head.pos_ != "PROPN" or a.head.i == tok.i or a.i < tok.i:
+            continue
+        end = max(x.i for x in a.subtree)
+        if end + 2 >= len(doc) or doc[end + 1].text != ",":
+            continue
+        after = doc[end + 2]
+        # the verb itself, its auxiliary, or a verb the parser joined to a participle it read as a verb
+        if after.i == tok.head.i or after.head.i == tok.head.i and after.dep_.startswith("aux") or (
+                after.head.i == tok.head.i and after.dep_ == "conj"):
+            return a if a.pos_ == "PROPN" else next((c for c in a.children if c.dep_ == "appos"
+                                                     and c.pos_ == "PROPN"), None)
+    return None
 
 
 def _remember(subj: Any, ctx: Context) -> None:
@@ -626,6 +673,10 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         name_kind = _kind(name, roles=False)
         if name_kind not in named or _kind(desc, roles=False) != "thing":
             continue
+        if name_kind == "person" and not is_person_noun(_head(desc).lemma_):
+            desc = _role_before(t)  # "a survey led by the authority's officer, Dr Piers Ladlow,": the officer
+            if not desc:
+                continue
         if not any(c.dep_ == "punct" for c in t.head.children):  # "the engineer Cornelius Dray": a close one
             inside = {y.i for y in t.subtree}
             desc = [x for x in desc if x.i not in inside]
@@ -636,28 +687,72 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         out.append((_text(name), _resolve_np(desc, ctx, anchor=False), kind, tense))
         if _kind(name) == "person" and not ctx.topic_is_person:
             ctx.person = _text(name)
+    return out + _late_appositions(sent, ctx)
+
+
+def _role_before(appos: Any) -> list[Any]:
+    """The person noun just before a person's name set off by commas, or nothing."""
+    first = min(x.i for x in appos.subtree)
+    doc = appos.doc
+    if first < 2 or doc[first - 1].text != ",":
+        return []
+    role = doc[first - 2]
+    return _np_core(role) if role.pos_ == "NOUN" and is_person_noun(role.lemma_) else []
+
+
+def _late_appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
+    """"The largest vessel ever handled at X, the bulk carrier Merrow Dawn, arrived": Merrow Dawn was the
+    largest vessel ever handled at X (see ``_late_name``)."""
+    out = []
+    for subj in (t for t in sent if t.dep_ in ("nsubj", "nsubjpass")):
+        name = _late_name(subj)
+        if name is None:
+            continue
+        outer = name.head if name.head.dep_ == "appos" and name.head.head.pos_ == "PROPN" else name
+        # the words from the subject up to the name, whichever way the parser hung them
+        desc = [t for t in sent.doc[min(x.i for x in subj.subtree):min(x.i for x in outer.subtree)] if not t.is_punct]
+        kind = _kind(_np_core(name))
+        if kind == "person" and not is_person_noun(subj.lemma_):
+            kind = "name"  # a ship or a building the tagger took for a person
+        out.append((_text(_np_core(name)), _resolve_np(desc, ctx, anchor=False), kind, "was"))
     return out
 
 
 def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> list[Fact]:
     """Every fact of one parsed sentence; updates ``ctx`` with the people and things it names."""
+    from .mentions import note, passive_it
+    note(sent, ctx)
+    outer = ctx  # what the next sentence reads
+    if ctx.introduced and passive_it(sent):
+        ctx = replace(ctx, thing=ctx.introduced)
     sentence = _clean(sent.text)
     facts: list[Fact] = []
     seen: set[tuple[str, str]] = set()
     previous: str | None = None
     for verb in _verbs(sent):
         subj = _own_subject(verb)
-        pronoun = subj.lower_ if subj is not None else ""
+        # "she is 229 metres long and drew 12.4 metres": the second verb's subject is the first one's pronoun
+        shared = _own_subject(verb.head) if subj is None and verb.dep_ == "conj" else None
+        ref = subj if subj is not None else shared
+        pronoun = ref.lower_ if ref is not None else ""
+        if ref is not None and any(c.dep_ == "poss" and c.lower_ in ("its", "their") for c in ref.children):
+            pronoun = "it"  # "A third book was left unfinished; its surviving chapters ...": the book's
         if previous and (pronoun in ("it", "they") or pronoun in ("he", "she") and not ctx.topic_is_person):
             # "The carrier Merrow Dawn arrived in 2021; she is 229 metres long": the clause before names her
-            ctx_here = Context(ctx.topic, ctx.topic_words, previous, previous, ctx.topic_is_person, ctx.named)
+            ctx_here = replace(ctx, person=previous, thing=previous)
             clause = _clause(verb, ctx_here)
         else:
             clause = _clause(verb, ctx)
         if clause is None:
             continue
+        late = _late_name(subj) if subj is not None else None
+        if late is not None and late.i > verb.i and any(c.tag_ == "JJS" for c in subj.children):
+            # "The largest ship ever moored at X, the tanker Y, arrived": "moored" read as a verb defines the ship
+            previous = _text(_np_core(late))
+            continue
         if subj is not None and subj.pos_ != "PRON":
-            previous = clause.subject_text
+            name = _named_appos(subj)  # "she" after "The largest vessel, the carrier Merrow Dawn," is the ship
+            previous = _text(_np_core(name)) if name is not None else clause.subject_text
         answer = clause_sentence(clause)
         if len(answer.split()) < 4:
             continue
@@ -682,7 +777,7 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
                               kind if role == "appos-name" else "thing", answer, role, frame))
     from .phrases import phrase_facts  # phrases builds on this module's helpers
     facts += phrase_facts(sent, ctx, source, passage_id)
-    _update_context(sent, ctx)
+    _update_context(sent, outer)
     return facts
 
 
@@ -725,7 +820,9 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
         whole = {t.i for t in c.subtree}
         if asked & whole and c.i not in asked:
             # the asked span sits inside this phrase: keep the phrase with a hole where the span was
+            # (an infinitive keeps its verb when its phrase is asked: "When is X expected to open?")
             parts.append({"text": _text(tokens, clause.swap), "hole": True, "pre": c.i < verb.i, "dep": c.dep_,
+                          "gap": c.dep_ == "xcomp",
                           "before": _text([t for t in c.subtree if t.i < min(asked)], clause.swap),
                           "after": _text([t for t in c.subtree if t.i > max(asked)], clause.swap)})
         elif c.i in asked or whole <= asked:
@@ -774,7 +871,7 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
             if ctx is None:
                 ctx = _context([d for _, d in paragraphs], source, passage["text"])
             for start, doc in paragraphs:
-                ctx.thing = ctx.named = None  # a new paragraph's "it" is the document's subject again
+                ctx.thing = ctx.named = ctx.introduced = None  # a new paragraph's "it" is the subject again
                 for sent in doc.sents:
                     if offset + start + sent.start_char < read_until or not _is_statement(sent):
                         continue

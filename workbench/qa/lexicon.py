@@ -71,3 +71,12 @@ def agent_noun(verb_lemma: str) -> str:
                         and name.endswith(("er", "or")):
                     return name
     return ""
+
+
+@functools.cache
+def noun_class(lemma: str) -> str:
+    """WordNet's class of the noun's most common sense ("noun.artifact" for "warehouse", "noun.group" for
+    "board"), or "" when WordNet does not know it or is missing."""
+    wn = _wordnet()
+    synsets = wn.synsets(lemma.lower(), pos="n") if wn is not None else []
+    return synsets[0].lexname() if synsets else ""

@@ -172,7 +172,7 @@ def _parts(fact: Fact, inner: str = "") -> tuple[str, str]:
             continue  # "closed from 1940 to 1946" asked for 1940 is not "When was it closed to 1946?"
         text = part["text"]
         if part.get("hole"):
-            if not inner:
+            if not inner and not part.get("gap"):
                 continue
             text = f"{part['before']} {inner} {part['after']}"
         (pre if part.get("pre") else post).append(text)

@@ -1,0 +1,118 @@
+"""Short references to things the text named before: "the new wall" after "the North Quay wall", "the
+building" after "the Brine Street warehouse", "it is expected to open" after "plans for a cruise terminal".
+
+A question and an answer that name the thing as the text first named it match the questions a reader asks;
+"the new wall of the authority" matches none of them. Only what the text itself names is used: a reference
+with nothing fitting before it keeps the anchoring ``facts`` gives it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import facts as F
+from .lexicon import is_noun, noun_class
+
+# general words for a built thing: "the building" after "its Brine Street warehouse" in the same sentence
+_UMBRELLA = {"building", "structure", "site", "property", "premises", "facility", "vessel", "ship", "boat",
+             "craft", "installation", "development"}
+_BUILT = {"noun.artifact", "noun.location", "noun.object"}  # what a body builds or opens: a terminal, a centre
+_DEFINITE = {"the", "this", "these", "that", "those"}
+_KEEP = 32  # named things remembered per document; older ones are rarely meant by a short reference
+
+
+def note(sent: Any, ctx: F.Context) -> None:
+    """Remember the named things of one sentence, before its facts are read: a reference later in the same
+    sentence may mean them ("... sell its Brine Street warehouse; the building will become a youth centre")."""
+    ctx.sentence_no += 1
+    for tok in sent:
+        text = _name_of(tok)
+        if text:
+            ctx.mentions.append((tok.lemma_.lower(), text, ctx.sentence_no, tok.i))
+        role = _titled(tok)
+        if role is not None:
+            ctx.mentions.append((role.lemma_.lower(), "the " + F._text(_without_det(tok)), ctx.sentence_no, tok.i))
+    del ctx.mentions[:-_KEEP]
+
+
+def _titled(tok: Any) -> Any | None:
+    """The common noun before a name: "practice" in "the practice Vask-Hallam & Aske", so that "the practice"
+    later means that firm."""
+    if tok.pos_ != "PROPN" or tok.dep_ == "compound":
+        return None
+    return next((c for c in tok.children if c.dep_ == "compound" and c.pos_ == "NOUN" and c.i < tok.i
+                 and not any(g.pos_ == "PROPN" for g in c.lefts)), None)
+
+
+def _without_det(tok: Any) -> list[Any]:
+    return [t for t in F._np_core(tok) if not (t.dep_ == "det" and t.head.i in (tok.i, *(c.i for c in tok.children)))]
+
+
+def _name_of(tok: Any) -> str | None:
+    """"the North Quay wall", "the signal tower on Tern Stack", "the Saltmere Estuary Bridge"; None for a
+    phrase without a proper name in it."""
+    if tok.dep_ in ("compound", "appos", "poss") or tok.pos_ not in ("NOUN", "PROPN"):
+        return None
+    names = [c for c in tok.children if c.dep_ == "compound" and c.pos_ == "PROPN"]
+    placed = [c for c in tok.children if c.dep_ == "prep" and c.lower_ in ("at", "on", "in")
+              and any(g.dep_ == "pobj" and g.pos_ == "PROPN" for g in c.children)]
+    if tok.pos_ == "PROPN":
+        if not names or not is_noun(tok.lemma_) or tok.ent_type_ in ("PERSON", "DATE"):
+            return None
+        return ("the " if any(c.dep_ == "det" and c.lower_ == "the" for c in tok.children) else "") + F._text(
+            _without_det(tok))
+    if not names and not placed:
+        return None
+    # from the first word of the name on: "its empty Brine Street warehouse" -> "the Brine Street warehouse"
+    modifiers = [c for c in tok.children if c.dep_ == "compound" and c.i < tok.i]
+    start = min((min(t.i for t in c.subtree) for c in modifiers), default=tok.i)
+    core = [t for t in F._np_core(tok) if t.i >= start]
+    return "the " + F._text(core)
+
+
+def resolve(tokens: list[Any], head: Any, ctx: F.Context) -> str | None:
+    """The named thing a definite phrase without a name of its own refers to, or None."""
+    if not tokens or tokens[0].lower_ not in _DEFINITE:
+        return None
+    lemma = head.lemma_.lower()
+    bare = len(tokens) == 2  # "the building", not "the largest ship ever moored at X"
+    for noun, text, number, index in reversed(ctx.mentions):
+        if number == ctx.sentence_no and index >= tokens[0].i:
+            continue  # named later in the same sentence
+        same = noun == lemma
+        umbrella = (bare and lemma in _UMBRELLA and ctx.sentence_no - number <= 1
+                    and noun_class(noun) == "noun.artifact")
+        if not (same or umbrella):
+            continue
+        # the reference's own adjectives stay: "the new wall" -> "the new North Quay wall"
+        extra = [t.text for t in tokens if t.dep_ == "amod" and t.head.i == head.i and t.i < head.i
+                 and t.lower_ not in text.lower().split()]
+        if extra and same and text.startswith("the "):
+            return f"the {' '.join(extra)} {text[4:]}"
+        return text
+    return None
+
+
+def introduced(sent: Any) -> str | None:
+    """A built thing a body's sentence brings in with "a": "The board approved plans for a £22.4 million
+    cruise terminal at Skerrow Point" -> "the £22.4 million cruise terminal at Skerrow Point"."""
+    root = next((t for t in sent if t.dep_ == "ROOT"), None)
+    subj = F._own_subject(root) if root is not None else None
+    if subj is None or not (subj.ent_type_ == "ORG" or noun_class(subj.lemma_) == "noun.group"):
+        return None
+    found = None
+    for tok in root.subtree:
+        if tok.dep_ in ("dobj", "pobj") and tok.pos_ == "NOUN" and noun_class(tok.lemma_) in _BUILT \
+                and any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in tok.children):
+            # the price is a fact of its own: "the cruise terminal at Skerrow Point", not "the £22.4 million ..."
+            found = "the " + F._text([t for t in _without_det(tok) if t.ent_type_ not in ("MONEY", "QUANTITY")])
+    return found
+
+
+def passive_it(sent: Any) -> bool:
+    """"Designed by X, it is expected to open": "it" here is something built, not the body that ordered it."""
+    subj = next((t for t in sent if t.dep_ in ("nsubj", "nsubjpass") and t.head.dep_ == "ROOT"), None)
+    if subj is None or subj.lower_ != "it":
+        return False
+    return any(t.tag_ == "VBN" and (t.dep_ in ("ROOT", "advcl") or t.head.dep_ == "ROOT" and t.dep_ == "xcomp")
+               or t.dep_ == "auxpass" for t in sent)
