@@ -434,3 +434,30 @@ def test_a_shared_pronoun_subject_and_misplaced_names_give_no_wrong_fact(water):
     assert "Orla Vane was the largest ship ever moored at Kell Quay." in answers, answers
     assert not [a for a in answers if re.match(r"Dr Ada Venn (is|was) a survey", a)], answers
     assert "The Fenmarsh Water Board has owned the Kittiwake since 2001." in answers, answers
+
+
+LIFE2 = ("# Margaret Hollis\n\nMargaret Hollis (1911-1980) was a naval architect. At the age of nine she built a model "
+         "lifeboat out of tin cans; it won the first prize at the 1920 Harlow Fair. During the war she worked for "
+         "the Admiralty, where she designed the Tenby raft, a rescue raft that carried 12 sailors.\n")
+
+
+def test_an_age_is_asked_as_an_age_and_it_after_a_persons_new_thing_is_that_thing():
+    found = _doc_facts(LIFE2)
+    age = [f for f in found if f.span == "the age of nine"]
+    assert age, [f.span for f in found]
+    asked = rewrite.questions(age[0], n=6)
+    assert any(q.startswith("At what age did Margaret Hollis build") for q in asked), asked
+    assert any(q.startswith("How old was Margaret Hollis when Margaret Hollis built") for q in asked), asked
+    prize = [f.answer for f in found if "first prize" in f.answer]
+    assert prize and all(a.startswith("The model lifeboat won") for a in prize), prize
+    # the parser hangs "a rescue raft" on "she"; its clause is still about the raft she designed
+    carried = [f.answer for f in found if "12 sailors" in f.answer]
+    assert "The Tenby raft carried 12 sailors." in carried and not [a for a in carried if "Hollis carried" in a]
+    fair = [f for f in found if f.span == "the 1920 Harlow Fair"]
+    assert fair and fair[0].kind == "date", [(f.span, f.kind) for f in fair]  # a year before a name dates it
+
+
+def test_a_question_word_inside_a_noun_phrase_is_no_question():
+    assert rewrite.check_question("Margaret Hollis won the first prize at the which year Harlow Fair?", "1920")
+    assert rewrite.check_question("Margaret Hollis won the first prize at the 1920 which place?", "Harlow Fair")
+    assert rewrite.check_question("In which year did Margaret Hollis win the first prize?", "1920") is None

@@ -88,7 +88,7 @@ class Context:
     # named things met so far, latest last: (head noun, "the North Quay wall", sentence number, token index)
     mentions: list[tuple[str, str, int, int]] = field(default_factory=list)
     sentence_no: int = 0
-    introduced: str | None = None  # a built thing the sentence before brought in with "a" (see mentions)
+    introduced: tuple[str, bool] | None = None  # a thing the sentence before brought in with "a" (see mentions)
 
 
 def _clean(text: str) -> str:
@@ -188,7 +188,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             return "quantity"
         return kind
     if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
-        return "number"
+        # "the 1920 Harlow Fair" is asked with "when", not "at how many Harlow Fair"
+        year = any(c.dep_ == "nummod" and re.fullmatch(r"1[5-9]\d\d|20\d\d", c.text) for c in head.children)
+        return "date" if year and head.pos_ == "PROPN" else "number"
     if head.pos_ == "PROPN":
         return "place" if _placed(head, tokens) else "name"
     if roles and head.pos_ == "NOUN" and is_person_noun(head.lemma_):  # "the engineer X" is asked with "who"
@@ -369,9 +371,9 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
         antecedent = _np_core(verb.head)
         if subj is not None and subj.lower_ in _RELATIVE:
             subject_text = _resolve_np(antecedent, ctx)
-            if verb.head.dep_ == "appos" and verb.head.head.pos_ == "PROPN":
+            if _describes_name(verb.head):
                 # "the Heritage Society, a volunteer group that plans ...": the society plans
-                subject_text = _text(_np_core(verb.head.head))
+                subject_text = _text(_np_core(_appos_owner(verb.head)))
             elif antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
                 subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
             swap[subj.i] = subject_text
@@ -383,6 +385,8 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
             return None
         if head_subj.lower_ in _RELATIVE and verb.head.dep_ == "relcl":  # "X, which fitted A and replaced B"
             head_subj = verb.head.head
+            if _describes_name(head_subj):  # "the Corvane pontoon, a bridge that rested on A and could be B"
+                head_subj = _appos_owner(head_subj)
         subject_text = _resolve_np(_np_core(head_subj), ctx)
         tokens = sorted(tokens, key=lambda t: t.i)
         shared = _shared_auxes(verb)
@@ -430,12 +434,30 @@ def _relative_with_subject(verb: Any, subj: Any | None, antecedent: list[Any], t
     clause = _clause_with_subject(verb, subj, kept, ctx)
     if obj is not None:
         stands_for = _resolve_np(antecedent, ctx) if head.pos_ != "PROPN" else _text(antecedent)
-        if head.dep_ == "appos" and head.head.pos_ == "PROPN":  # "the Tamsin Kell, a dredger that it owns"
-            stands_for = _text(_np_core(head.head))
+        if _describes_name(head):  # "the Tamsin Kell, a dredger that it owns"
+            stands_for = _text(_np_core(_appos_owner(head)))
         clause.swap[obj.i] = ""
         clause.swap[verb.i] = f"{verb.text} {stands_for}"
         clause.relative = (obj.i, stands_for)
     return clause
+
+
+def _describes_name(tok: Any) -> bool:
+    """"a portable bridge" in "the Corvane pontoon, a portable bridge that ...": a description set beside a name."""
+    owner = _appos_owner(tok)
+    return tok.dep_ == "appos" and (owner.pos_ == "PROPN" or any(
+        c.dep_ == "compound" and c.pos_ == "PROPN" for c in owner.children))
+
+
+def _appos_owner(tok: Any) -> Any:
+    """What an apposition describes: its head, or, where the parser hung it on a pronoun far before ("she
+    designed the Corvane pontoon, a portable bridge"), the noun just before its comma."""
+    first = min(x.i for x in tok.subtree)
+    doc = tok.doc
+    if tok.head.pos_ == "PRON" and first >= 2 and doc[first - 1].text == "," \
+            and doc[first - 2].pos_ in ("NOUN", "PROPN"):
+        return doc[first - 2]
+    return tok.head
 
 
 def _after_comma(tok: Any) -> bool:
@@ -662,7 +684,7 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
             continue
         # "Pellerby, a market town in the hills, where it employed ...": the description ends before "where"
         inner = {y.i for r in t.subtree if r.dep_ == "relcl" for y in r.subtree}
-        a, b = _np_core(t.head), [x for x in _np_core(t) if x.i not in inner]
+        a, b = _np_core(_appos_owner(t)), [x for x in _np_core(t) if x.i not in inner]
         while b and b[-1].is_punct:
             b.pop()
         if any(x.dep_ == "appos" and x.pos_ == "PROPN" and x.head.i == t.i for x in b):
@@ -720,15 +742,16 @@ def _late_appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]
 
 def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> list[Fact]:
     """Every fact of one parsed sentence; updates ``ctx`` with the people and things it names."""
-    from .mentions import note, passive_it
+    from .mentions import introduced_by, means_introduced, note
     note(sent, ctx)
     outer = ctx  # what the next sentence reads
-    if ctx.introduced and passive_it(sent):
-        ctx = replace(ctx, thing=ctx.introduced)
+    if means_introduced(sent, ctx.introduced):
+        ctx = replace(ctx, thing=ctx.introduced[0])
     sentence = _clean(sent.text)
     facts: list[Fact] = []
     seen: set[tuple[str, str]] = set()
     previous: str | None = None
+    previous_new: str | None = None  # a thing a person's clause brought in with "a"
     for verb in _verbs(sent):
         subj = _own_subject(verb)
         # "she is 229 metres long and drew 12.4 metres": the second verb's subject is the first one's pronoun
@@ -737,7 +760,10 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
         pronoun = ref.lower_ if ref is not None else ""
         if ref is not None and any(c.dep_ == "poss" and c.lower_ in ("its", "their") for c in ref.children):
             pronoun = "it"  # "A third book was left unfinished; its surviving chapters ...": the book's
-        if previous and (pronoun in ("it", "they") or pronoun in ("he", "she") and not ctx.topic_is_person):
+        if pronoun == "it" and previous_new:
+            # "she built a model bridge; it won a prize": "it" is the new thing, never the person
+            clause = _clause(verb, replace(ctx, thing=previous_new))
+        elif previous and (pronoun in ("it", "they") or pronoun in ("he", "she") and not ctx.topic_is_person):
             # "The carrier Merrow Dawn arrived in 2021; she is 229 metres long": the clause before names her
             ctx_here = replace(ctx, person=previous, thing=previous)
             clause = _clause(verb, ctx_here)
@@ -750,6 +776,8 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
             # "The largest ship ever moored at X, the tanker Y, arrived": "moored" read as a verb defines the ship
             previous = _text(_np_core(late))
             continue
+        new = introduced_by(verb) if subj is not None else None
+        previous_new = new[0] if new and new[1] else previous_new
         if subj is not None and subj.pos_ != "PRON":
             name = _named_appos(subj)  # "she" after "The largest vessel, the carrier Merrow Dawn," is the ship
             previous = _text(_np_core(name)) if name is not None else clause.subject_text

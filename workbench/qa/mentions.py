@@ -93,26 +93,49 @@ def resolve(tokens: list[Any], head: Any, ctx: F.Context) -> str | None:
     return None
 
 
-def introduced(sent: Any) -> str | None:
-    """A built thing a body's sentence brings in with "a": "The board approved plans for a £22.4 million
-    cruise terminal at Skerrow Point" -> "the £22.4 million cruise terminal at Skerrow Point"."""
+def introduced(sent: Any) -> tuple[str, bool] | None:
+    """A built thing a person's or a body's sentence brings in with "a": "The board approved plans for a
+    £22.4 million cruise terminal at Skerrow Point" -> "the cruise terminal at Skerrow Point". With it, whether
+    the subject was a person: "it" in the next sentence is then never that subject ("She built a model
+    bridge. It won a prize"); after a body it is the new thing only where "it" is built or designed."""
     root = next((t for t in sent if t.dep_ == "ROOT"), None)
-    subj = F._own_subject(root) if root is not None else None
-    if subj is None or not (subj.ent_type_ == "ORG" or noun_class(subj.lemma_) == "noun.group"):
+    return introduced_by(root) if root is not None else None
+
+
+def introduced_by(verb: Any) -> tuple[str, bool] | None:
+    """``introduced`` for one clause's verb."""
+    subj = F._own_subject(verb)
+    if subj is None:
+        return None
+    person = subj.ent_type_ == "PERSON" or subj.lower_ in ("he", "she") or F.is_person_noun(subj.lemma_)
+    if not (person or subj.ent_type_ == "ORG" or noun_class(subj.lemma_) == "noun.group"):
         return None
     found = None
-    for tok in root.subtree:
+    for tok in _own_words(verb):
         if tok.dep_ in ("dobj", "pobj") and tok.pos_ == "NOUN" and noun_class(tok.lemma_) in _BUILT \
                 and any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in tok.children):
             # the price is a fact of its own: "the cruise terminal at Skerrow Point", not "the £22.4 million ..."
             found = "the " + F._text([t for t in _without_det(tok) if t.ent_type_ not in ("MONEY", "QUANTITY")])
-    return found
+    return (found, person) if found else None
 
 
-def passive_it(sent: Any) -> bool:
-    """"Designed by X, it is expected to open": "it" here is something built, not the body that ordered it."""
+def _own_words(verb: Any) -> list[Any]:
+    """The clause's words without the clauses joined to it ("...; it won a prize" is not part of "built")."""
+    joined = [c for c in verb.children if c.dep_ in ("conj", "parataxis", "ccomp") and c.pos_ in ("VERB", "AUX")]
+    return F._subtree(verb, joined)
+
+
+def means_introduced(sent: Any, introduced: tuple[str, bool] | None) -> bool:
+    """Whether this sentence's "it" is the thing the sentence before brought in (see ``introduced``)."""
+    if introduced is None:
+        return False
     subj = next((t for t in sent if t.dep_ in ("nsubj", "nsubjpass") and t.head.dep_ == "ROOT"), None)
     if subj is None or subj.lower_ != "it":
         return False
+    return introduced[1] or _passive(sent)
+
+
+def _passive(sent: Any) -> bool:
+    """"Designed by X, it is expected to open": "it" here is something built, not the body that ordered it."""
     return any(t.tag_ == "VBN" and (t.dep_ in ("ROOT", "advcl") or t.head.dep_ == "ROOT" and t.dep_ == "xcomp")
                or t.dep_ == "auxpass" for t in sent)

@@ -103,6 +103,9 @@ def type_noun(span: str) -> str:
     return ""
 
 
+_BROKEN_HOLE = re.compile(r"\b(?:the|a|an|its|their|his|her|\d[\d,.]*) (?:which|what|how many|how much)\b",
+                          re.IGNORECASE)
+_AGE = re.compile(r"^(?:the )?age of \w+$", re.IGNORECASE)
 _MONTH = re.compile(r"(?:January|February|March|April|May|June|July|August|September|October|November|December)")
 
 
@@ -111,6 +114,8 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
     kind, prep, span = fact.kind, fact.frame.get("prep", ""), fact.span
     if prep in ("because", "due"):  # "because of the salt air"
         return "Why", "why", "For what reason"
+    if _AGE.match(span):  # "at the age of twelve"
+        return "At what age", "what age", "At which age"
     if kind == "date" and prep in ("from", "to", "until") and any(
             _RANGE_END.match(p.get("text", "")) for p in fact.frame.get("parts", [])):
         # "closed from 1940 to 1946": each end asked as an end, not both as "When was it closed?"
@@ -303,6 +308,16 @@ def measure_questions(fact: Fact) -> list[str]:
     return found
 
 
+def how_old(fact: Fact) -> str | None:
+    """"At the age of twelve she built a model bridge": "How old was X when X built a model bridge?"."""
+    f = fact.frame
+    if not f.get("subject") or f.get("auxes") and f.get("passive"):
+        return None
+    post, pre = _parts(fact)
+    be = "is" if f.get("tag") in ("VBZ", "VBP") else "was"
+    return _q(f"How old {be} {f['subject']} when {f['subject']} {_finite(fact)} {post} {pre}")
+
+
 def appos_questions(fact: Fact) -> list[str]:
     be, about, kind = fact.frame["copula"], fact.frame["about"], fact.frame.get("name_kind", "name")
     if fact.role == "appos-name":  # asked: the name, given its description
@@ -398,6 +413,8 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
                  (fronted(fact, wh_alt or wh, synonym) if synonym else None, synonym), (doer_question(fact), None),
                  (in_place(fact, wh_in), None), (fronted(fact, wh_alt) if wh_alt else None, None),
                  (other_voice(fact, wh), None), (fronted(fact, wh, synonym) if synonym else None, synonym)]
+        if _AGE.match(fact.span):
+            found.insert(1, (how_old(fact), None))
         if fact.frame.get("alt_subject") and fact.role != "subject":
             named = Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": fact.frame["alt_subject"]}})
             found.insert(1, (fronted(named, wh_alt or wh), None))
@@ -468,4 +485,6 @@ def check_question(question: str, answer_span: str) -> str | None:
         return "gives the answer away"
     if re.search(r"\b(?:it|they|he|she|him|them)\b", q, re.IGNORECASE):
         return "unresolved reference"
+    if _BROKEN_HOLE.search(q):  # "at the which year Ambry County Show?", "at the 1915 which place?"
+        return "not a question"
     return None
