@@ -436,9 +436,9 @@ def test_a_shared_pronoun_subject_and_misplaced_names_give_no_wrong_fact(water):
     assert "The Fenmarsh Water Board has owned the Kittiwake since 2001." in answers, answers
 
 
-LIFE2 = ("# Margaret Hollis\n\nMargaret Hollis (1911-1980) was a naval architect. At the age of nine she built a model "
-         "lifeboat out of tin cans; it won the first prize at the 1920 Harlow Fair. During the war she worked for "
-         "the Admiralty, where she designed the Tenby raft, a rescue raft that carried 12 sailors.\n")
+LIFE2 = ("# Margaret Hollis\n\nMargaret Hollis (1911-1980) was a naval architect. At the age of nine she built a "
+         "model lifeboat out of tin cans; it won the first prize at the 1920 Harlow Fair. During the war she "
+         "worked for the Admiralty, where she designed the Tenby raft, a rescue raft that carried 12 sailors.\n")
 
 
 def test_an_age_is_asked_as_an_age_and_it_after_a_persons_new_thing_is_that_thing():
