@@ -4,6 +4,7 @@ refusing to serve anything outside Gradio's own folders."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -125,6 +126,7 @@ def test_the_sample_corpus_and_a_dataset_are_ready_in_a_new_workspace(tmp_path):
     assert len(docs) >= 3 and docs[0].endswith(".md")
     pairs = (ws.datasets / "sample-qa" / "train.jsonl").read_text().splitlines()
     assert len(pairs) >= 10
+    assert json.loads((ws.datasets / "sample-qa" / "report.json").read_text())["generator"] == "facts"
     prepare_workspace(ws)  # a second start changes nothing
     assert [p.name for p in ws.list_datasets()] == ["sample-qa"]
 

@@ -99,8 +99,7 @@ def upload_and_build_qa(page, tmp_path: Path) -> None:
     shot(page, "data")
     open_tab(page, "QA")
     page.locator("#qa-name input, #qa-name textarea").first.fill("browser-qa")
-    page.locator("#qa-fallback_only input[type=checkbox]").check()
-    page.locator("#qa-start").click()
+    page.locator("#qa-start").click()  # the default generator: the fact reader, no model
     page.locator("#qa-message").get_by_text("pairs kept").wait_for()
     choose(page, "qa-source", "sample-corpus/harbour_crane.md")  # pairs about the uploaded document only
     page.locator("#qa-pairs .virtual-row", has_text="Vell Iron Works").first.wait_for()
