@@ -19,14 +19,15 @@ from typing import Any
 
 from filelock import FileLock
 
+from .errors import UserError
 from .distributed import worker_command
-from .rundir import FINAL_STATES, RunDir, pid_alive
+from .rundir import FINAL_STATES, RunDir, pid_alive, train_settings
 from .workspace import Workspace, check_name
 
 ACTIVE = ("queued", "running")
 
 
-class JobError(RuntimeError):
+class JobError(UserError, RuntimeError):
     """A job cannot be started, stopped, resumed or deleted in its present state."""
 
 
@@ -47,8 +48,9 @@ def gpu_ids() -> tuple[str, ...]:
 
 
 def devices_needed(run: RunDir) -> int:
-    config = run.read_config()
-    return int((config.get("train") or {}).get("devices") or 1) if config.get("kind", "train") == "train" else 1
+    if run.read_config().get("kind", "train") != "train":
+        return 1
+    return int(run.train_config().get("devices") or 1)
 
 
 @dataclass
@@ -238,16 +240,23 @@ def delete(run: RunDir) -> None:
     shutil.rmtree(run.path)
 
 
+def find_jobs(runs: Path, kind: str, active: bool = False) -> list[RunDir]:
+    """The runs of one kind (train, qa, eval, study, teach, ...) in a runs folder, newest first (an id begins
+    with its creation time); with ``active``, only the queued or running ones. Folders without config.json
+    are launches cut short and are skipped."""
+    folders = sorted((p for p in Path(runs).iterdir() if (p / "config.json").exists()), reverse=True) \
+        if Path(runs).is_dir() else []
+    found = [run for run in map(RunDir, folders) if run.read_config().get("kind", "train") == kind]
+    return [run for run in found if run.effective_state() in ACTIVE] if active else found
+
+
 def active_evaluations_of(run: RunDir) -> list[str]:
     """Ids of the queued or running evaluations (runs beside it) that write into this run's eval/ folder."""
     target = run.path.resolve()
     found = []
-    for other in sorted(p for p in run.path.parent.iterdir() if p.is_dir() and p != run.path):
-        candidate = RunDir(other)
-        config = candidate.read_config()
-        job = config.get("eval") if config.get("kind") == "eval" else None
-        if isinstance(job, dict) and job.get("run") and Path(job["run"]).resolve() == target \
-                and candidate.effective_state() in ACTIVE:
+    for candidate in reversed(find_jobs(run.path.parent, "eval", active=True)):
+        job = candidate.read_config().get("eval")
+        if isinstance(job, dict) and job.get("run") and Path(job["run"]).resolve() == target:
             found.append(candidate.id)
     return found
 
@@ -268,7 +277,7 @@ def describe(run: RunDir) -> dict[str, Any]:
     """One row for run lists: identity, state, progress and key numbers."""
     config = run.read_config()
     status = run.read_status()
-    train = config.get("train", config)
+    train = train_settings(config)
     scores = (status.get("result") or {}) if isinstance(status.get("result"), dict) else {}
     return {
         "id": run.id, "kind": config.get("kind", "train"), "state": run.effective_state(),

@@ -26,6 +26,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from .errors import UserError
 from .workspace import cache_dir
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ TINY_CONFIG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, n
                    num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True)
 
 
-class ModelError(ValueError):
+class ModelError(UserError, ValueError):
     """The model cannot be found or loaded; the message says what to do."""
 
 

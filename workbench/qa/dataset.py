@@ -28,6 +28,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from .. import jsonl
+from ..errors import UserError
 from ..metrics import contains_fact
 from ..rundir import atomic_write_json, atomic_write_text, read_json
 from . import filters
@@ -38,29 +40,15 @@ _Q_KEYS = ("question", "instruction", "prompt", "query", "q", "input")
 _A_KEYS = ("answer", "output", "response", "completion", "a", "target")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset file or folder is missing, unreadable or lacks questions/answers; the message says which."""
 
 
 # JSONL ---------------------------------------------------------------------------------------------
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path.name} line {n} is not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DatasetError(f"{path.name} line {n} is not a JSON object")
-            records.append(record)
-    return records
+    """The records of a dataset file ([] when it does not exist); a bad line is a DatasetError."""
+    return jsonl.read_jsonl(path, DatasetError)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
