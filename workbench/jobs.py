@@ -1,13 +1,13 @@
 """Start, stop, resume, list and delete background jobs. Each job is a worker process over a run folder.
 
-Standard library plus filelock and psutil, no torch: the UI and CLI import this to launch and watch runs.
-The queue lives in the run folders (status `queued` + a live worker pid), so it survives a restart of
-the process that launched it. This module never trains and never writes status.json after launch.
+Standard library plus filelock (the accelerator and launch locks, on every operating system) and psutil, no
+torch: the UI and CLI import this to launch and watch runs. The queue lives in the run folders (status `queued`
++ a live worker pid), so it survives a restart of the process that launched it. This module never trains and
+never writes status.json after launch.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import os
 import shutil
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .errors import UserError
 from .distributed import worker_command
@@ -88,24 +88,28 @@ class AcceleratorLock:
         """All of ``wanted`` or none of it."""
         for path, gpu in wanted:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(path, "a+")  # noqa: SIM115 - held open while the job runs: the open file is the lock
+            lock = _device_lock(path)
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
+                lock.acquire(blocking=False)
+            except Timeout:
                 self.release()
                 return False
-            self._held.append(fh)
+            self._held.append(lock)  # held while the job runs; the operating system frees it if the job dies
             if gpu is not None:
                 self.devices.append(gpu)
         return True
 
     def release(self) -> None:
-        for fh in self._held:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            fh.close()
+        for lock in self._held:
+            lock.release()
         self._held.clear()
         self.devices.clear()
+
+
+def _device_lock(path: Path) -> FileLock:
+    """A lock of its own for each caller (not shared between threads or with other FileLock objects of the path),
+    so that two jobs, or a probe, in one process exclude each other as two processes do."""
+    return FileLock(str(path), thread_local=False, preserve_lock_file=True)
 
 
 def accelerator_busy(runs_folder: Path) -> bool:
@@ -114,12 +118,12 @@ def accelerator_busy(runs_folder: Path) -> bool:
     lock = AcceleratorLock(Path(os.environ.get("WORKBENCH_LOCK") or runs_folder / ".accelerator.lock"))
     paths = [lock.path] + [lock._gpu_path(i) for i in gpu_ids()]
     for path in (p for p in paths if p.exists()):
-        with open(path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        probe = _device_lock(path)
+        try:
+            probe.acquire(blocking=False)
+        except Timeout:
+            return True
+        probe.release()
     return False
 
 

@@ -10,7 +10,6 @@ add adapters (see methods/) or generate text (see chat.py).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import importlib.util
 import json
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
@@ -125,12 +125,8 @@ def set_threads(threads: int = 0) -> int:
 def _locked(name: str) -> Iterator[None]:
     """Serialise one-off conversions between processes (two workers may start at once)."""
     lock = cache_dir() / f".{name}.lock"
-    with open(lock, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(str(lock), thread_local=False, preserve_lock_file=True):
+        yield
 
 
 def _package_dir(package: str, pip_name: str) -> Path:

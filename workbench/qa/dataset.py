@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import hashlib
 import json
 import random
@@ -27,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
+
+from filelock import FileLock
 
 from .. import jsonl
 from ..errors import UserError
@@ -296,12 +297,9 @@ def import_dataset(paths: list[str | Path], folder: str | Path, *, test_fraction
 def _locked(folder: Path) -> Iterator[None]:
     if not is_dataset_folder(folder):
         raise DatasetError(f"{folder} is not a dataset folder (no train.jsonl)")
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    # one edit at a time, across processes and threads (each edit takes a lock object of its own)
+    with FileLock(str(folder / ".lock"), thread_local=False, preserve_lock_file=True):
+        yield
 
 
 def _find(folder: Path, pair_id: str) -> tuple[str, list[dict], int]:
