@@ -19,7 +19,7 @@ from transformers import BitsAndBytesConfig, PreTrainedModel
 from ..config import check_ranges, param
 from .base import Method, MethodError
 from .common import load_peft
-from .lora import apply_lora, check_init, lora_config, save
+from .lora import apply_lora, check_init, lora_config, save, shared
 
 # PiSSA/OLoRA rewrite the base weights, which cannot be done exactly on 4-bit weights; MiCA needs float weights.
 QLORA_INITS = ("default", "gaussian", "orthogonal")
@@ -30,13 +30,12 @@ COMPUTE_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.f
 
 @dataclass
 class QLoraParams:
-    rank: int = param(16, "rank r of the update matrices", lo=1, hi=1024)
-    alpha: float = param(32.0, "scaling numerator: the update is multiplied by alpha/r (alpha/sqrt(r) with rsLoRA)",
-                         lo=0.01, hi=4096)
-    dropout: float = param(0.05, "dropout on the LoRA input", lo=0.0, hi=0.9, step=0.01)
-    targets: str = param("all-linear", "layers to adapt: 'attention' (q,v), 'all-linear' or names like q_proj,v_proj")
-    rslora: bool = param(False, "rank-stabilised scaling alpha/sqrt(r)")
-    dora: bool = param(False, "weight-decomposed LoRA (DoRA): learns magnitude and direction")
+    rank: int = shared("rank")
+    alpha: float = shared("alpha")
+    dropout: float = shared("dropout")
+    targets: str = shared("targets")
+    rslora: bool = shared("rslora")
+    dora: bool = shared("dora")
     init: str = param("default", "initialisation of A and B (orthogonal needs an even rank)", choices=QLORA_INITS)
     quant_type: str = param("nf4", "4-bit data type: nf4 (normal float, QLoRA's choice) or fp4",
                             choices=("nf4", "fp4"))
