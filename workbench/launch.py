@@ -86,6 +86,18 @@ def start_qa(workspace: Workspace, paths: Sequence[str | Path], name: str, cfg: 
 
 # eval -------------------------------------------------------------------------------------------
 
+def trained_run(workspace: Workspace, name: str, refuse: type[Exception]) -> RunDir:
+    """A training run with a saved model, by id or folder; anything else is refused with ``refuse``."""
+    run = RunDir(workspace.run_path(name))
+    kind = run.read_config().get("kind", "train")
+    if kind != "train":
+        raise refuse(f"run {run.id} is a {kind} run; name a training run")
+    if run.saved_model() is None:
+        raise refuse(f"run {run.id} has no saved model yet (state: {run.effective_state()}); wait until it "
+                     "finishes or stop it (a stopped run saves its adapter)")
+    return run
+
+
 def eval_job(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
              gen: GenParams | None = None, settings: EvalConfig | None = None, judge: Any = None,
              limit: int = 0, probe: bool = True) -> Any:
@@ -93,13 +105,7 @@ def eval_job(workspace: Workspace, train_run: str | Path, data: str | Path | Non
     from .evaluate import EvalError, EvalJob, explicit_pairs
     from .judge import JudgeSpec
 
-    train = RunDir(workspace.run_path(str(train_run)))
-    kind = train.read_config().get("kind", "train")
-    if kind != "train":
-        raise EvalError(f"run {train.id} is a {kind} run; evaluate a training run")
-    if train.saved_model() is None:
-        raise EvalError(f"run {train.id} has no saved model yet (state: {train.effective_state()}); "
-                        "wait until it finishes or stop it (a stopped run saves its adapter)")
+    train = trained_run(workspace, str(train_run), EvalError)
     settings = settings or EvalConfig()
     if judge is None and (settings.judge_url or settings.judge_model):
         judge = JudgeSpec(model=settings.judge_model, url=settings.judge_url)

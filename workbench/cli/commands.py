@@ -126,11 +126,16 @@ def follow(run: RunDir) -> int:
                 break
             time.sleep(1.0)
     except KeyboardInterrupt:
-        print("\nstopping (saving the adapter)...")
-        run.request_stop()
-        state = jobs.wait(run)
+        state = stop_and_wait(run, "stopping (saving the adapter)...")
     print()
     return report_end(run, state)
+
+
+def stop_and_wait(run: RunDir, message: str) -> str:
+    """Ctrl-C while following a run: ask it to stop and wait until it has (it saves what it has)."""
+    print(f"\n{message}")
+    run.request_stop()
+    return jobs.wait(run)
 
 
 def _progress_text(status: dict[str, Any], loss: float | None) -> str:

@@ -189,10 +189,23 @@ def facts_cmd(args: argparse.Namespace) -> int:
 
 # parsers ------------------------------------------------------------------------------------------
 
+def documents_parser(sub: Any, name: str, text: str, out: str) -> argparse.ArgumentParser:
+    """A command that reads documents (files or folders) into the dataset --out names."""
+    parser = sub.add_parser(name, help=text)
+    parser.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
+    parser.add_argument("--out", required=True, help=out)
+    return parser
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """--overwrite and --detach, for the commands that build a dataset as a job."""
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    parser.add_argument("--detach", action="store_true", help="start the job and print its run id")
+
+
 def ingest_parser(sub: Any) -> None:
-    i = sub.add_parser("ingest", help="read, clean and split documents into passages (no QA pairs)")
-    i.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    i.add_argument("--out", required=True, help="dataset name (datasets/NAME) or folder")
+    i = documents_parser(sub, "ingest", "read, clean and split documents into passages (no QA pairs)",
+                         "dataset name (datasets/NAME) or folder")
     i.add_argument("--generator", help=argparse.SUPPRESS)
     i.add_argument("--endpoint-model", help=argparse.SUPPRESS)
     i.add_argument("--fallback-only", action="store_true", help=argparse.SUPPRESS)
@@ -201,16 +214,14 @@ def ingest_parser(sub: Any) -> None:
 
 
 def qa_parser(sub: Any) -> None:
-    q = sub.add_parser("qa", help="turn documents into a question-answer dataset: every fact of every sentence "
-                                  "asked in several wordings (default), or model-written pairs")
-    q.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    q.add_argument("--out", required=True, help="dataset name (datasets/NAME) or a folder")
+    q = documents_parser(sub, "qa", "turn documents into a question-answer dataset: every fact of every sentence "
+                         "asked in several wordings (default), or model-written pairs",
+                         "dataset name (datasets/NAME) or a folder")
     q.add_argument("--generator", help="model-written pairs (strategy llm) from a model alias/folder or an "
                                        "OpenAI-compatible URL (http://host:port/v1)")
     q.add_argument("--endpoint-model", help="model name sent to the endpoint")
     q.add_argument("--fallback-only", action="store_true", help="rule-based questions only: seconds, no model")
-    q.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
-    q.add_argument("--detach", action="store_true", help="start the job and print its run id")
+    add_job_options(q)
     add_dataclass_options(q, QAGenConfig, skip=SKIP)
     q.set_defaults(func=qa_cmd)
 
@@ -224,14 +235,11 @@ def facts_parser(sub: Any) -> None:
 
 
 def teach_parser(sub: Any) -> None:
-    t = sub.add_parser("teach", help="documents to a tested model in one job: the QA set, training with the "
-                                     "knowledge defaults, and evaluation")
-    t.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    t.add_argument("--out", required=True, help="dataset name (datasets/NAME)")
+    t = documents_parser(sub, "teach", "documents to a tested model in one job: the QA set, training with the "
+                         "knowledge defaults, and evaluation", "dataset name (datasets/NAME)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a training setting or method parameter, e.g. --set model=tiny --set epochs=2")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
-    t.add_argument("--detach", action="store_true", help="start the job and print its run id")
+    add_job_options(t)
     t.set_defaults(func=teach_cmd)
 
 

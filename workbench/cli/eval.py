@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .. import eval_results, jobs, launch
+from .. import eval_results, launch
 from ..judge import JUDGE_CRITERIA, JudgeSpec
 from . import commands as cmds
 from ..config import GenParams, describe, from_dict
@@ -48,14 +48,7 @@ def gen_from_args(args: argparse.Namespace) -> GenParams:
 
 def train_run(ws: Workspace, name: str) -> RunDir:
     """A training run with a saved model, by id or folder."""
-    run = RunDir(ws.run_path(name))
-    kind = run.read_config().get("kind", "train")
-    if kind != "train":
-        raise CliInputError(f"run {run.id} is a {kind} run; name a training run")
-    if run.saved_model() is None:
-        raise CliInputError(f"run {run.id} has no saved model yet (state: {run.effective_state()}); wait until "
-                            "it finishes or stop it (a stopped run saves its adapter)")
-    return run
+    return launch.trained_run(ws, name, CliInputError)
 
 
 # eval -----------------------------------------------------------------------------------------------
@@ -91,9 +84,7 @@ def follow_eval(run: RunDir, poll: float = 0.5) -> int:
                 break
             time.sleep(poll)
     except KeyboardInterrupt:
-        print("\nstopping the evaluation...")
-        run.request_stop()
-        state = jobs.wait(run)
+        state = cmds.stop_and_wait(run, "stopping the evaluation...")
     print()
     return report_eval(run, state)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict
@@ -28,32 +27,17 @@ MUTATING_INITS = ("pissa", "olora")
 _INITIAL_STATE = "_workbench_initial_lora"
 
 
-# The settings LoRA and QLoRA share, each with its help text and range: (default, help, range and step).
-SHARED: dict[str, tuple[Any, str, dict[str, Any]]] = {
-    "rank": (16, "rank r of the update matrices", {"lo": 1, "hi": 1024}),
-    "alpha": (32.0, "scaling numerator: the update is multiplied by alpha/r (alpha/sqrt(r) with rsLoRA)",
-              {"lo": 0.01, "hi": 4096}),
-    "dropout": (0.05, "dropout on the LoRA input", {"lo": 0.0, "hi": 0.9, "step": 0.01}),
-    "targets": ("all-linear", "layers to adapt: 'attention' (q,v), 'all-linear' or names like q_proj,v_proj", {}),
-    "rslora": (False, "rank-stabilised scaling alpha/sqrt(r)", {}),
-    "dora": (False, "weight-decomposed LoRA (DoRA): learns magnitude and direction", {}),
-}
-
-
-def shared(name: str) -> Any:
-    """The dataclass field of a shared setting (a new one for each class that declares it)."""
-    default, text, extra = SHARED[name]
-    return param(default, text, **extra)
-
-
 @dataclass
 class LoraParams:
-    rank: int = shared("rank")
-    alpha: float = shared("alpha")
-    dropout: float = shared("dropout")
-    targets: str = shared("targets")
-    rslora: bool = shared("rslora")
-    dora: bool = shared("dora")
+    """LoRA's settings; QLoRA's extend them (the same six adapter settings, its own init choices)."""
+
+    rank: int = param(16, "rank r of the update matrices", lo=1, hi=1024)
+    alpha: float = param(32.0, "scaling numerator: the update is multiplied by alpha/r (alpha/sqrt(r) with rsLoRA)",
+                         lo=0.01, hi=4096)
+    dropout: float = param(0.05, "dropout on the LoRA input", lo=0.0, hi=0.9, step=0.01)
+    targets: str = param("all-linear", "layers to adapt: 'attention' (q,v), 'all-linear' or names like q_proj,v_proj")
+    rslora: bool = param(False, "rank-stabilised scaling alpha/sqrt(r)")
+    dora: bool = param(False, "weight-decomposed LoRA (DoRA): learns magnitude and direction")
     init: str = param("default", "initialisation of A and B: default (B=0), gaussian, pissa/olora (start from the "
                       "weights' SVD/QR), orthogonal (even rank), mica (B frozen on the weakest singular directions)",
                       choices=INITS)
