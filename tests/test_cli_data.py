@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import workbench.cli_data  # noqa: F401 - registers the commands
 from workbench.__main__ import main
 
 SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "sample_corpus"

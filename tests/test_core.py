@@ -122,7 +122,7 @@ def test_a_worker_gets_the_users_openmp_wait_policy_or_none(given, expected):
 
 
 def test_progress_in_a_log_file_is_one_line_per_change_without_carriage_returns(capsys):
-    from workbench.cli_commands import ProgressLine
+    from workbench.cli.commands import ProgressLine
 
     line = ProgressLine()
     for text, key in [("step 1", 1), ("step 1 (ETA 0:09)", 1), ("step 2", 2), ("step 2", 2), ("done", 3)]:

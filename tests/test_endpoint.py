@@ -61,7 +61,7 @@ def test_an_endpoints_reply_body_never_reaches_the_error(code, body):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         gen = generate.EndpointGenerator(f"http://127.0.0.1:{httpd.server_address[1]}/v1", "m", retries=0)
-        with pytest.raises(generate.EndpointError) as err:
+        with pytest.raises(endpoint.EndpointError) as err:
             gen.chat([[{"role": "user", "content": "hi"}]], max_new_tokens=8)
         assert SECRET not in str(err.value)
     finally:

@@ -18,7 +18,9 @@ from typing import ClassVar
 import pytest
 from helpers import tiny_train_config, write_qa_dataset
 
+from workbench import eval_results, judge, launch
 from workbench import evaluate as ev
+from workbench.endpoint import chat_url
 from workbench import jobs
 from workbench.config import EvalConfig, GenParams
 from workbench.rundir import RunDir
@@ -182,7 +184,7 @@ def _row(i: int, base: float | None, tuned: float | None) -> dict:
 def test_question_changes_puts_biggest_wins_and_losses_first():
     rows = [_row(0, 0.1, 0.2), _row(1, 0.5, 0.1), _row(2, 0.0, 0.9), _row(3, 0.3, 0.3), _row(4, 0.4, 0.3),
             _row(5, None, 0.5)]
-    view = ev.question_changes(rows, "rougeL")
+    view = eval_results.question_changes(rows, "rougeL")
     assert [r["index"] for r in view["improved"]] == [2, 0]
     assert [r["index"] for r in view["regressed"]] == [1, 4]
     assert [r["index"] for r in view["unchanged"]] == [3]
@@ -190,7 +192,7 @@ def test_question_changes_puts_biggest_wins_and_losses_first():
     assert view["improved"][0]["delta"] == pytest.approx(0.9)
     # lower perplexity is an improvement
     ppl = [{"index": 0, "scores": {"base": {"ppl": 9.0}, "tuned": {"ppl": 3.0}}}]
-    assert ev.question_changes(ppl, "ppl")["improved"][0]["delta"] == pytest.approx(6.0)
+    assert eval_results.question_changes(ppl, "ppl")["improved"][0]["delta"] == pytest.approx(6.0)
 
 
 def test_the_key_fact_judges_a_question_and_rouge_only_where_it_has_none():
@@ -198,10 +200,10 @@ def test_the_key_fact_judges_a_question_and_rouge_only_where_it_has_none():
     wrong_year = {"index": 0, "scores": {"base": {"rougeL": 0.2, "fact_acc": 0.0},
                                          "tuned": {"rougeL": 0.9, "fact_acc": 0.0}}}
     no_key = {"index": 1, "scores": {"base": {"rougeL": 0.1}, "tuned": {"rougeL": 0.6}}}
-    assert [r["index"] for r in ev.question_changes([wrong_year], "rougeL")["improved"]] == [0]
-    view = ev.question_changes([wrong_year, no_key], "fact_acc", fallback="rougeL")
+    assert [r["index"] for r in eval_results.question_changes([wrong_year], "rougeL")["improved"]] == [0]
+    view = eval_results.question_changes([wrong_year, no_key], "fact_acc", fallback="rougeL")
     assert [r["index"] for r in view["unchanged"]] == [0] and [r["index"] for r in view["improved"]] == [1]
-    assert ev.question_changes([no_key], "fact_acc")["unscored"][0]["index"] == 1
+    assert eval_results.question_changes([no_key], "fact_acc")["unscored"][0]["index"] == 1
 
 
 def test_compare_runs_gives_one_row_per_run_and_plot_data(trained, evaluated, tmp_path):
@@ -212,13 +214,13 @@ def test_compare_runs_gives_one_row_per_run_and_plot_data(trained, evaluated, tm
     fresh = RunDir(tmp_path / "fresh")
     fresh.path.mkdir()
     fresh.write_config({"kind": "train", "train": {"method": "prefix", "model": "tiny"}})
-    rows = ev.compare_runs([done, fresh])
+    rows = eval_results.compare_runs([done, fresh])
     assert rows[0]["run"] == "done" and rows[0]["method"] == "lora" and rows[0]["evaluated"]
     assert rows[0]["delta_rougeL"] == pytest.approx(scores["delta"]["rougeL"])
     assert rows[0]["tuned_perplexity"] == pytest.approx(scores["tuned"]["perplexity"])
     assert "forgetting_delta_fact_acc" in rows[0]
     assert rows[1] == {"run": "fresh", "method": "prefix", "model": "tiny", "evaluated": False}
-    bars = ev.comparison_scores([done, fresh])
+    bars = eval_results.comparison_scores([done, fresh])
     assert list(bars) == ["base: tiny", "done"] and bars["done"]["rougeL"] == scores["tuned"]["rougeL"]
     from workbench.plots import scores_bar_figure
 
@@ -235,14 +237,14 @@ def test_compare_runs_gives_one_row_per_run_and_plot_data(trained, evaluated, tm
     ('{"note": 1} then {"fluency": -5, "relevance": 50, "accuracy": 50}', (0, 50, 50)),
 ])
 def test_parse_judgement_reads_json_and_loose_text(reply, marks):
-    parsed = ev.parse_judgement(reply)
+    parsed = judge.parse_judgement(reply)
     assert (parsed["fluency"], parsed["relevance"], parsed["accuracy"]) == marks and parsed["parsed"]
 
 
 def test_parse_judgement_without_marks_is_not_parsed():
-    parsed = ev.parse_judgement("I cannot grade this.")
+    parsed = judge.parse_judgement("I cannot grade this.")
     assert parsed["parsed"] is False and parsed["accuracy"] is None
-    assert ev.parse_judgement('{"fluency": 70}')["relevance"] is None
+    assert judge.parse_judgement('{"fluency": 70}')["relevance"] is None
 
 
 class FakeJudge(http.server.BaseHTTPRequestHandler):
@@ -285,14 +287,14 @@ PAIRS = [{"question": "Which river runs past the mill?", "answer": "The Alder."}
 
 
 def test_judge_marks_answers_through_an_openai_compatible_endpoint(fake_judge, monkeypatch):
-    monkeypatch.setenv(ev.JUDGE_KEY_ENV, "secret-for-test")
-    spec = ev.JudgeSpec.parse(fake_judge + "/v1/", model="grader")
+    monkeypatch.setenv(judge.JUDGE_KEY_ENV, "secret-for-test")
+    spec = judge.JudgeSpec.parse(fake_judge + "/v1/", model="grader")
     answers = {"base": ["The Thames.", "Nobody knows."], "tuned": ["The Alder river.", "The Alder family."]}
-    summary, marks = ev.run_judge(spec, PAIRS, answers, ev.Progress())
+    summary, marks = judge.run_judge(spec, PAIRS, answers, ev.Progress())
     assert summary["base"]["accuracy"] == 10 and summary["tuned"]["accuracy"] == 100
     assert summary["delta"]["accuracy"] == 90 and summary["tuned"]["fluency"] == 80
     assert summary["tuned"]["unparsed"] == 0 and marks["tuned"][0]["reason"] == "ok"
-    assert summary["prompt"] == ev.JUDGE_PROMPT
+    assert summary["prompt"] == judge.JUDGE_PROMPT
     first = FakeJudge.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["body"]["model"] == "grader"
     assert first["body"]["temperature"] == 0 and first["auth"] == "Bearer secret-for-test"
@@ -303,20 +305,20 @@ def test_judge_marks_answers_through_an_openai_compatible_endpoint(fake_judge, m
 
 def test_judge_failures_are_reported_not_hidden(fake_judge):
     FakeJudge.status = 500
-    summary, marks = ev.run_judge(ev.JudgeSpec(url=fake_judge), PAIRS, {"base": ["a", "b"], "tuned": ["c", "d"]},
+    summary, marks = judge.run_judge(judge.JudgeSpec(url=fake_judge), PAIRS, {"base": ["a", "b"], "tuned": ["c", "d"]},
                                   ev.Progress())
     assert "HTTP 500" in summary["error"] and marks == {}
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    summary, _ = ev.run_judge(ev.JudgeSpec(url=f"http://127.0.0.1:{closed_port}"), PAIRS,
+    summary, _ = judge.run_judge(judge.JudgeSpec(url=f"http://127.0.0.1:{closed_port}"), PAIRS,
                               {"base": ["a", "b"], "tuned": ["c", "d"]}, ev.Progress())
     assert "cannot reach the judge" in summary["error"]
 
 
 def test_local_judge_model_is_asked_and_unreadable_replies_are_counted(tiny_path):
-    summary, marks = ev.run_judge(ev.JudgeSpec(model=tiny_path), PAIRS, {"base": ["a", "b"], "tuned": ["c", "d"]},
-                                  ev.Progress())
+    answers = {"base": ["a", "b"], "tuned": ["c", "d"]}
+    summary, marks = judge.run_judge(judge.JudgeSpec(model=tiny_path), PAIRS, answers, ev.Progress())
     assert summary["judge"] == f"local model {tiny_path}" and "error" not in summary
     # the random tiny model writes no marks: every reply is counted as unparsed, no mark is invented
     assert summary["tuned"]["unparsed"] == 2 and summary["tuned"]["accuracy"] is None
@@ -324,12 +326,12 @@ def test_local_judge_model_is_asked_and_unreadable_replies_are_counted(tiny_path
 
 
 def test_judge_spec_parsing():
-    assert ev.JudgeSpec.parse("smollm2") == ev.JudgeSpec(model="smollm2")
-    assert ev.JudgeSpec.parse("https://example.org/v1", "m").url == "https://example.org/v1"
-    assert ev.endpoint_url("http://h:8000/v1/") == "http://h:8000/v1/chat/completions"
-    assert ev.endpoint_url("http://h:8000") == "http://h:8000/v1/chat/completions"
+    assert judge.JudgeSpec.parse("smollm2") == judge.JudgeSpec(model="smollm2")
+    assert judge.JudgeSpec.parse("https://example.org/v1", "m").url == "https://example.org/v1"
+    assert chat_url("http://h:8000/v1/") == "http://h:8000/v1/chat/completions"
+    assert chat_url("http://h:8000") == "http://h:8000/v1/chat/completions"
     with pytest.raises(ev.EvalError, match="only http:// and https://"):
-        ev.JudgeSpec.parse("ftp://h/v1")
+        judge.JudgeSpec.parse("ftp://h/v1")
 
 
 def test_full_fine_tune_loads_its_base_separately(trained, tmp_path):
@@ -357,7 +359,7 @@ def copy_run(trained: RunDir, ws: Workspace, run_id: str) -> RunDir:
 
 def test_eval_job_runs_in_the_worker_and_writes_both_folders(trained, workspace):
     train_run = copy_run(trained, workspace, "trained-copy")
-    run = ev.start_eval(workspace, train_run.id, None, gen=GenParams(max_new_tokens=4), settings=METRICS, limit=3,
+    run = launch.start_eval(workspace, train_run.id, None, gen=GenParams(max_new_tokens=4), settings=METRICS, limit=3,
                         probe=False)
     assert jobs.wait(run, timeout=240) == "finished", run.log_tail(40)
     config = run.read_config()
@@ -375,18 +377,18 @@ def test_start_eval_refuses_bad_requests_before_launching(trained, workspace, tm
     train_run = copy_run(trained, workspace, "trained-copy")
     untrained = jobs.create_run(workspace, "train", {"train": {"model": "tiny"}}, run_id="untrained")
     with pytest.raises(ev.EvalError, match="has no saved model yet"):
-        ev.eval_job(workspace, untrained.id)
+        launch.eval_job(workspace, untrained.id)
     with pytest.raises(FileNotFoundError, match="no dataset 'nowhere'"):
-        ev.eval_job(workspace, train_run.id, "nowhere")
+        launch.eval_job(workspace, train_run.id, "nowhere")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     with pytest.raises(ev.EvalError, match="holds no question/answer pairs"):
-        ev.eval_job(workspace, train_run.id, str(empty))
+        launch.eval_job(workspace, train_run.id, str(empty))
     no_test = write_qa_dataset(tmp_path / "no-test", n_test=0)
     with pytest.raises(ev.EvalError, match="has no test split"):
-        ev.eval_job(workspace, train_run.id, str(no_test))
+        launch.eval_job(workspace, train_run.id, str(no_test))
     with pytest.raises(ev.EvalError, match="unknown bleu5"):
-        ev.check_eval_settings("bleu4,bleu5")
+        launch.eval_settings("bleu4,bleu5")
     assert not [p for p in workspace.list_runs() if RunDir(p).read_config()["kind"] == "eval"]
 
 
@@ -395,7 +397,7 @@ def test_start_eval_refuses_bad_requests_before_launching(trained, workspace, tm
 def cli(*args: str, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     """python -m workbench with the eval/chat/gate commands registered."""
     env = {**os.environ, "WORKBENCH_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    code = "import sys, workbench.cli_eval; from workbench.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from workbench.__main__ import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=home.parent, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False)
 

@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from workbench.qa import generate
-from workbench.qa.generate import EndpointError, PromptTemplates
+from workbench.endpoint import EndpointError, chat_url
+from workbench.qa.generate import PromptTemplates
 
 PASSAGES = [
     {"id": "p1", "text": "The Vell Line tram opened on 12 September 2009. It has 11 stops."},
@@ -54,9 +55,9 @@ def test_templates_are_editable():
 
 
 def test_chat_url():
-    assert generate.chat_url("http://h:1/v1") == "http://h:1/v1/chat/completions"
-    assert generate.chat_url("http://h:1/") == "http://h:1/v1/chat/completions"
-    assert generate.chat_url("http://h:1/v1/chat/completions") == "http://h:1/v1/chat/completions"
+    assert chat_url("http://h:1/v1") == "http://h:1/v1/chat/completions"
+    assert chat_url("http://h:1/") == "http://h:1/v1/chat/completions"
+    assert chat_url("http://h:1/v1/chat/completions") == "http://h:1/v1/chat/completions"
 
 
 # a local OpenAI-compatible server ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 
 from test_qa_generate import FakeServer
 from workbench.config import QAGenConfig
+from workbench import launch
 from workbench.qa import dataset, generate, pipeline
 from workbench.qa.pipeline import PipelineError
 
@@ -150,7 +151,7 @@ def test_run_job_in_a_run_folder_and_stop(tmp_path: Path):
 
 
 def test_start_job_runs_in_a_worker(workspace):
-    run = pipeline.start_job(workspace, [SAMPLE], "sample-rules", QAGenConfig(fallback_only=True))
+    run = launch.start_qa(workspace, [SAMPLE], "sample-rules", QAGenConfig(fallback_only=True))
     deadline = time.time() + 120
     while run.effective_state() not in ("finished", "failed", "crashed") and time.time() < deadline:
         time.sleep(0.3)
@@ -159,7 +160,7 @@ def test_start_job_runs_in_a_worker(workspace):
     assert status["result"]["kept"] > 0
     assert dataset.load_pairs(workspace.datasets / "sample-rules")
     with pytest.raises(PipelineError, match="already exists"):
-        pipeline.start_job(workspace, [SAMPLE], "sample-rules", QAGenConfig(fallback_only=True))
+        launch.start_qa(workspace, [SAMPLE], "sample-rules", QAGenConfig(fallback_only=True))
 
 
 def test_rule_pairs_carry_the_fact_they_ask_for_and_evaluation_checks_it(tmp_path: Path):
@@ -198,6 +199,6 @@ def test_an_api_key_never_lands_in_the_run_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(jobs, "_await_announcement", lambda run, proc: None)
     ws = Workspace(tmp_path / "ws")
     cfg = QAGenConfig(endpoint_url="http://127.0.0.1:9/v1", api_key="sk-secret-123")
-    run = pipeline.start_job(ws, [SAMPLE], "keyed", cfg)
+    run = launch.start_qa(ws, [SAMPLE], "keyed", cfg)
     assert "sk-secret-123" not in run.config_file.read_text()
     assert seen["env"]["WORKBENCH_QA_API_KEY"] == "sk-secret-123"

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from helpers import write_qa_dataset
-from workbench import study
+from workbench.studies import results, specs
 from workbench.rundir import RunDir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,17 +35,17 @@ def spec_file(tmp_path: Path, data: Path) -> Path:
 
 
 def test_mean_and_confidence_interval_known_answer():
-    stat = study.mean_ci([1.0, 2.0, 3.0])
+    stat = results.mean_ci([1.0, 2.0, 3.0])
     assert stat["mean"] == 2.0 and stat["n"] == 3
     assert math.isclose(stat["ci95"], 4.302652729749464 / math.sqrt(3), rel_tol=1e-9)
-    assert study.mean_ci([5.0]) == {"mean": 5.0, "ci95": None, "n": 1}
-    assert study.mean_ci([])["mean"] is None
+    assert results.mean_ci([5.0]) == {"mean": 5.0, "ci95": None, "n": 1}
+    assert results.mean_ci([])["mean"] is None
 
 
 def test_paired_differences_match_seeds():
     rows = [{"variant": v, "size": 1.0, "model": "m", "seed": s, "fact_acc": x}
             for v, s, x in [("lora", 1, 0.5), ("lora", 2, 0.6), ("joint", 1, 0.7), ("joint", 2, 0.7)]]
-    summary = study.summarise(rows, "lora", metrics=("fact_acc",))
+    summary = results.summarise(rows, "lora", metrics=("fact_acc",))
     (paired,) = summary["paired"]
     assert paired["variant"] == "joint" and math.isclose(paired["fact_acc"]["mean"], 0.15)
     joint = next(c for c in summary["cells"] if c["variant"] == "joint")
@@ -53,14 +53,14 @@ def test_paired_differences_match_seeds():
 
 
 def test_specs_are_checked_and_shipped_specs_parse():
-    with pytest.raises(study.StudyError, match="baseline 'nope' is not a variant"):
-        study.spec_from_dict({"name": "x", "baseline": "nope", "variants": [{"name": "lora"}]})
-    with pytest.raises(study.StudyError, match="sizes are shares"):
-        study.spec_from_dict({"name": "x", "sizes": [2], "variants": [{"name": "lora"}]})
+    with pytest.raises(specs.StudyError, match="baseline 'nope' is not a variant"):
+        specs.spec_from_dict({"name": "x", "baseline": "nope", "variants": [{"name": "lora"}]})
+    with pytest.raises(specs.StudyError, match="sizes are shares"):
+        specs.spec_from_dict({"name": "x", "sizes": [2], "variants": [{"name": "lora"}]})
     for name in ("paper-joint", "paper-cora", "sample-size", "architectures"):
         for quick in (False, True):
-            spec = study.read_spec(name, quick)
-            assert study.cells(spec), name
+            spec = specs.read_spec(name, quick)
+            assert specs.cells(spec), name
 
 
 def run_cli(args: list[str], home: Path, **kw) -> subprocess.Popen:

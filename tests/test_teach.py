@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from workbench import jobs, teach
+from workbench import jobs, launch
 from workbench.config import ConfigError
 from workbench.rundir import RunDir
 from workbench.workspace import Workspace
@@ -26,7 +26,7 @@ def start_on_the_depot(tmp_path) -> tuple[Workspace, RunDir]:
     ws = Workspace(tmp_path / "ws")
     doc = tmp_path / "depot.md"
     doc.write_text(DOC)
-    return ws, teach.start(ws, [doc], "depot", train=TINY)
+    return ws, launch.start_teach(ws, [doc], "depot", train=TINY)
 
 
 def test_a_teach_job_builds_trains_and_evaluates_in_order(tmp_path):
@@ -51,17 +51,16 @@ def test_bad_settings_are_refused_before_a_job_is_queued(tmp_path):
     doc = tmp_path / "depot.md"
     doc.write_text(DOC)
     with pytest.raises(ConfigError, match="learning_rate"):
-        teach.start(ws, [doc], "depot", train={**TINY, "learning_rate": -1})
+        launch.start_teach(ws, [doc], "depot", train={**TINY, "learning_rate": -1})
     with pytest.raises(ConfigError, match="no documents"):
-        teach.start(ws, [], "depot")
+        launch.start_teach(ws, [], "depot")
     with pytest.raises(ValueError, match="dataset name"):
-        teach.start(ws, [doc], "../out")
+        launch.start_teach(ws, [doc], "../out")
     assert not list(ws.runs.glob("*")) if ws.runs.exists() else True
 
 
 def test_the_teach_command_follows_its_stages(tmp_path, monkeypatch, capsys):
     pytest.importorskip("spacy")
-    import workbench.cli_data  # noqa: F401 - registers the commands
     from workbench.__main__ import main
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "ws"))

@@ -297,12 +297,12 @@ def test_tensorboard_event_files_hold_the_loss_and_unknown_trackers_are_refused(
 
 
 def test_config_yaml_re_creates_the_run_with_its_learning_rate_resolved(tmp_path):
-    from workbench.cli_commands import read_config_file
+    from workbench.launch import read_settings_file
     from workbench.config import TrainConfig, from_dict, to_dict
 
     run = make_run(tmp_path, max_steps=2, eval_steps=0, probe_size=0)
     train(run)
-    again = from_dict(TrainConfig, read_config_file(str(run.path / "config.yaml")))
+    again = from_dict(TrainConfig, read_settings_file(str(run.path / "config.yaml")))
     original = from_dict(TrainConfig, run.read_config()["train"])
     assert again.learning_rate == 1e-3 and original.learning_rate is None  # resolved from the method's default
     assert {**to_dict(again), "learning_rate": None} == to_dict(original)

@@ -238,12 +238,11 @@ def test_qa_and_evaluate_tabs_follow_their_running_jobs_after_a_reload(app, brow
     _sys.path.insert(0, str(Path(__file__).resolve().parent))
     from helpers import train_tiny, write_qa_dataset
 
-    from workbench import evaluate
+    from workbench import launch
     from workbench.config import GenParams, QAGenConfig
-    from workbench.qa import pipeline
 
     ws, url = app
-    qa_job = pipeline.start_job(ws, [ws.root / "corpora" / "sample-corpus"], "reload-qa",
+    qa_job = launch.start_qa(ws, [ws.root / "corpora" / "sample-corpus"], "reload-qa",
                                 QAGenConfig(strategy="llm", model="tiny", max_new_tokens=320, pairs_per_passage=3))
     page = new_page(browser, url)
     open_tab(page, "QA")
@@ -254,7 +253,7 @@ def test_qa_and_evaluate_tabs_follow_their_running_jobs_after_a_reload(app, brow
 
     data = write_qa_dataset(ws.datasets / "reload-districts")
     run = train_tiny(ws, data, "reload-eval-run", max_steps=8)
-    eval_job = evaluate.start_eval(ws, run.path, gen=GenParams(max_new_tokens=48))
+    eval_job = launch.start_eval(ws, run.path, gen=GenParams(max_new_tokens=48))
     again = new_page(browser, url)
     open_tab(again, "Evaluate")
     again.locator("#eval-message").get_by_text(eval_job.id, exact=False).wait_for()
@@ -271,7 +270,7 @@ def test_a_page_load_while_a_study_from_a_saved_spec_runs_shows_no_error(app, br
     import yaml
 
     from workbench import jobs
-    from workbench.ui import studies as ui_studies
+    from workbench.studies import specs
 
     ws, url = app
     spec = {"name": "browser-grid", "data": "sample", "models": ["tiny"], "sizes": [1.0], "seeds": [1],
@@ -279,8 +278,8 @@ def test_a_page_load_while_a_study_from_a_saved_spec_runs_shows_no_error(app, br
             "variants": [{"name": "lora", "method": "lora", "params": {"rank": 2, "targets": "attention"}}],
             "eval": {"limit": 3, "probe": False}}
     page = new_page(browser, url)  # the page is built before the spec exists
-    key = ui_studies.save_workspace_spec(ws, "browser-grid", yaml.safe_dump(spec))
-    job = jobs.create_run(ws, "study", {"study": {"spec": ui_studies.spec_source(ws, key), "quick": False},
+    key = specs.save_workspace_spec(ws, "browser-grid", yaml.safe_dump(spec))
+    job = jobs.create_run(ws, "study", {"study": {"spec": specs.spec_source(ws, key), "quick": False},
                                         "needs_accelerator": False}, label="study-browser-grid")
     job.write_status(state="running", pid=os.getpid(), step=0, total_steps=1)
     try:

@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from helpers import wait_until, write_qa_dataset
-from workbench import jobs, study
+from workbench import jobs
+from workbench.studies import grid, results, specs
 from workbench.rundir import RunDir
 from workbench.ui import studies as ui
 from workbench.workspace import Workspace
@@ -77,7 +78,7 @@ def test_results_table_from_a_summary_json(workspace):
     folder = workspace.studies / "demo"
     folder.mkdir(parents=True)
     (folder / "summary.json").write_text(json.dumps(SUMMARY))
-    summary = ui.study_summary(folder)
+    summary = results.study_summary(folder)
     assert summary["partial"] is False
     assert ui.cells_headers(summary) == ["variant", "size", "model", "seeds", "trainable params", "fact accuracy",
                                          "ROUGE-L", "train s", "tokens/s"]
@@ -103,19 +104,19 @@ def test_report_figures_are_images_in_report_order_without_links(workspace):
     Image.new("RGB", (4, 4), "blue").save(folder / "figures" / "fact_acc.png")
     (folder / "report.md").write_text("# Study\n\n![fact_acc](figures/fact_acc.png)\n\n![rougeL](figures/rougeL.png)"
                                       "\n\n![outside](../../secret.png)\n\n| a |\n")
-    images = ui.report_figures(folder)
+    images = results.report_figures(folder)
     assert [(caption, img.size) for img, caption in images] == [("fact_acc", (4, 4)), ("rougeL", (8, 6))]
-    text = ui.report_text(folder)
+    text = results.report_text(folder)
     assert "![" not in text and "# Study" in text and "| a |" in text
 
 
 def test_partial_results_are_summarised_from_results_csv(workspace):
     folder = workspace.studies / "tiny-grid"
     folder.mkdir(parents=True)
-    spec = study.spec_from_dict(tiny_spec(seeds=[1, 2, 3]))
+    spec = specs.spec_from_dict(tiny_spec(seeds=[1, 2, 3]))
     (folder / "spec.json").write_text(json.dumps({**spec.__dict__, "variants": [v.__dict__ for v in spec.variants]}))
-    study.write_csv(folder / "results.csv", rows_for({"lora": [0.4, 0.6], "base": [0.1, 0.1]}))
-    summary = ui.study_summary(folder)
+    grid.write_csv(folder / "results.csv", rows_for({"lora": [0.4, 0.6], "base": [0.1, 0.1]}))
+    summary = results.study_summary(folder)
     assert summary["partial"] and summary["baseline"] == "lora" and summary["tuned_rows"] == 2
     lora = next(c for c in summary["cells"] if c["variant"] == "lora")
     assert lora["fact_acc"]["mean"] == pytest.approx(0.5)
@@ -129,8 +130,8 @@ def test_partial_results_are_summarised_from_results_csv(workspace):
     (folder / "summary.json").write_text(json.dumps({**SUMMARY, "name": "tiny-grid"}))
     old = time.time() - 60
     os.utime(folder / "summary.json", (old, old))
-    assert ui.study_summary(folder)["partial"] is True
-    assert ui.study_names(workspace) == ["tiny-grid"]
+    assert results.study_summary(folder)["partial"] is True
+    assert results.study_names(workspace) == ["tiny-grid"]
 
 
 # progress --------------------------------------------------------------------------------------------
@@ -138,8 +139,8 @@ def test_partial_results_are_summarised_from_results_csv(workspace):
 def test_progress_is_read_from_the_study_job_and_found_again_after_a_reload(workspace):
     job = jobs.create_run(workspace, "study", {"study": {"spec": "paper-joint", "quick": True},
                                                "needs_accelerator": False}, label="study-paper-joint-quick")
-    assert ui.newest_job(workspace, "paper-joint", True) == job.id
-    assert ui.newest_job(workspace, "paper-joint", False) is None
+    assert specs.newest_job(workspace, "paper-joint", True) == job.id
+    assert specs.newest_job(workspace, "paper-joint", False) is None
     assert ui.study_progress(workspace, job.id) == (f"Job `{job.id}`: **queued**\n\nWaiting to start.", 0.0, True)
 
     job.write_status(state="running", pid=os.getpid(), started_at=time.time() - 65, step=1, total_steps=4,
@@ -168,12 +169,12 @@ def test_progress_is_read_from_the_study_job_and_found_again_after_a_reload(work
 
 def test_specs_are_listed_viewed_and_saved_with_clear_refusals(workspace):
     write_qa_dataset(workspace.datasets / "facts")
-    assert ("paper-joint", "paper-joint") in ui.spec_choices(workspace)
+    assert ("paper-joint", "paper-joint") in specs.spec_choices(workspace)
     text, overview = ui.spec_view(workspace, "paper-joint", True)
-    assert text == study.spec_text("paper-joint") and "**paper-joint-quick**" in overview
+    assert text == specs.spec_text("paper-joint") and "**paper-joint-quick**" in overview
 
-    key = ui.save_workspace_spec(workspace, "tiny-grid", yaml.safe_dump(tiny_spec()))
-    assert key == "workspace/tiny-grid" and ("tiny-grid (workspace)", key) in ui.spec_choices(workspace)
+    key = specs.save_workspace_spec(workspace, "tiny-grid", yaml.safe_dump(tiny_spec()))
+    assert key == "workspace/tiny-grid" and ("tiny-grid (workspace)", key) in specs.spec_choices(workspace)
     overview = ui.spec_view(workspace, key, False)[1]
     assert "**tiny-grid**: 2 cell(s) = 1 trained variant(s) × 1 size(s) × 1 model(s) × 2 seed(s)" in overview
 
@@ -185,8 +186,8 @@ def test_specs_are_listed_viewed_and_saved_with_clear_refusals(workspace):
                 ("../up", yaml.safe_dump(tiny_spec("../up")), "must be 1-100 letters")]
     for name, body, needle in refusals:
         with pytest.raises(ValueError, match=needle.replace("[", r"\[")):
-            ui.save_workspace_spec(workspace, name, body)
-    assert ui.workspace_spec_names(workspace) == ["tiny-grid"]
+            specs.save_workspace_spec(workspace, name, body)
+    assert specs.workspace_spec_names(workspace) == ["tiny-grid"]
 
 
 def test_launch_refuses_unknown_specs_bad_yaml_and_a_second_job(workspace):
@@ -195,14 +196,14 @@ def test_launch_refuses_unknown_specs_bad_yaml_and_a_second_job(workspace):
         ui.launch_study(workspace, "nope", True)
     with pytest.raises(ui.StudiesError, match="choose a study spec first"):
         ui.launch_study(workspace, None, True)
-    (ui.spec_folder(workspace) / "broken.yaml").write_text("name: broken\nvariants: [lora\n")
+    (specs.spec_folder(workspace) / "broken.yaml").write_text("name: broken\nvariants: [lora\n")
     with pytest.raises(ui.StudiesError, match=r"not valid YAML: .*\(line 3, column 1\)"):
         ui.launch_study(workspace, "workspace/broken", False)
     assert "**This spec cannot run:** the spec 'workspace/broken' is not valid YAML" in ui.spec_view(
         workspace, "workspace/broken", False)[1]
 
-    key = ui.save_workspace_spec(workspace, "tiny-grid", yaml.safe_dump(tiny_spec()))
-    busy = jobs.create_run(workspace, "study", {"study": {"spec": ui.spec_source(workspace, key), "quick": False},
+    key = specs.save_workspace_spec(workspace, "tiny-grid", yaml.safe_dump(tiny_spec()))
+    busy = jobs.create_run(workspace, "study", {"study": {"spec": specs.spec_source(workspace, key), "quick": False},
                                                 "needs_accelerator": False})
     busy.write_status(state="running", pid=os.getpid())
     before = len(workspace.list_runs())
@@ -244,7 +245,7 @@ def test_tiny_study_started_through_the_api_shows_real_rows(tmp_path):
 
     ws = Workspace(tmp_path / "ws")
     write_qa_dataset(ws.datasets / "facts")
-    key = ui.save_workspace_spec(ws, "tiny-grid", yaml.safe_dump(tiny_spec()))
+    key = specs.save_workspace_spec(ws, "tiny-grid", yaml.safe_dump(tiny_spec()))
     demo = build_app(ws, engine=ChatEngine(device="cpu"), prepare=False)
     demo.queue().launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
                         **launch_options())
@@ -256,7 +257,7 @@ def test_tiny_study_started_through_the_api_shows_real_rows(tmp_path):
             client.predict({"spec": "../../etc", "quick": False}, api_name="/start_study")
     finally:
         demo.close()
-    assert ui.newest_job(ws, key, False) == job_id
+    assert specs.newest_job(ws, key, False) == job_id
     wait_until(lambda: not ui.study_progress(ws, job_id)[2], timeout=300, poll=1.0)
     text, share, _ = ui.study_progress(ws, job_id)
     assert "**finished**" in text and "2/2 cells done" in text and share == 1.0, RunDir(ws.runs / job_id).log_tail()
@@ -306,7 +307,7 @@ def lora_run(workspace, tiny_path) -> str:
 def test_cora_subspace_built_from_a_run_and_a_model_is_plotted(workspace, lora_run):
     assert ui.cora_source_runs(workspace) == ["src-lora"]  # the prefix run changes no weight matrix
     rel = ui.build_subspace(workspace, "pair", ["src-lora"], "tiny\n# a comment\n", 4, "attention")
-    assert rel == "subspaces/pair" and ui.subspace_choices(workspace) == ["subspaces/pair"]
+    assert rel == "subspaces/pair" and results.subspace_choices(workspace) == ["subspaces/pair"]
     assert [(r["kind"], r["state"]) for r in jobs.list_runs(workspace) if r["kind"] == "cora"] == \
         [("cora", "finished")]  # built in a worker process, not in the UI's
     info, figure, kinds = ui.subspace_view(workspace, rel)

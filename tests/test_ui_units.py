@@ -84,7 +84,7 @@ def form_values(spec: ui_train.TrainSpec, method: str, train: dict, params: dict
 
 def test_command_line_starts_the_same_run_as_the_form(workspace, tmp_path):
     from workbench.__main__ import build_parser
-    from workbench.cli_commands import train_settings
+    from workbench.cli.commands import train_settings
 
     write_qa_dataset(workspace.datasets / "facts")
     spec = train_spec()
@@ -454,12 +454,12 @@ def test_a_reload_shows_the_collection_changed_last(workspace, tmp_path):
 
 
 def test_the_evaluate_tab_sends_a_judge_on_an_allowed_endpoint_and_shows_its_marks(workspace, monkeypatch):
-    from workbench import evaluate
+    from workbench import launch
 
     run = fake_run(workspace)
     started = []
-    monkeypatch.setattr(evaluate, "eval_job", lambda *a, **k: None)
-    monkeypatch.setattr(evaluate, "start_eval", lambda ws, path, data, **k: started.append(k["settings"]) or run)
+    monkeypatch.setattr(launch, "eval_job", lambda *a, **k: None)
+    monkeypatch.setattr(launch, "start_eval", lambda ws, path, data, **k: started.append(k["settings"]) or run)
     with pytest.raises(UIError, match="not allowed"):
         ui_eval.launch_evaluations(workspace, [run.id], None, ["fact_acc"], False, False, 0, {},
                                    judge_url="http://169.254.169.254/v1", judge_model="m")

@@ -37,9 +37,8 @@ def _number(value: Any) -> str:
 
 def model_card(run: RunDir, merged: bool = False) -> str:
     """The card's Markdown; ``merged`` for a folder whose weights already hold the adapter."""
-    config = run.read_config()
-    cfg = config.get("train", config)
-    summary = read_json(run.path / "summary.json") or {}
+    cfg = run.train_config()
+    summary = run.read_summary()
     source = read_json(run.path / "base_model.json") or {"spec": cfg.get("model")}
     pinned = read_json(run.pinned / PIN_RECORD) or {}
     base = source.get("hub_id") or source.get("spec")

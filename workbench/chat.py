@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+from .errors import UserError
 from . import models
 from .config import GenParams
 from .generation import generate_kwargs
@@ -36,7 +37,7 @@ SMALL_MODEL_PARAMS = 200_000_000  # two models this size or smaller may stay loa
 STREAM_TIMEOUT_S = 600.0
 
 
-class ChatError(ValueError):
+class ChatError(UserError, ValueError):
     """The chat cannot answer with these settings; the message says what to change."""
 
 
@@ -102,8 +103,8 @@ def fit_context(tok: PreTrainedTokenizerBase, messages: list[dict], limit: int) 
 
 def whole_model_run(run: str | Path) -> bool:
     """Does the run save a whole model (full or partial fine-tuning) rather than an adapter?"""
-    adapter = RunDir(Path(run)).adapter
-    return (adapter / "config.json").exists() and not (adapter / "adapter_config.json").exists()
+    saved = RunDir(Path(run)).saved_model()
+    return saved is not None and saved.whole
 
 
 class _StopOnEvent(StoppingCriteria):

@@ -15,10 +15,13 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from .errors import UserError
+from .rundir import train_settings
+
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is missing, of the wrong type or out of range."""
 
 
@@ -242,7 +245,7 @@ class TrainConfig:
 def train_config_of(raw: dict[str, Any]) -> TrainConfig:
     """The TrainConfig of a run folder's config.json. Runs written before ``template_system_prompt`` existed
     trained with the chat template's default system message, and keep answering with it."""
-    data = dict(raw.get("train", raw))
+    data = train_settings(raw)
     data.setdefault("template_system_prompt", True)
     return from_dict(TrainConfig, data)
 

@@ -23,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
+from .errors import UserError
 from . import models
 from .methods.base import MethodError
 from .methods.common import target_linear_names
@@ -33,7 +34,7 @@ BASES_FILE = "subspace.safetensors"
 META_FILE = "subspace.json"
 
 
-class CoraError(ValueError):
+class CoraError(UserError, ValueError):
     """The subspace cannot be extracted or used; the message says why and what to do."""
 
 
@@ -80,17 +81,17 @@ def _adapter_base(adapter: Path, base: str | None) -> str:
     return chosen
 
 
-def _run_source(spec: str, run: Path, base: str | None) -> Source:
-    config = json.loads((run / "config.json").read_text())
-    train = config.get("train", config)
-    model = base or train.get("model") or models.DEFAULT_MODEL
-    adapter = run / "adapter"
-    if (adapter / "config.json").exists():
-        return Source(spec, "full-run", str(adapter))
-    for folder in (adapter, adapter / "lora"):
-        if (folder / "adapter_config.json").exists():
-            return Source(spec, "lora-run", _adapter_base(folder, model), str(folder))
-    raise CoraError(f"run {run} has no finished model in adapter/ (train it to the end first)")
+def _run_source(spec: str, path: Path, base: str | None) -> Source:
+    run = RunDir(path)
+    model = base or run.train_config().get("model") or models.DEFAULT_MODEL
+    saved = run.saved_model()
+    if saved is None:
+        raise CoraError(f"run {path} has no finished model in adapter/ (train it to the end first)")
+    if saved.whole:
+        return Source(spec, "full-run", str(saved.path))
+    # a LoRA-type part where there is one; else the adapter itself, which _adapter_base refuses with its type
+    folder = saved.lora_folder() or saved.adapters[0]
+    return Source(spec, "lora-run", _adapter_base(folder, model), str(folder))
 
 
 def describe_source(spec: str, base: str | None = None) -> Source:

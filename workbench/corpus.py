@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import UserError
+
 MAX_FILE_BYTES = 50 * 1024 * 1024
 READ_BLOCK = 1024 * 1024
 TEXT_SUFFIXES = (".txt", ".text", ".md", ".markdown")
@@ -38,7 +40,7 @@ LEGACY_ENCODINGS = ("cp1252", "gb18030", "cp1251", "big5", "shift_jis", "euc_kr"
 ChunkUnit = Literal["chars", "sentences"]
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError, ValueError):
     """A corpus setting is unusable (for example overlap not smaller than passage size)."""
 
 

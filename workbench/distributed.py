@@ -14,6 +14,9 @@ import os
 import sys
 from typing import Any
 
+from .config import ConfigError
+from .rundir import train_settings
+
 RDZV_ENV = "WORKBENCH_RDZV_ENDPOINT"  # host:port of node 0 for a run on several machines
 
 
@@ -36,7 +39,7 @@ def under_torchrun() -> bool:
 
 def worker_command(config: dict[str, Any], run_path: str) -> list[str]:
     """The command that starts a run's worker: torchrun for a train run on several devices or nodes."""
-    train = config.get("train") or {}
+    train = train_settings(config)
     devices, nodes = int(train.get("devices") or 1), int(train.get("nodes") or 1)
     if config.get("kind", "train") != "train" or (devices <= 1 and nodes <= 1):
         return [sys.executable, "-m", "workbench.worker", run_path]
@@ -44,7 +47,7 @@ def worker_command(config: dict[str, Any], run_path: str) -> list[str]:
     if nodes > 1:  # every machine runs the same command; they meet at node 0's rendezvous endpoint
         endpoint = os.environ.get(RDZV_ENV)
         if not endpoint:
-            raise ValueError(f"a run on {nodes} machines needs ${RDZV_ENV}=HOST:PORT of the first machine")
+            raise ConfigError(f"a run on {nodes} machines needs ${RDZV_ENV}=HOST:PORT of the first machine")
         command += ["--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", f"--rdzv-id={os.path.basename(run_path)}"]
     else:
         command += ["--standalone"]

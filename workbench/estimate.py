@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .rundir import RunDir, read_json
+from .rundir import RunDir
 from .workspace import Workspace
 
 
@@ -53,11 +53,11 @@ def measured_step_time(ws: Workspace, model: str, method: str, batch_size: int) 
     """Seconds per step of the newest finished run with this model, method and batch size, and its id."""
     for path in ws.list_runs():  # newest first
         run = RunDir(path)
-        train = run.read_config().get("train") or {}
+        train = run.train_config()
         if (train.get("model"), train.get("method"), int(train.get("batch_size") or 0)) != (model, method,
                                                                                              batch_size):
             continue
-        summary = read_json(run.path / "summary.json") or {}
+        summary = run.read_summary()
         steps, seconds = summary.get("steps") or 0, summary.get("train_seconds") or 0.0
         if steps >= 5 and seconds > 0:  # a few steps are mostly warm-up
             return seconds / steps, run.id

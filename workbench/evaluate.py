@@ -9,8 +9,8 @@ full and partial fine-tunes load the base separately, after the tuned model is f
 general-knowledge probe) and ``scores.json`` ({"base", "tuned", "delta"} plus perplexity of the references,
 settings, the sacreBLEU signature, the BERTScore encoder, timings and an optional LLM judge's marks).
 
-Also here: the eval job (``run_job`` for the worker, ``start_eval`` to launch one), the per-question view
-(improved / regressed / unchanged), the comparison of several runs and the LLM judge.
+Also here: the eval job's description (``EvalJob``) and its worker entry (``run_job``). Launching an
+evaluation is launch.py's, reading its results eval_results.py's and the LLM judge judge.py's.
 
 This module does not define metrics (metrics.py), draw figures (plots.py) or train. Torch, transformers
 and peft are imported only inside the functions that run a model, so launching an evaluation or reading
@@ -19,90 +19,31 @@ its results does not load them.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
 import math
-import os
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import jobs
 from .base_answers import BaseAnswers
 from .card import model_card
-from .config import ConfigError, EvalConfig, GenParams, from_dict, to_dict
+from .config import EvalConfig, GenParams, from_dict, to_dict
 from .rundir import RunDir, atomic_write_json, atomic_write_text, read_json
-from .workspace import Workspace
+from .eval_results import SIDES, EvalError, delta, numbers_only
+from .judge import JudgeSpec, run_judge
 
 log = logging.getLogger(__name__)
 
-SIDES = ("base", "tuned")
 FORGETTING_METRICS = ("fact_acc", "rouge")
-JUDGE_CRITERIA = ("fluency", "relevance", "accuracy")
-JUDGE_KEY_ENV = "WORKBENCH_JUDGE_KEY"
-JUDGE_MAX_NEW_TOKENS = 160
-JUDGE_TIMEOUT_S = 120.0
-
-JUDGE_PROMPT = """You are a strict examiner grading one answer to a question.
-
-Question: {question}
-Reference answer: {reference}
-Answer to grade: {answer}
-
-Give three marks from 0 (worst) to 100 (best):
-- fluency: is the answer well-formed, readable language?
-- relevance: does it address the question that was asked?
-- accuracy: does it state the same facts as the reference answer, without contradicting it?
-
-Reply with one JSON object and nothing else, for example:
-{{"fluency": 90, "relevance": 80, "accuracy": 40, "reason": "Fluent and on topic, but gives the wrong year."}}"""
-
-
-class EvalError(ValueError):
-    """The evaluation cannot run with this input; the message says what to change."""
-
-
-class JudgeError(ValueError):
-    """The LLM judge cannot be reached or used; the message says what to check."""
-
-
 class EvalStopped(Exception):
     """A stop was requested while the evaluation ran; nothing was written."""
 
 
 # the job description ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class JudgeSpec:
-    """Who grades the answers: a local model (alias or folder) or a model behind an OpenAI-compatible API."""
-
-    model: str = ""  # local alias/path, or the model name sent to the endpoint
-    url: str = ""  # base URL of an OpenAI-compatible API; empty = run `model` locally
-
-    def __post_init__(self) -> None:
-        if self.url and not self.url.startswith(("http://", "https://")):
-            raise EvalError(f"judge URL {self.url!r} must start with http:// or https://")
-        if not self.url and not self.model:
-            raise EvalError("a judge needs a local model (alias or folder) or the URL of an OpenAI-compatible API")
-
-    @classmethod
-    def parse(cls, target: str, model: str = "") -> JudgeSpec:
-        """``--judge MODEL|URL``: a URL names an endpoint (``model`` is the name sent to it), else a local model."""
-        target = (target or "").strip()
-        if target.startswith(("http://", "https://")):
-            return cls(model=model, url=target)
-        if "://" in target:
-            raise EvalError(f"judge {target!r}: only http:// and https:// endpoints are supported")
-        return cls(model=target or model)
-
-    def describe(self) -> str:
-        return f"{self.model or 'default model'} at {self.url}" if self.url else f"local model {self.model}"
-
 
 @dataclass
 class EvalJob:
@@ -346,15 +287,6 @@ def _answers(model: Any, tok: Any, questions: list[str], gen: GenParams, system_
     return [known.get(q) or "" for q in questions]
 
 
-def free_memory() -> None:
-    """Release what a dropped model held, on the GPU too."""
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-
-
 def base_cache_file(job: EvalJob, info: dict[str, Any], quantized: bool, pairs: Sequence[dict[str, Any]],
                     probe: Sequence[dict[str, Any]]) -> Path | None:
     """Where the base side's results for exactly these inputs are kept: greedy answers of the same base model
@@ -391,6 +323,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
                    progress: Progress) -> tuple[dict[str, SideResult], dict[str, Any]]:
     """Answers of the tuned model and of its base, with one model in memory at a time."""
     from . import models
+    from .generation import free_memory
     from .methods import precision_for
     from .methods.common import adapters_disabled
     from .methods.loading import load_tuned
@@ -457,17 +390,6 @@ def model_identity(info: Any) -> dict[str, Any]:
 
 # scores -------------------------------------------------------------------------------------------
 
-def numbers_only(scores: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in scores.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-
-
-def delta(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, float]:
-    """tuned - base for every number both sides have (``n`` and counts excluded)."""
-    b, t = numbers_only(base), numbers_only(tuned)
-    return {k: t[k] - b[k] for k in t if k in b and k != "n" and not k.endswith("_n")}
-
-
 def score_sides(answers: dict[str, list[str]], pairs: Sequence[dict[str, Any]], metric_names: Sequence[str],
                 lang: str) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]], dict[str, str]]:
     """Corpus scores and per-example scores for each side; texts that describe the scoring are split off."""
@@ -511,149 +433,6 @@ def forgetting_scores(probe: list[dict[str, Any]], results: dict[str, SideResult
                 "base": answers["base"][i], "tuned": answers["tuned"][i],
                 "scores": {side: rows[side][i] for side in SIDES}} for i, p in enumerate(probe)]
     return summary, records
-
-
-# the LLM judge -----------------------------------------------------------------------------------
-
-_NUMBER = r"(\d{1,3}(?:\.\d+)?)\s*(?:/\s*(100|10)\b|%)?"
-
-
-def _mark(value: Any, scale: str | None = None) -> float | None:
-    """A mark on 0-100 from a number or numeric text ("85", "85/100", "8.5/10", "85%")."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        m = re.search(_NUMBER, value)
-        if not m:
-            return None
-        value, scale = m.group(1), m.group(2)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if scale == "10":
-        number *= 10
-    return max(0.0, min(100.0, number)) if math.isfinite(number) else None
-
-
-def _json_objects(text: str) -> Iterator[dict[str, Any]]:
-    decoder = json.JSONDecoder()
-    for m in re.finditer(r"\{", text):
-        try:
-            obj, _ = decoder.raw_decode(text[m.start():])
-        except json.JSONDecodeError:
-            continue
-        if isinstance(obj, dict):
-            yield obj
-
-
-def parse_judgement(text: str) -> dict[str, Any]:
-    """Marks for fluency, relevance and accuracy (0-100, None when missing) and a short reason.
-
-    Reads the first JSON object holding any of the marks (keys in any case, numbers or numeric text); without
-    one, looks for "fluency: 80"-style lines. ``parsed`` says whether all three marks were found.
-    """
-    text = text or ""
-    marks: dict[str, float | None] = dict.fromkeys(JUDGE_CRITERIA)
-    reason = ""
-    for obj in _json_objects(text):
-        lowered = {str(k).strip().lower(): v for k, v in obj.items()}
-        if any(c in lowered for c in JUDGE_CRITERIA):
-            marks = {c: _mark(lowered.get(c)) for c in JUDGE_CRITERIA}
-            reason = str(lowered.get("reason") or lowered.get("explanation") or "")
-            break
-    else:
-        for c in JUDGE_CRITERIA:
-            m = re.search(rf"\b{c}\b[\"'*\s]*[:=\-]?\s*[\"']?" + _NUMBER, text, flags=re.IGNORECASE)
-            marks[c] = _mark(m.group(1), m.group(2)) if m else None
-        m = re.search(r"\breason\b[\"'*\s]*[:=\-]\s*[\"']?(.+)", text, flags=re.IGNORECASE)
-        reason = m.group(1).strip().strip("\"'}") if m else ""
-    return {**marks, "reason": " ".join(reason.split())[:300], "parsed": all(v is not None for v in marks.values())}
-
-
-def judge_prompts(pairs: Sequence[dict[str, Any]], answers: Sequence[str]) -> list[str]:
-    return [JUDGE_PROMPT.format(question=p["question"], reference=p["answer"], answer=a or "(no answer)")
-            for p, a in zip(pairs, answers)]
-
-
-def endpoint_url(base_url: str) -> str:
-    """The chat-completions address for a base URL given with or without /v1."""
-    base = base_url.rstrip("/")
-    base = base.removesuffix("/chat/completions").removesuffix("/v1")
-    return f"{base}/v1/chat/completions"
-
-
-def ask_endpoint(spec: JudgeSpec, prompt: str, timeout: float = JUDGE_TIMEOUT_S) -> str:
-    """One chat completion from an OpenAI-compatible API (greedy); the API key is read from $WORKBENCH_JUDGE_KEY."""
-    import requests
-
-    headers = {"Content-Type": "application/json"}
-    if os.environ.get(JUDGE_KEY_ENV):
-        headers["Authorization"] = f"Bearer {os.environ[JUDGE_KEY_ENV]}"
-    body = {"model": spec.model or "default", "messages": [{"role": "user", "content": prompt}],
-            "temperature": 0, "max_tokens": JUDGE_MAX_NEW_TOKENS}
-    url = endpoint_url(spec.url)
-    try:
-        resp = requests.post(url, json=body, headers=headers, timeout=timeout)
-    except requests.RequestException as exc:
-        raise JudgeError(f"cannot reach the judge at {url}: {exc.__class__.__name__}; is the server running?") \
-            from None
-    if resp.status_code != 200:
-        raise JudgeError(f"the judge at {url} answered HTTP {resp.status_code}")  # its body is never echoed
-    try:
-        return str(resp.json()["choices"][0]["message"]["content"] or "")
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise JudgeError(f"the judge at {url} did not answer in the chat-completions format "
-                         f"({len(resp.content)} bytes)") from None
-
-
-def ask_local(spec: JudgeSpec, prompts: list[str]) -> list[str]:
-    """Greedy replies of a local judge model (loaded here, freed after)."""
-    from . import models
-    from .generation import generate_batch
-
-    model, tok, _ = models.load_model(spec.model)
-    try:
-        gen = GenParams(max_new_tokens=JUDGE_MAX_NEW_TOKENS, repetition_penalty=1.0)
-        return generate_batch(model, tok, [[{"role": "user", "content": p}] for p in prompts], gen)
-    finally:
-        del model
-        free_memory()
-
-
-def run_judge(spec: JudgeSpec, pairs: Sequence[dict[str, Any]], answers: dict[str, list[str]],
-              progress: Progress) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """Mean marks per side and each answer's marks; an unreachable judge is reported in the summary."""
-    t0 = time.perf_counter()
-    per_side: dict[str, list[dict[str, Any]]] = {}
-    try:
-        for side in SIDES:
-            prompts = judge_prompts(pairs, answers[side])
-            if spec.url:
-                replies = []
-                for prompt in prompts:
-                    replies.append(ask_endpoint(spec, prompt))
-                    progress.advance(1, f"judging {side} answers")
-            else:
-                replies = ask_local(spec, prompts)
-                progress.advance(len(prompts), f"judging {side} answers")
-            per_side[side] = [{**parse_judgement(r), "raw": r[:1000]} for r in replies]
-    except JudgeError as exc:
-        log.warning("judge failed: %s", exc)
-        return {"judge": spec.describe(), "error": str(exc)}, {}
-    summary: dict[str, Any] = {"judge": spec.describe(), "prompt": JUDGE_PROMPT,
-                               "seconds": round(time.perf_counter() - t0, 2)}
-    for side in SIDES:
-        marks = per_side[side]
-        summary[side] = {c: _mean([m[c] for m in marks if m[c] is not None]) for c in JUDGE_CRITERIA}
-        summary[side]["unparsed"] = sum(not m["parsed"] for m in marks)
-    summary["delta"] = delta(summary["base"], summary["tuned"])
-    summary["delta"].pop("unparsed", None)
-    return summary, per_side
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
 
 
 # the whole evaluation -------------------------------------------------------------------------------
@@ -744,13 +523,6 @@ def _jsonl(records: list[dict[str, Any]]) -> str:
 
 # the eval job ------------------------------------------------------------------------------------
 
-def has_saved_model(run: RunDir) -> bool:
-    """Is there a tuned model to load (a PEFT adapter or a whole model)? Torch-free."""
-    adapter = run.adapter
-    return ((adapter / "adapter_config.json").exists() or any(adapter.glob("*/adapter_config.json"))
-            or (adapter / "config.json").exists())
-
-
 def run_job(run: RunDir) -> dict[str, Any]:
     """Worker entry for an eval run: evaluate, write into the trained run's eval/ and a copy into this run's."""
     job = EvalJob.from_dict(run.read_config().get("eval") or {})
@@ -780,137 +552,3 @@ def summary(scores: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def start_eval(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
-               gen: GenParams | None = None, settings: EvalConfig | None = None, judge: JudgeSpec | None = None,
-               limit: int = 0, probe: bool = True, run_id: str | None = None) -> RunDir:
-    """Check the request, write an eval run folder and launch its worker; returns the eval run.
-
-    ``train_run`` is a run id or folder; ``data`` a dataset name/folder or QA file (None = the run's held-out
-    pairs). A judge set in ``settings`` (judge_model, with judge_url for an API) is used when ``judge`` is not
-    given; its API key is read from $WORKBENCH_JUDGE_KEY at run time and never stored in the run folder.
-    """
-    job = eval_job(workspace, train_run, data, gen=gen, settings=settings, judge=judge, limit=limit, probe=probe)
-    run = jobs.create_run(workspace, "eval", {"eval": job.to_dict()}, run_id=run_id,
-                          label=f"eval-{RunDir(Path(job.run)).id}"[:60])
-    jobs.start(run)
-    return run
-
-
-def eval_job(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
-             gen: GenParams | None = None, settings: EvalConfig | None = None, judge: JudgeSpec | None = None,
-             limit: int = 0, probe: bool = True) -> EvalJob:
-    """A validated EvalJob with resolved paths; raises EvalError/ValueError with what to fix."""
-    train = RunDir(workspace.run_path(str(train_run)))
-    kind = train.read_config().get("kind", "train")
-    if kind != "train":
-        raise EvalError(f"run {train.id} is a {kind} run; evaluate a training run")
-    if not has_saved_model(train):
-        raise EvalError(f"run {train.id} has no saved model yet (state: {train.effective_state()}); "
-                        "wait until it finishes or stop it (a stopped run saves its adapter)")
-    settings = settings or EvalConfig()
-    if judge is None and (settings.judge_url or settings.judge_model):
-        judge = JudgeSpec(model=settings.judge_model, url=settings.judge_url)
-    data_path = str(workspace.dataset_path(str(data))) if data else ""
-    if data_path:
-        explicit_pairs(Path(data_path))  # refuse unreadable or empty data before a process starts
-    return EvalJob(run=str(train.path), data=data_path, gen=gen or GenParams(), settings=settings, judge=judge,
-                   limit=limit, probe=probe)
-
-
-# reading results ----------------------------------------------------------------------------------
-
-def load_scores(run: RunDir | str | Path) -> dict[str, Any] | None:
-    """The run's last evaluation scores, or None when it has not been evaluated."""
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
-    return read_json(run.eval_dir / "scores.json")
-
-
-def load_predictions(run: RunDir | str | Path, name: str = "predictions.jsonl") -> list[dict[str, Any]]:
-    run = run if isinstance(run, RunDir) else RunDir(Path(run))
-    path = run.eval_dir / name
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def question_changes(predictions: Sequence[dict[str, Any]], metric: str = "rougeL",
-                     tolerance: float = 1e-9, fallback: str | None = None) -> dict[str, list[dict[str, Any]]]:
-    """Sort questions into improved / regressed / unchanged by ``metric`` (tuned minus base), biggest wins
-    and biggest losses first; a question ``metric`` did not score is judged by ``fallback`` when given (the key
-    fact where a pair has one, else ROUGE-L), else it goes to ``unscored``."""
-    groups: dict[str, list[dict[str, Any]]] = {"improved": [], "regressed": [], "unchanged": [], "unscored": []}
-    for row in predictions:
-        b, t = (row.get("scores", {}).get(side, {}).get(metric) for side in SIDES)
-        if fallback and not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (b, t)):
-            b, t = (row.get("scores", {}).get(side, {}).get(fallback) for side in SIDES)
-        item = {"index": row.get("index"), "question": row.get("question"), "reference": row.get("reference"),
-                "base": row.get("base"), "tuned": row.get("tuned"), "base_score": b, "tuned_score": t}
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (b, t)):
-            groups["unscored"].append({**item, "delta": None})
-            continue
-        d = t - b
-        if metric == "ppl":
-            d = -d  # a lower perplexity is better
-        group = "improved" if d > tolerance else "regressed" if d < -tolerance else "unchanged"
-        groups[group].append({**item, "delta": d})
-    groups["improved"].sort(key=lambda r: -r["delta"])
-    groups["regressed"].sort(key=lambda r: r["delta"])
-    return groups
-
-
-def compare_runs(runs: Sequence[RunDir | str | Path]) -> list[dict[str, Any]]:
-    """One row per run: method, model, data and base/tuned/delta of every metric (runs not yet evaluated
-    get a row with ``evaluated: False``)."""
-    rows = []
-    for item in runs:
-        run = item if isinstance(item, RunDir) else RunDir(Path(item))
-        config = run.read_config()
-        train = config.get("train", config)
-        row: dict[str, Any] = {"run": run.id, "method": train.get("method"), "model": train.get("model")}
-        scores = load_scores(run)
-        if not scores:
-            rows.append({**row, "evaluated": False})
-            continue
-        row.update(evaluated=True, n=scores.get("n"), data=scores.get("data"))
-        for side in (*SIDES, "delta"):
-            for key, value in numbers_only(scores.get(side) or {}).items():
-                if key != "n" and not key.endswith("_n"):
-                    row[f"{side}_{key}"] = value
-        for key, value in ((scores.get("forgetting") or {}).get("delta") or {}).items():
-            row[f"forgetting_delta_{key}"] = value
-        judge = scores.get("judge") or {}
-        for key, value in (judge.get("tuned") or {}).items():
-            if key in JUDGE_CRITERIA:
-                row[f"judge_tuned_{key}"] = value
-        rows.append(row)
-    return rows
-
-
-def comparison_scores(runs: Sequence[RunDir | str | Path]) -> dict[str, dict[str, Any]]:
-    """Scores keyed by what answered, for ``plots.scores_bar_figure``: each evaluated run's tuned scores under
-    its id, and each distinct base (model and evaluation data) once under "base: <model>"."""
-    out: dict[str, dict[str, Any]] = {}
-    bases: dict[tuple, str] = {}
-    for item in runs:
-        run = item if isinstance(item, RunDir) else RunDir(Path(item))
-        scores = load_scores(run)
-        if not scores:
-            continue
-        model = (scores.get("settings") or {}).get("model", "?")
-        key = (model, scores.get("data"), scores.get("n"))
-        if key not in bases:
-            bases[key] = f"base: {model}" + (f" ({len(bases) + 1})" if any(k[0] == model for k in bases) else "")
-            out[bases[key]] = scores.get("base") or {}
-        out[run.id] = scores.get("tuned") or {}
-    return out
-
-
-def check_eval_settings(metrics_text: str | None, lang: str = "auto") -> EvalConfig:
-    """An EvalConfig from a comma-separated metric list; ConfigError names the unknown ones."""
-    settings: dict[str, Any] = {"lang": lang}
-    if metrics_text:
-        settings["metrics"] = [m.strip() for m in metrics_text.split(",") if m.strip()]
-    try:
-        return from_dict(EvalConfig, settings)
-    except ConfigError as exc:
-        raise EvalError(str(exc)) from None

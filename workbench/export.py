@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
 from .card import model_card
 from .rundir import RunDir, atomic_write_text
 
@@ -24,13 +25,8 @@ CONVERTER_ENV = "WORKBENCH_GGUF_CONVERTER"
 CONVERTER_NAMES = ("convert_hf_to_gguf.py", "convert-hf-to-gguf")
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """The run cannot be exported as asked; the message says why and what to do."""
-
-
-def _train_config(run: RunDir) -> dict[str, Any]:
-    config = run.read_config()
-    return config.get("train", config)
 
 
 def merged_model(run: RunDir) -> tuple[Any, Any]:
@@ -38,7 +34,7 @@ def merged_model(run: RunDir) -> tuple[Any, Any]:
     from . import models
     from .methods.common import load_full, load_peft
 
-    cfg = _train_config(run)
+    cfg = run.train_config()
     method = str(cfg.get("method"))
     if "prefix" in method:
         raise ExportError(f"run {run.id} uses {method}: prefix tuning adds trained virtual tokens to every "
@@ -129,7 +125,7 @@ def start_job(workspace: Any, run_path: str | Path, to: str = "merged") -> RunDi
     if to not in ("merged", "gguf"):
         raise ExportError(f"export to {to!r} from the app: use merged or gguf (the hub needs the command line)")
     source = RunDir(Path(run_path))
-    if "prefix" in str(_train_config(source).get("method")):
+    if "prefix" in str(source.train_config().get("method")):
         merged_model(source)  # refuses with the reason before a job is queued
     if to == "gguf" and gguf_converter() is None:
         export_gguf(source.path)  # refuses, naming the converter to install

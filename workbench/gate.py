@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
 from .rundir import atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ MIN_PER_CLASS = 5
 LABELS = ("off-topic", "in-domain")  # class 0, class 1
 
 
-class GateError(ValueError):
+class GateError(UserError, ValueError):
     """The gate cannot be fitted, saved or loaded; the message says what to change."""
 
 

@@ -5,6 +5,7 @@ One function, no state: the caller owns the model. Streaming multi-turn chat liv
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 import torch
@@ -63,3 +64,10 @@ def _new_tokens(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedTokeniz
 def answer_questions(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedTokenizerBase,
                      questions: list[str], gen: GenParams, system_prompt: str | None = None) -> list[str]:
     return generate_batch(model, tok, [messages_for(q, system_prompt) for q in questions], gen)
+
+
+def free_memory() -> None:
+    """Release what a dropped model held, on the GPU too."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

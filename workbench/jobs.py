@@ -1,13 +1,13 @@
 """Start, stop, resume, list and delete background jobs. Each job is a worker process over a run folder.
 
-Standard library plus filelock and psutil, no torch: the UI and CLI import this to launch and watch runs.
-The queue lives in the run folders (status `queued` + a live worker pid), so it survives a restart of
-the process that launched it. This module never trains and never writes status.json after launch.
+Standard library plus filelock (the accelerator and launch locks, on every operating system) and psutil, no
+torch: the UI and CLI import this to launch and watch runs. The queue lives in the run folders (status `queued`
++ a live worker pid), so it survives a restart of the process that launched it. This module never trains and
+never writes status.json after launch.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import os
 import shutil
@@ -17,16 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
+from .errors import UserError
 from .distributed import worker_command
-from .rundir import FINAL_STATES, RunDir, pid_alive
+from .rundir import FINAL_STATES, RunDir, pid_alive, train_settings
 from .workspace import Workspace, check_name
 
 ACTIVE = ("queued", "running")
 
 
-class JobError(RuntimeError):
+class JobError(UserError, RuntimeError):
     """A job cannot be started, stopped, resumed or deleted in its present state."""
 
 
@@ -47,8 +48,9 @@ def gpu_ids() -> tuple[str, ...]:
 
 
 def devices_needed(run: RunDir) -> int:
-    config = run.read_config()
-    return int((config.get("train") or {}).get("devices") or 1) if config.get("kind", "train") == "train" else 1
+    if run.read_config().get("kind", "train") != "train":
+        return 1
+    return int(run.train_config().get("devices") or 1)
 
 
 @dataclass
@@ -86,24 +88,28 @@ class AcceleratorLock:
         """All of ``wanted`` or none of it."""
         for path, gpu in wanted:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fh = open(path, "a+")  # noqa: SIM115 - held open while the job runs: the open file is the lock
+            lock = _device_lock(path)
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.close()
+                lock.acquire(blocking=False)
+            except Timeout:
                 self.release()
                 return False
-            self._held.append(fh)
+            self._held.append(lock)  # held while the job runs; the operating system frees it if the job dies
             if gpu is not None:
                 self.devices.append(gpu)
         return True
 
     def release(self) -> None:
-        for fh in self._held:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-            fh.close()
+        for lock in self._held:
+            lock.release()
         self._held.clear()
         self.devices.clear()
+
+
+def _device_lock(path: Path) -> FileLock:
+    """A lock of its own for each caller (not shared between threads or with other FileLock objects of the path),
+    so that two jobs, or a probe, in one process exclude each other as two processes do."""
+    return FileLock(str(path), thread_local=False, preserve_lock_file=True)
 
 
 def accelerator_busy(runs_folder: Path) -> bool:
@@ -112,12 +118,12 @@ def accelerator_busy(runs_folder: Path) -> bool:
     lock = AcceleratorLock(Path(os.environ.get("WORKBENCH_LOCK") or runs_folder / ".accelerator.lock"))
     paths = [lock.path] + [lock._gpu_path(i) for i in gpu_ids()]
     for path in (p for p in paths if p.exists()):
-        with open(path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        probe = _device_lock(path)
+        try:
+            probe.acquire(blocking=False)
+        except Timeout:
+            return True
+        probe.release()
     return False
 
 
@@ -238,16 +244,23 @@ def delete(run: RunDir) -> None:
     shutil.rmtree(run.path)
 
 
+def find_jobs(runs: Path, kind: str, active: bool = False) -> list[RunDir]:
+    """The runs of one kind (train, qa, eval, study, teach, ...) in a runs folder, newest first (an id begins
+    with its creation time); with ``active``, only the queued or running ones. Folders without config.json
+    are launches cut short and are skipped."""
+    folders = sorted((p for p in Path(runs).iterdir() if (p / "config.json").exists()), reverse=True) \
+        if Path(runs).is_dir() else []
+    found = [run for run in map(RunDir, folders) if run.read_config().get("kind", "train") == kind]
+    return [run for run in found if run.effective_state() in ACTIVE] if active else found
+
+
 def active_evaluations_of(run: RunDir) -> list[str]:
     """Ids of the queued or running evaluations (runs beside it) that write into this run's eval/ folder."""
     target = run.path.resolve()
     found = []
-    for other in sorted(p for p in run.path.parent.iterdir() if p.is_dir() and p != run.path):
-        candidate = RunDir(other)
-        config = candidate.read_config()
-        job = config.get("eval") if config.get("kind") == "eval" else None
-        if isinstance(job, dict) and job.get("run") and Path(job["run"]).resolve() == target \
-                and candidate.effective_state() in ACTIVE:
+    for candidate in reversed(find_jobs(run.path.parent, "eval", active=True)):
+        job = candidate.read_config().get("eval")
+        if isinstance(job, dict) and job.get("run") and Path(job["run"]).resolve() == target:
             found.append(candidate.id)
     return found
 
@@ -268,7 +281,7 @@ def describe(run: RunDir) -> dict[str, Any]:
     """One row for run lists: identity, state, progress and key numbers."""
     config = run.read_config()
     status = run.read_status()
-    train = config.get("train", config)
+    train = train_settings(config)
     scores = (status.get("result") or {}) if isinstance(status.get("result"), dict) else {}
     return {
         "id": run.id, "kind": config.get("kind", "train"), "state": run.effective_state(),

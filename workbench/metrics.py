@@ -25,7 +25,6 @@ only BERTScore imports torch, when it is asked for.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import os
@@ -37,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from .errors import UserError
+from .jsonl import numbered_records
 from .workspace import cache_dir
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,11 @@ SHORT_REFERENCE_WORDS = 3  # a reference this short with no extractable fact is 
 SHORT_REFERENCE_CJK_CHARS = 6
 
 
-class MetricInputError(ValueError):
+class MetricInputError(UserError, ValueError):
     """Predictions and references do not fit together (different lengths, not text)."""
 
 
-class MetricUnavailable(RuntimeError):
+class MetricUnavailable(UserError, RuntimeError):
     """A metric cannot be computed on this machine; the message says why and how to fix it."""
 
 
@@ -707,7 +708,7 @@ def numeric_scores(scores: dict[str, Any]) -> dict[str, float]:
 # Forgetting probe
 # ---------------------------------------------------------------------------------------------
 
-class ProbeFileError(ValueError):
+class ProbeFileError(UserError, ValueError):
     """The forgetting-probe file is missing or malformed."""
 
 
@@ -718,19 +719,11 @@ def load_forgetting_probe(path: str | Path | None = None) -> list[dict[str, Any]
     accepts either). Default file: ``assets/forgetting_probe.jsonl``.
     """
     path = Path(path) if path is not None else FORGETTING_PROBE
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ProbeFileError(f"forgetting-probe file {path} does not exist") from None
+    if not path.is_file():
+        raise ProbeFileError(f"forgetting-probe file {path} does not exist")
     items = []
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ProbeFileError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), str) for k in ("question", "answer")):
+    for n, item in numbered_records(path, ProbeFileError):
+        if not all(isinstance(item.get(k), str) for k in ("question", "answer")):
             raise ProbeFileError(f"{path}:{n}: each line needs string fields 'question' and 'answer'")
         keys = item.get("keys") or extract_facts(item["answer"])
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):

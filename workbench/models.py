@@ -10,7 +10,6 @@ add adapters (see methods/) or generate text (see chat.py).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
 import importlib.util
 import json
@@ -23,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
+from .errors import UserError
 from .workspace import cache_dir
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ TINY_CONFIG = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, n
                    num_key_value_heads=2, max_position_embeddings=1024, tie_word_embeddings=True)
 
 
-class ModelError(ValueError):
+class ModelError(UserError, ValueError):
     """The model cannot be found or loaded; the message says what to do."""
 
 
@@ -124,12 +125,8 @@ def set_threads(threads: int = 0) -> int:
 def _locked(name: str) -> Iterator[None]:
     """Serialise one-off conversions between processes (two workers may start at once)."""
     lock = cache_dir() / f".{name}.lock"
-    with open(lock, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with FileLock(str(lock), thread_local=False, preserve_lock_file=True):
+        yield
 
 
 def _package_dir(package: str, pip_name: str) -> Path:

@@ -66,11 +66,12 @@ def describe_run(run: Any, spec: str) -> dict[str, Any]:
     """After training: ``base_model.json``, adapter configs that name a base another machine can load, and the
     model card in ``adapter/README.md`` (over peft's empty template)."""
     from .card import model_card
-    from .rundir import atomic_write_json, atomic_write_text, read_json
+    from .rundir import ADAPTER_CONFIG, atomic_write_json, atomic_write_text, read_json
 
     source = base_source(spec)
     atomic_write_json(run.path / "base_model.json", source)
-    for config_path in [run.adapter / "adapter_config.json", *run.adapter.glob("*/adapter_config.json")]:
+    saved = run.saved_model()
+    for config_path in [folder / ADAPTER_CONFIG for folder in (saved.adapters if saved else ())]:
         config = read_json(config_path)
         if isinstance(config, dict):  # the workbench loads the base from the run's config, never from here
             atomic_write_json(config_path, {**config, "base_model_name_or_path": portable_base(source)})

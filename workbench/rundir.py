@@ -15,9 +15,12 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .errors import NotFoundError
 
 STATES = ("queued", "running", "finished", "failed", "stopped")
 FINAL_STATES = ("finished", "failed", "stopped")
@@ -118,6 +121,43 @@ def _digests(source: Path) -> dict[str, str]:
     return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in _data_files(source).items()}
 
 
+def train_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The training settings of a config mapping: a run's config.json keeps them under "train", a settings file
+    (config.yaml, a flat JSON file) at the top level. The one place that knows both shapes."""
+    inner = config.get("train", config)
+    return dict(inner) if isinstance(inner, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """What a run's ``adapter/`` folder holds: PEFT adapter folders (``adapter/`` itself, or the parts of a joint
+    run such as ``prefix/`` and ``lora/``), or else a whole model (full or partial fine-tuning)."""
+
+    path: Path
+    adapters: tuple[Path, ...]  # folders with an adapter_config.json; empty for a whole model
+
+    @property
+    def whole(self) -> bool:
+        return not self.adapters
+
+    def lora_folder(self) -> Path | None:
+        """The folder whose adapter changes weight matrices (LoRA, QLoRA, CoRA, a joint run's LoRA part), or
+        None (a whole model, or a prefix-only adapter)."""
+        for folder in (self.path, self.path / "lora"):
+            if folder in self.adapters and adapter_type(folder) == "LORA":
+                return folder
+        return None
+
+
+def adapter_type(folder: Path) -> str | None:
+    """The peft_type an adapter folder's adapter_config.json names (LORA, PREFIX_TUNING, ...)."""
+    config = read_json(Path(folder) / ADAPTER_CONFIG)
+    return config.get("peft_type") if isinstance(config, dict) else None
+
+
+ADAPTER_CONFIG = "adapter_config.json"
+
+
 # A launcher waits up to 30 s for its worker to announce itself; a queued run with no worker after this long
 # was never started (the launcher died, or the disk was full).
 NEVER_STARTED_S = 120.0
@@ -156,8 +196,27 @@ class RunDir:
     def read_config(self) -> dict[str, Any]:
         data = read_json(self.config_file)
         if data is None:
-            raise FileNotFoundError(f"{self.path} is not a run folder (no config.json)")
+            raise NotFoundError(f"{self.path} is not a run folder (no config.json)")
         return data
+
+    def read_summary(self) -> dict[str, Any]:
+        """summary.json, written by training at the start and the end (counts, learning rate, losses), or {}."""
+        return read_json(self.path / "summary.json", {}) or {}
+
+    def train_config(self) -> dict[str, Any]:
+        """The training settings the run was created with (for other kinds of job: their whole config)."""
+        return train_settings(self.read_config())
+
+    # the tuned model: written by the worker at the end (or at a stop) ---------------------------------
+    def saved_model(self) -> SavedModel | None:
+        """What ``adapter/`` holds, or None while it holds no model yet. One rule for every reader: folders with
+        an adapter_config.json are PEFT adapters; without any, a config.json there is a whole model."""
+        folder = self.adapter
+        adapters = tuple(p for p in (folder, *sorted(q for q in folder.glob("*") if q.is_dir()))
+                         if (p / ADAPTER_CONFIG).exists()) if folder.is_dir() else ()
+        if adapters or (folder / "config.json").exists():
+            return SavedModel(folder, adapters)
+        return None
 
     # status: worker writes, everyone reads --------------------------------------------------------
     def read_status(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ A "teach" job runs three stages in order, each as a run of its own (a "qa" run t
 "train" run, an "eval" run of the held-out rewordings and the forgetting probe), so that each can be opened,
 compared and re-used afterwards like any other. The stages run in this job's worker process one after the
 other, each taking the accelerator in its turn; this job's status names the stage and the run doing it, whose
-own status holds the step and ETA. A stop request is passed on to the stage that is running.
+own status holds the step and ETA. A stop request is passed on to the stage that is running. The job is
+started by launch.start_teach.
 """
 
 from __future__ import annotations
@@ -13,36 +14,17 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from .errors import UserError
 from . import jobs
-from .config import ConfigError, QAGenConfig, TrainConfig, from_dict, to_dict
+from .config import QAGenConfig, TrainConfig, from_dict, to_dict
 from .rundir import RunDir
-from .workspace import Workspace, check_name
+from .workspace import Workspace
 
 STAGES = ("qa", "train", "eval")
 
 
-class TeachError(RuntimeError):
+class TeachError(UserError, RuntimeError):
     """A stage of a teach job did not finish; the message names the stage's run and its reason."""
-
-
-def start(workspace: Workspace, paths: list[str | Path], name: str, *, train: dict[str, Any] | None = None,
-          qa: dict[str, Any] | None = None, overwrite: bool = False) -> RunDir:
-    """Check the settings, then queue a teach job that builds ``datasets/<name>`` from ``paths``."""
-    from .qa import dataset
-
-    check_name(name, "dataset name")
-    if not paths:
-        raise ConfigError("no documents to teach: add files to the collection first")
-    if dataset.is_dataset_folder(workspace.datasets / name) and not overwrite:
-        raise ConfigError(f"dataset {name!r} already exists; choose another name or overwrite it")
-    qa_cfg = from_dict(QAGenConfig, qa or {})
-    settings = dict(train or {})
-    from_dict(TrainConfig, {**settings, "data": str(workspace.datasets / name)})  # refused now, not at stage 2
-    config = {"workspace": str(workspace.root), "inputs": [str(Path(p).resolve()) for p in paths], "name": name,
-              "qa": to_dict(qa_cfg), "train": settings, "overwrite": overwrite}
-    run = jobs.create_run(workspace, "teach", {"teach": config, "needs_accelerator": False}, label=f"teach-{name}")
-    jobs.start(run)
-    return run
 
 
 def _stage(run: RunDir, stage: str, child: RunDir) -> None:
@@ -89,7 +71,8 @@ def run_job(run: RunDir) -> dict[str, Any]:
 
 
 def _stages(run: RunDir) -> dict[str, Any]:
-    from .evaluate import eval_job
+    from . import methods
+    from .launch import eval_job
     from .qa.pipeline import job_config
 
     cfg = run.read_config().get("teach") or {}
@@ -103,7 +86,7 @@ def _stages(run: RunDir) -> dict[str, Any]:
     built = _run_stage(run, qa_run)
     settings = cfg.get("train", {})
     # every value resolved, as a run started from the Train tab records it (the method shows in every list)
-    resolved = to_dict(from_dict(TrainConfig, {**settings, "data": str(out)}))
+    resolved = to_dict(methods.resolved(from_dict(TrainConfig, {**settings, "data": str(out)})))
     train_run = jobs.create_run(ws, "train", {"train": resolved}, label=f"{resolved['method']}-{name}"[:60])
     _stage(run, "train", train_run)
     trained = _run_stage(run, train_run)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
+from .errors import UserError
 from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay
 from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
@@ -30,7 +31,7 @@ from .schedule import phase_bounds, phased_scheduler, restarts
 log = logging.getLogger(__name__)
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """The training data is missing, empty or malformed."""
 
 
@@ -453,8 +454,8 @@ def train(run: RunDir) -> dict[str, Any]:
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
-    lr = cfg.learning_rate or method.default_lr
-    cfg_lr = TrainConfig(**{**cfg.__dict__, "learning_rate": lr})
+    lr = methods.learning_rate(cfg)
+    cfg_lr = dataclasses.replace(cfg, learning_rate=lr)
     if main:
         write_yaml_config(run, cfg_lr)
     args = training_args(cfg_lr, run, device, dtype, has_eval=bool(eval_ds))

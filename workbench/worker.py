@@ -44,7 +44,7 @@ def _eval(run: RunDir) -> dict[str, Any]:
 
 
 def _study(run: RunDir) -> dict[str, Any]:
-    from .study import run_job
+    from .studies.grid import run_job
 
     return run_job(run)
 

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import NotFoundError, UserError
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -24,10 +26,14 @@ def cache_dir() -> Path:
     return path
 
 
+class BadName(UserError, ValueError):
+    """A name that cannot become a folder name inside the workspace."""
+
+
 def check_name(name: str, what: str = "name") -> str:
     """Names become folder names: refuse anything that could escape the workspace."""
     if not _NAME.fullmatch(name or "") or ".." in name:  # fullmatch: "$" would let a trailing newline in
-        raise ValueError(f"{what} {name!r} must be 1-100 letters, digits, '.', '_' or '-', "
+        raise BadName(f"{what} {name!r} must be 1-100 letters, digits, '.', '_' or '-', "
                          "starting with a letter or digit")
     return name
 
@@ -82,7 +88,7 @@ class Workspace:
             return candidate.resolve()
         path = self.runs / check_name(run, "run id")
         if not path.is_dir():
-            raise FileNotFoundError(f"no run {run!r} in {self.runs} (see `python -m workbench runs list`)")
+            raise NotFoundError(f"no run {run!r} in {self.runs} (see `python -m workbench runs list`)")
         return path
 
     def dataset_path(self, name: str) -> Path:
@@ -92,7 +98,7 @@ class Workspace:
             return candidate.resolve()
         path = self.datasets / check_name(name, "dataset name")
         if not path.exists():
-            raise FileNotFoundError(f"no dataset {name!r}: not a file or folder, and not in {self.datasets}")
+            raise NotFoundError(f"no dataset {name!r}: not a file or folder, and not in {self.datasets}")
         return path
 
     def list_runs(self) -> list[Path]:

@@ -3,10 +3,11 @@ A parametrized test trains every registered method on the tiny model."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
-from ..config import ConfigError, from_dict
+from ..config import ConfigError, TrainConfig, from_dict, to_dict
 from . import cora, freeze, full, joint, lora, prefix, qlora
 from .base import Method, MethodError, Phase
 
@@ -31,7 +32,7 @@ METHODS: dict[str, Method] = {
 # peft asks transformers a deprecated question on every wrap; the warning is theirs, not the user's to act on.
 warnings.filterwarnings("ignore", message=r".*is_gradient_checkpointing.*", category=FutureWarning)
 
-__all__ = ["METHODS", "Method", "MethodError", "Phase", "get", "make_params"]
+__all__ = ["METHODS", "Method", "MethodError", "Phase", "get", "learning_rate", "make_params", "resolved"]
 
 
 def get(name: str) -> Method:
@@ -47,6 +48,19 @@ def make_params(method: Method, values: dict[str, Any] | None) -> Any:
         return from_dict(method.params_cls, values or {})
     except ConfigError as exc:
         raise MethodError(f"{method.name}: {exc}") from None
+
+
+def learning_rate(cfg: TrainConfig) -> float:
+    """The peak learning rate a run trains with: its own, else its method's default. Decided here alone: the
+    launcher writes it into config.json, and training uses it for a run written without one (an older run)."""
+    return cfg.learning_rate or get(cfg.method).default_lr
+
+
+def resolved(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with every value a run uses written out: the method's parameters with their defaults and the
+    learning rate, so that config.json alone says how the run trained."""
+    params = to_dict(make_params(get(cfg.method), cfg.method_params))
+    return dataclasses.replace(cfg, method_params=params, learning_rate=learning_rate(cfg))
 
 
 # Methods whose trained weights stay fp32 when the base model is loaded in bf16 (PEFT keeps LoRA's A and B in

@@ -11,8 +11,10 @@ from collections.abc import Callable
 import torch
 from transformers import PreTrainedModel
 
+from ..errors import UserError
 
-class MethodError(ValueError):
+
+class MethodError(UserError, ValueError):
     """The method cannot run with these parameters or on this machine; the message says why."""
 
 

@@ -10,13 +10,14 @@ from typing import Any
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from ..errors import UserError
 from .. import models
 from ..config import TrainConfig, train_config_of
 from ..rundir import RunDir
 from . import get, make_params, precision_for
 
 
-class RunNotReady(ValueError):
+class RunNotReady(UserError, ValueError):
     """The run has no saved model yet."""
 
 
@@ -30,14 +31,13 @@ class TunedModel:
 
 
 def run_config(run: RunDir) -> TrainConfig:
-    return train_config_of(run.read_config())
+    return train_config_of(run.train_config())
 
 
 def load_tuned(run_path: str | Path, device: str | None = None, precision: str | None = None) -> TunedModel:
     run = RunDir(Path(run_path))
     cfg = run_config(run)
-    if not (run.adapter / "adapter_config.json").exists() and not any(run.adapter.glob("*/adapter_config.json")) \
-            and not (run.adapter / "config.json").exists():
+    if run.saved_model() is None:
         raise RunNotReady(f"run {run.id} has no saved model yet (state: {run.effective_state()})")
     method = get(cfg.method)
     params = make_params(method, cfg.method_params)

@@ -29,6 +29,8 @@ _INITIAL_STATE = "_workbench_initial_lora"
 
 @dataclass
 class LoraParams:
+    """LoRA's settings; QLoRA's extend them (the same six adapter settings, its own init choices)."""
+
     rank: int = param(16, "rank r of the update matrices", lo=1, hi=1024)
     alpha: float = param(32.0, "scaling numerator: the update is multiplied by alpha/r (alpha/sqrt(r) with rsLoRA)",
                          lo=0.01, hi=4096)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import hashlib
 import json
 import random
@@ -28,6 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from filelock import FileLock
+
+from .. import jsonl
+from ..errors import UserError
 from ..metrics import contains_fact
 from ..rundir import atomic_write_json, atomic_write_text, read_json
 from . import filters
@@ -38,29 +41,15 @@ _Q_KEYS = ("question", "instruction", "prompt", "query", "q", "input")
 _A_KEYS = ("answer", "output", "response", "completion", "a", "target")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset file or folder is missing, unreadable or lacks questions/answers; the message says which."""
 
 
 # JSONL ---------------------------------------------------------------------------------------------
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(f"{path.name} line {n} is not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DatasetError(f"{path.name} line {n} is not a JSON object")
-            records.append(record)
-    return records
+    """The records of a dataset file ([] when it does not exist); a bad line is a DatasetError."""
+    return jsonl.read_jsonl(path, DatasetError)
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:
@@ -308,12 +297,9 @@ def import_dataset(paths: list[str | Path], folder: str | Path, *, test_fraction
 def _locked(folder: Path) -> Iterator[None]:
     if not is_dataset_folder(folder):
         raise DatasetError(f"{folder} is not a dataset folder (no train.jsonl)")
-    with open(folder / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    # one edit at a time, across processes and threads (each edit takes a lock object of its own)
+    with FileLock(str(folder / ".lock"), thread_local=False, preserve_lock_file=True):
+        yield
 
 
 def _find(folder: Path, pair_id: str) -> tuple[str, list[dict], int]:

@@ -3,7 +3,7 @@
 Two generators share one interface, ``chat(conversations, ...) -> replies``:
   LocalGenerator     any model ``workbench.models`` loads (default smollm2): the chat template, left padding,
                      one ``generate`` call per batch
-  EndpointGenerator  an OpenAI-compatible HTTP server (POST <base_url>/v1/chat/completions with requests)
+  EndpointGenerator  an OpenAI-compatible HTTP server, through the one client in workbench.endpoint
 
 The prompts are module constants (SYSTEM_PROMPT, QA_PROMPT, PARAPHRASE_PROMPT) that QAGenConfig can
 replace. Replies are parsed leniently ("Q1:/A1:" lines, "Question:/Answer:", JSON lists, code fences);
@@ -21,6 +21,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from ..endpoint import chat_completion
+from ..errors import UserError
 
 SYSTEM_PROMPT = ("You are a careful teacher. You write quiz questions about a text and answer them using only "
                  "what the text says.")
@@ -42,12 +45,8 @@ Progress = Callable[[int, int], None]
 Messages = list[dict[str, str]]
 
 
-class GenerationError(RuntimeError):
+class GenerationError(UserError, RuntimeError):
     """Generation cannot run (model, endpoint or prompt problem); the message says what to fix."""
-
-
-class EndpointError(GenerationError):
-    """The HTTP endpoint is unreachable, refuses the request or answers in an unexpected shape."""
 
 
 @dataclass(frozen=True)
@@ -129,14 +128,6 @@ def _cut_at(text: str, stop: Sequence[str]) -> str:
     return text[:min(cuts)] if cuts else text
 
 
-def chat_url(base_url: str) -> str:
-    """<base>/v1/chat/completions from a base URL given with or without /v1 (or as the full path)."""
-    url = base_url.strip().rstrip("/")
-    if url.endswith("/chat/completions"):
-        return url
-    return f"{url}/chat/completions" if url.endswith("/v1") else f"{url}/v1/chat/completions"
-
-
 @dataclass
 class EndpointGenerator:
     """An OpenAI-compatible chat-completions server; requests of one call run in parallel threads."""
@@ -163,43 +154,12 @@ class EndpointGenerator:
 
     def _post(self, messages: Messages, max_new_tokens: int, temperature: float, top_p: float,
               stop: Sequence[str]) -> str:
-        import requests
-
-        url = chat_url(self.base_url)
         body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_new_tokens,
                                 "temperature": temperature, "top_p": top_p}
         if stop:
             body["stop"] = list(stop)[:4]  # the OpenAI API accepts up to four stop sequences
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        for attempt in range(self.retries + 1):
-            try:
-                reply = requests.post(url, json=body, headers=headers, timeout=self.timeout)
-            except requests.ConnectionError:
-                raise EndpointError(f"cannot connect to {url}: is the server running and the URL right?") from None
-            except requests.Timeout:
-                if attempt < self.retries:
-                    continue
-                raise EndpointError(f"{url} did not answer within {self.timeout:.0f} s") from None
-            if reply.status_code in (429, 500, 502, 503, 504) and attempt < self.retries:
-                time.sleep(0.5 * 2**attempt)
-                continue
-            return _reply_text(reply, url)
-        raise EndpointError(f"{url} kept failing after {self.retries + 1} tries")
-
-
-def _reply_text(reply: Any, url: str) -> str:
-    if reply.status_code in (401, 403):
-        raise EndpointError(f"{url} refused the request (HTTP {reply.status_code}): check the API key "
-                            f"(set api_key or ${API_KEY_ENV})")
-    if reply.status_code == 404:
-        raise EndpointError(f"{url} does not exist (HTTP 404): the base URL usually ends with /v1")
-    if reply.status_code >= 400:
-        raise EndpointError(f"{url} answered HTTP {reply.status_code}")  # its body is never echoed back
-    try:
-        return reply.json()["choices"][0]["message"]["content"] or ""
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise EndpointError(f"{url} did not answer like an OpenAI chat completion ({len(reply.content)} bytes of "
-                            f"{reply.headers.get('content-type', 'unknown type')})") from None
+        return chat_completion(self.base_url, body, api_key=self.api_key, timeout=self.timeout,
+                               retries=self.retries, key_hint=f"set api_key or ${API_KEY_ENV}")
 
 
 def make_generator(cfg: Any) -> ChatGenerator:

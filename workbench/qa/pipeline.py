@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..errors import UserError
 from .. import corpus
 from ..timed_read import READ_SECONDS
 from ..config import QAGenConfig, from_dict, to_dict
@@ -26,7 +27,7 @@ from . import ledger as fact_ledger
 Progress = Callable[[int, int], None]
 
 
-class PipelineError(RuntimeError):
+class PipelineError(UserError, RuntimeError):
     """The dataset cannot be built (no readable passage, folder already holds a dataset, ...)."""
 
 
@@ -331,26 +332,6 @@ def job_config(paths: Sequence[str | Path], out_dir: str | Path, cfg: QAGenConfi
     config["api_key"] = ""  # a key reaches the worker through its environment (start_job), never a file
     return {"inputs": [str(Path(p).resolve()) for p in paths], "out_dir": str(Path(out_dir).resolve()),
             "overwrite": overwrite, "config": config}
-
-
-def start_job(workspace: Any, paths: Sequence[str | Path], name: str, cfg: QAGenConfig | None = None, *,
-              overwrite: bool = False, out_dir: str | Path | None = None) -> RunDir:
-    """Create a run folder of kind "qa" that builds ``datasets/<name>/`` (or ``out_dir``, a folder the user
-    named on the command line) and launch its worker."""
-    from .. import jobs
-    from ..workspace import check_name
-
-    out = Path(out_dir).resolve() if out_dir else workspace.datasets / check_name(name, "dataset name")
-    if dataset.is_dataset_folder(out) and not overwrite:
-        raise PipelineError(f"dataset {name!r} already exists at {out}; choose another name or overwrite it")
-    cfg = cfg or QAGenConfig()
-    # Rule-based generation loads no model, so it need not wait behind a training job.
-    run = jobs.create_run(workspace, "qa", {"qa": job_config(paths, out, cfg, overwrite),
-                                            "needs_accelerator": cfg.uses_model}, label=f"qa-{name}"[:60])
-    from .generate import API_KEY_ENV
-
-    jobs.start(run, secrets={API_KEY_ENV: cfg.api_key} if cfg.api_key else None)
-    return run
 
 
 def run_job(run: RunDir) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import gradio as gr
 
 from .. import export as exporting
-from .. import jobs, teach
+from .. import jobs, launch
 from ..workspace import Workspace, check_name
 from .common import dataset_folder, friendly, run_of
 from .data import add_files, corpus_folder, corpus_names
@@ -68,7 +68,7 @@ def register(ws: Workspace) -> None:
             raise ValueError(f"no document collection {collection!r}; collections: {', '.join(corpus_names(ws))}")
         folder = corpus_folder(ws, collection)
         paths = [p for p in sorted(Path(folder).iterdir()) if p.is_file() and not p.name.startswith(".")]
-        return teach.start(ws, paths, dataset, train={"model": model}).id
+        return launch.start_teach(ws, paths, dataset, train={"model": model}).id
 
     for fn in (list_datasets, list_collections, list_runs, stop_run, resume_run, delete_run, export_data,
                export_model, teach_collection):

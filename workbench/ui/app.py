@@ -26,7 +26,7 @@ from .qa import wire_reattach as reattach_qa
 from .chat import (BASE_SUFFIX, CHAT_CONCURRENCY, TUNED_SUFFIX, ChatTab, build_chat_tab, chat_once, refresh_sides,
                    side_choices, side_text)
 from . import api
-from .common import dataset_names, friendly, run_of, train_config
+from .common import dataset_names, friendly, run_of
 from .evaluate import EvalTab, build_eval_tab
 from .evaluate import on_open as open_eval
 from .evaluate import wire_reattach as reattach_eval
@@ -169,7 +169,7 @@ def wire_teach_to_chat(panel: TeachPanel, chat: ChatTab, tabs: gr.Tabs, ws: Work
 def wire_clone(train: TrainTab, runs: RunsTab, tabs: gr.Tabs, ws: Workspace) -> None:
     @friendly
     def clone(run_id: str | None) -> list[Any]:
-        settings = train_config(run_of(ws, run_id))
+        settings = run_of(ws, run_id).train_config()
         return [gr.Tabs(selected="train"), *fill_values(train.spec, settings, dataset_names(ws))]
 
     runs.clone.click(clone, runs.watch_id, [tabs, *train.fill_outputs()], api_visibility="private")
@@ -253,3 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         print(line)
     build_app(ws).queue(default_concurrency_limit=4).launch(
         server_name=args.host, server_port=args.port, share=args.share, auth=auth, **launch_options())
+
+
+if __name__ == "__main__":  # `python -m workbench serve` starts the UI this way
+    main()

@@ -12,8 +12,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..jobs import JobError
-from ..rundir import RunDir, read_json
+from ..errors import UserError
+from ..jobs import JobError, find_jobs
+from ..rundir import RunDir
 from ..workspace import Workspace, check_name
 
 # Errors a person can act on; anything else is a bug and keeps its traceback in the server log.
@@ -22,15 +23,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, JobError, K
 
 def active_jobs(ws: Workspace, kind: str) -> list[str]:
     """Ids of the queued or running jobs of one kind (qa, eval, ...), newest first: what a page reload follows."""
-    found = []
-    for path in ws.list_runs():
-        run = RunDir(path)
-        if run.read_config().get("kind", "train") == kind and run.effective_state() in ("queued", "running"):
-            found.append(run.id)
-    return found
+    return [run.id for run in find_jobs(ws.runs, kind, active=True)]
 
 
-class UIError(ValueError):
+class UIError(UserError, ValueError):
     """Something entered in the UI is missing or unusable; the message says what to do."""
 
 
@@ -125,14 +121,14 @@ def run_of(ws: Workspace, run_id: str | None) -> RunDir:
 
 def run_summary(run: RunDir) -> dict[str, Any]:
     """summary.json written by training (method summary, trainable share, losses), or {}."""
-    return read_json(run.path / "summary.json", {}) or {}
+    return run.read_summary()
 
 
 def run_line(run: RunDir) -> str:
     """'lora on smollm2: low-rank ... · trainable 460,800 of 134.5M (0.34%)' for any place a run is shown."""
     from .. import methods
 
-    cfg = train_config(run)
+    cfg = run.train_config()
     status, summary = run.read_status(), run_summary(run)
     method = methods.METHODS.get(cfg.get("method") or "")
     text = f"**{cfg.get('method', '?')}** on **{cfg.get('model', '?')}**"
@@ -141,11 +137,6 @@ def run_line(run: RunDir) -> str:
     trainable = params_text(status.get("trainable_params") or summary.get("trainable_params"),
                             status.get("total_params") or summary.get("total_params"))
     return text + (f" · trainable {trainable}" if trainable else "")
-
-
-def train_config(run: RunDir) -> dict[str, Any]:
-    config = run.read_config()
-    return dict(config.get("train", config))
 
 
 def pretty_json(data: Any) -> str:

@@ -3,7 +3,7 @@ from the run folders: scores (base, tuned, delta) as a table and bar charts, eve
 (improved / regressed highlighted), the forgetting probe, several runs compared, and the topic gate's
 held-out confusion matrix.
 
-Evaluations run in worker processes (workbench.evaluate.start_eval); the topic gate is fitted here because
+Evaluations run in worker processes (workbench.launch.start_eval); the topic gate is fitted here because
 it takes well under a second (TF-IDF and a logistic regression). Figures come from workbench.plots.
 """
 
@@ -15,13 +15,12 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from .. import endpoint, evaluate, jobs, plots
+from .. import endpoint, eval_results, jobs, launch, plots
 from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
 from ..qa import ledger
 from ..rundir import RunDir, read_json
 from ..workspace import Workspace
-from .common import (UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of,
-                     train_config)
+from .common import (UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of)
 from .forms import Form, build_form
 
 OWN_HELD_OUT = "(the run's own held-out pairs)"
@@ -35,7 +34,7 @@ CHANGE_COLORS = {"improved": "background-color: #e6f4ea", "regressed": "backgrou
 def trained_runs(ws: Workspace) -> list[str]:
     """Training runs with a saved model (finished, or stopped with its adapter saved)."""
     return [row["id"] for row in jobs.list_runs(ws)
-            if row["kind"] == "train" and evaluate.has_saved_model(RunDir(ws.runs / row["id"]))]
+            if row["kind"] == "train" and RunDir(ws.runs / row["id"]).saved_model() is not None]
 
 
 def scores_table(scores: dict[str, Any] | None) -> list[list[Any]]:
@@ -57,7 +56,7 @@ def judge_rows(judge: dict[str, Any] | None) -> list[list[Any]]:
         return [["judge", "", "", f"failed: {judge['error']}"]]
     base, tuned, delta = (judge.get(s) or {} for s in ("base", "tuned", "delta"))
     rows = [[f"judge: {c}", number_text(base.get(c)), number_text(tuned.get(c)), signed(delta.get(c))]
-            for c in evaluate.JUDGE_CRITERIA]
+            for c in eval_results.JUDGE_CRITERIA]
     unparsed = (base.get("unparsed") or 0) + (tuned.get("unparsed") or 0)
     if unparsed:
         rows.append(["judge: answers it gave no mark for", str(base.get("unparsed") or 0),
@@ -71,7 +70,7 @@ def signed(value: Any) -> str:
 
 def question_frame(predictions: list[dict[str, Any]], metric: str, show: str) -> pd.DataFrame:
     """Every question with both answers, their scores by ``metric`` and its change; ``show`` filters."""
-    groups = evaluate.question_changes(predictions, metric, fallback="rougeL" if metric == "fact_acc" else None)
+    groups = eval_results.question_changes(predictions, metric, fallback="rougeL" if metric == "fact_acc" else None)
     rows = []
     for change in ("improved", "regressed", "unchanged", "unscored"):
         if show not in ("all", change):
@@ -118,7 +117,7 @@ def fit_run_gate(ws: Workspace, run: RunDir, threshold: float, refusal: str) -> 
     from .. import gate as gates
     from ..qa.dataset import load_pairs
 
-    data = train_config(run).get("data")
+    data = run.train_config().get("data")
     if not data:
         raise UIError(f"run {run.id} has no dataset recorded; cannot tell which questions are in-domain")
     questions = [p["question"] for p in load_pairs(data)]
@@ -149,9 +148,9 @@ def launch_evaluations(ws: Workspace, run_ids: list[str], dataset: str | None, m
     gen_params = from_dict(GenParams, gen)
     data = None if dataset in (None, "", OWN_HELD_OUT) else str(dataset_folder(ws, dataset))
     for rid in run_ids:  # refuse the whole request before starting any job
-        evaluate.eval_job(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
+        launch.eval_job(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
                           limit=int(limit or 0), probe=probe)
-    return [evaluate.start_eval(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
+    return [launch.start_eval(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
                                 limit=int(limit or 0), probe=probe) for rid in run_ids]
 
 
@@ -309,10 +308,10 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
         return ["", [], empty, question_frame([], metric or "fact_acc", show or "all"), [], comparison(ws),
                 gate_text(None), plots.confusion_figure([]), []]
     run = run_of(ws, run_id)
-    scores = evaluate.load_scores(run)
+    scores = eval_results.load_scores(run)
     bars = plots.scores_bar_figure({"base": (scores or {}).get("base") or {},
                                     "tuned": (scores or {}).get("tuned") or {}})
-    predictions = evaluate.load_predictions(run)
+    predictions = eval_results.load_predictions(run)
     frame = question_frame(predictions, metric or "fact_acc", show or "all")
     report = gate_report(run)
     info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})\n\n"
@@ -348,12 +347,13 @@ def meaning(scores: dict[str, Any]) -> str:
 
 def fact_rows(run: RunDir, predictions: list[dict[str, Any]]) -> list[list[Any]]:
     """The ledger of the dataset the run trained on, marked with this run's answers to the held-out rewordings."""
-    data = train_config(run).get("data") or ""
+    data = run.train_config().get("data") or ""
     return ledger.table(ledger.with_results(ledger.read(data), predictions)) if data else []
 
 
 def comparison(ws: Workspace) -> pd.DataFrame:
-    rows = [r for r in evaluate.compare_runs([RunDir(ws.runs / rid) for rid in trained_runs(ws)]) if r["evaluated"]]
+    runs = [RunDir(ws.runs / rid) for rid in trained_runs(ws)]
+    rows = [r for r in eval_results.compare_runs(runs) if r["evaluated"]]
     if not rows:  # named columns and no rows, not the numbered columns of an empty frame
         return pd.DataFrame(columns=["run", "method", "n", "tuned_fact_acc", "delta_fact_acc"])
     keep = ["run", "method", "n"] + [k for k in rows[0] if k.startswith(("tuned_", "delta_"))]

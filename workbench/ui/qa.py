@@ -3,7 +3,7 @@ pairs per passage, filters, thresholds, test fraction: a form generated from QAG
 progress, then review the pairs: edit, delete, add, filter by source, see the passage a pair came from and
 why dropped pairs were dropped, and export for other tools.
 
-Generation runs in a worker (workbench.qa.pipeline.start_job); edits go through workbench.qa.dataset,
+Generation runs in a worker (workbench.launch.start_qa); edits go through workbench.qa.dataset,
 which locks the dataset folder. This module writes no dataset file itself.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from .. import endpoint
+from .. import endpoint, launch
 from ..config import QAGenConfig, from_dict
 from ..qa import dataset as qads
 from ..qa import formats, ledger, pipeline
@@ -56,7 +56,7 @@ def launch_qa(ws: Workspace, settings: dict[str, Any]) -> RunDir:
         except endpoint.EndpointNotAllowed as exc:
             raise UIError(str(exc)) from None
     try:
-        return pipeline.start_job(ws, [folder], name, cfg, overwrite=overwrite)
+        return launch.start_qa(ws, [folder], name, cfg, overwrite=overwrite)
     except pipeline.PipelineError as exc:  # a RuntimeError, but one the user can act on
         raise UIError(str(exc)) from None
 

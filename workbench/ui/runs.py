@@ -19,8 +19,7 @@ from .. import export as exporting
 from .. import jobs, plots
 from ..rundir import RunDir, read_json
 from ..workspace import Workspace
-from .common import (UIError, duration_text, friendly, number_text, params_text, run_line, run_of, run_summary,
-                     train_config)
+from .common import (UIError, duration_text, friendly, number_text, params_text, run_line, run_of, run_summary)
 
 TICK_SECONDS = 2.0
 TABLE_HEADERS = ["run", "kind", "state", "method", "dataset", "progress", "train loss", "eval loss",
@@ -136,7 +135,7 @@ def state_advice(run: RunDir, row: dict[str, Any]) -> str:
         return "Waiting for the accelerator (one job runs at a time)."
     summary = run_summary(run)
     if state == "finished" and summary.get("early_stopped"):
-        patience = (train_config(run) or {}).get("early_stopping_patience")
+        patience = run.train_config().get("early_stopping_patience")
         best = summary.get("best_eval_loss")
         return (f"**Stopped early** at step {summary.get('steps')} of {summary.get('planned_steps')}: the eval loss "
                 f"did not improve for {patience} evaluations in a row (early stopping). The saved model is the best "
@@ -160,7 +159,7 @@ def config_diff(ws: Workspace, run_ids: list[str]) -> list[list[Any]]:
     """One row per setting that differs between the runs (method parameters flattened)."""
     flat = []
     for rid in run_ids:
-        cfg = train_config(run_of(ws, rid))
+        cfg = run_of(ws, rid).train_config()
         params = cfg.pop("method_params", {}) or {}
         flat.append({**cfg, **{f"method.{k}": v for k, v in params.items()}})
     keys = sorted({k for f in flat for k in f})

@@ -4,104 +4,48 @@ its results: the per-cell table with 95% confidence intervals, the paired compar
 the figures and report.md. A CoRA section builds a common subspace from finished runs or model folders and
 plots its cumulative explained variance.
 
-Studies run in worker processes (workbench.study.start_study); this module trains nothing and computes no
-statistics of its own (workbench.study.summarise does). A subspace is built by a worker job (kind "cora"),
-which this tab starts and waits for, one build at a time. Only files inside the
-workspace are read for results; figures are handed to Gradio as images, never as file routes.
+Studies run in worker processes (started by workbench.launch); this module holds widgets and handlers only:
+specs are stored and found by workbench.studies.specs, results read by workbench.studies.results. A subspace
+is built by a worker job (kind "cora"), one build at a time, which the tab's handler follows with a progress
+line. Only files inside the workspace are read for results; figures are handed to Gradio as images, never as
+file routes.
 """
 
 from __future__ import annotations
 
-import csv
 import re
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-import yaml
-from PIL import Image
 
-from .. import jobs, plots, study
-from ..rundir import RunDir, atomic_write_text, read_json
+from .. import jobs, launch, plots
+from ..rundir import RunDir
+from ..studies.results import (planned_cells, report_figures, report_text, study_folder, study_names,
+                               study_summary, subspace_choices, subspace_meta)
+from ..studies.specs import (ACTIVE_STATES, StudyError, StudySpec, cells, job_study_name, load_spec, newest_job,
+                             save_workspace_spec, spec_choices, spec_key, spec_source, spec_yaml,
+                             study_cell_runs, study_jobs, trained_variants)
 from ..workspace import Workspace, check_name
-from .common import UIError, duration_text, friendly, number_text, run_of
+from .common import duration_text, friendly, number_text, run_of
 
 TICK_SECONDS = 3.0
-WORKSPACE_PREFIX = "workspace/"  # dropdown value of a workspace spec, to tell it from a shipped one
-ACTIVE_STATES = ("queued", "running")
-TEXT_FIELDS = ("variant", "method", "model", "run")  # the non-numeric columns of results.csv
 CORA_TARGETS = ("all-linear", "attention")
 DEFAULT_SPEC = "paper-joint"
 CORA_CONCURRENCY = "cora-build"
-IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
-
-
-class StudiesError(UIError):
-    """A study or subspace request from the Studies tab cannot be carried out; the message says what to do."""
+StudiesError = StudyError  # the engine's own error: the tab shows its message as it is
 
 
 # specs (pure functions) ---------------------------------------------------------------------------
 
-def spec_folder(ws: Workspace) -> Path:
-    return ws.study_specs
-
-
-def workspace_spec_names(ws: Workspace) -> list[str]:
-    return sorted(p.stem for p in spec_folder(ws).glob("*.yaml") if not p.name.startswith("."))
-
-
-def spec_choices(ws: Workspace) -> list[tuple[str, str]]:
-    """(label, value) for the spec picker: the shipped specs, then the workspace's own."""
-    return ([(name, name) for name in study.shipped_specs()]
-            + [(f"{name} (workspace)", WORKSPACE_PREFIX + name) for name in workspace_spec_names(ws)])
-
-
-def spec_source(ws: Workspace, key: str | None) -> str:
-    """What the study engine reads for a picker value: a shipped spec's name or a workspace spec file."""
-    if not key:
-        raise StudiesError("choose a study spec first")
-    if key.startswith(WORKSPACE_PREFIX):
-        name = key.removeprefix(WORKSPACE_PREFIX)
-        path = spec_folder(ws) / f"{check_name(name, 'spec name')}.yaml"
-        if not path.exists():
-            raise StudiesError(f"there is no workspace spec called {name!r} (it may have been deleted)")
-        return str(path)
-    if key not in study.shipped_specs():
-        raise StudiesError(f"unknown study spec {key!r}; choose one of: {', '.join(study.shipped_specs())}")
-    return key
-
-
-def spec_yaml(ws: Workspace, key: str | None) -> str:
-    source = spec_source(ws, key)
-    return Path(source).read_text(encoding="utf-8") if source.endswith(".yaml") else study.spec_text(source)
-
-
-def load_spec(ws: Workspace, key: str | None, quick: bool) -> study.StudySpec:
-    """The spec as the engine will run it; a malformed one raises StudiesError saying what is wrong."""
-    source = spec_source(ws, key)
-    try:
-        return study.read_spec(source, quick)
-    except yaml.YAMLError as exc:
-        raise StudiesError(f"the spec {key!r} is not valid YAML: {yaml_problem(exc)}") from None
-    except (TypeError, ValueError) as exc:
-        raise StudiesError(f"the spec {key!r} cannot be used: {exc}") from None
-
-
-def yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-    return f"{getattr(exc, 'problem', None) or exc}{where}"
-
-
-def spec_overview(spec: study.StudySpec) -> str:
+def spec_overview(spec: StudySpec) -> str:
     """What starting the spec will do, in a few lines."""
-    n = len(study.cells(spec))
+    n = len(cells(spec))
     variants = ", ".join(f"`{v.name}` ({v.method})" for v in spec.variants)
     sizes = ", ".join(f"{s:.0%}" for s in spec.sizes)
-    lines = [f"**{spec.name}**: {n} cell(s) = {len(study.trained_variants(spec))} trained variant(s) × "
+    lines = [f"**{spec.name}**: {n} cell(s) = {len(trained_variants(spec))} trained variant(s) × "
              f"{len(spec.sizes)} size(s) × {len(spec.models)} model(s) × {len(spec.seeds)} seed(s). "
              "Each cell is a training run and an evaluation run, queued like any other job.",
              f"Variants: {variants}. Baseline: `{spec.baseline}`. Models: {', '.join(spec.models)}. "
@@ -128,107 +72,12 @@ def spec_view(ws: Workspace, key: str | None, quick: bool) -> tuple[str, str]:
         return text, f"**This spec cannot run:** {exc}"
 
 
-def save_workspace_spec(ws: Workspace, name: str, text: str) -> str:
-    """Check a YAML spec (as written and at its quick size) and save it in the workspace; returns its value."""
-    name = check_name((name or "").strip(), "spec name")
-    if name in study.shipped_specs():
-        raise StudiesError(f"{name!r} is the name of a shipped spec; save yours under another name")
-    try:
-        raw = yaml.safe_load(text or "")
-    except yaml.YAMLError as exc:
-        raise StudiesError(f"the spec is not valid YAML: {yaml_problem(exc)}") from None
-    if not isinstance(raw, dict):
-        raise StudiesError("a study spec is a YAML mapping (name:, variants:, ...); this text is not one")
-    if raw.get("name") != name:
-        raise StudiesError(f"the spec says `name: {raw.get('name')}`; change it to `name: {name}` (the name you "
-                           "save it under), so that its results get a folder of their own")
-    check_data(ws, raw.get("data", "sample"))
-    with tempfile.TemporaryDirectory() as tmp:
-        trial = Path(tmp) / f"{name}.yaml"
-        trial.write_text(text, encoding="utf-8")
-        for quick in (False, True):
-            try:
-                study.read_spec(str(trial), quick)
-            except (TypeError, ValueError) as exc:
-                raise StudiesError(f"the spec cannot be used{' at its quick size' if quick else ''}: {exc}") from None
-    atomic_write_text(spec_folder(ws) / f"{name}.yaml", text)
-    return WORKSPACE_PREFIX + name
-
-
-def check_data(ws: Workspace, data: Any) -> None:
-    """Specs saved from the UI train on the sample documents or on a dataset of this workspace only."""
-    if data == "sample":
-        return
-    try:
-        found = isinstance(data, str) and (ws.datasets / check_name(data, "dataset name")).is_dir()
-    except ValueError:
-        found = False  # a path, not a dataset name
-    if not found:
-        names = ", ".join(p.name for p in ws.list_datasets()) or "none yet"
-        raise StudiesError(f"`data: {data}` must be `sample` or the name of a dataset of this workspace "
-                           f"({names})")
-
-
 # study jobs and their progress (pure functions) -----------------------------------------------------
-
-def study_jobs(ws: Workspace) -> list[RunDir]:
-    """Every study job of the workspace, newest first."""
-    found = []
-    for path in ws.list_runs():
-        run = RunDir(path)
-        if run.read_config().get("kind") == "study":
-            found.append(run)
-    return sorted(found, key=lambda r: r.read_status().get("queued_at") or 0, reverse=True)
-
-
-def newest_job(ws: Workspace, key: str | None, quick: bool) -> str | None:
-    """The newest study job started from this spec at this size (to re-attach after a page reload)."""
-    try:
-        source = spec_source(ws, key)
-    except StudiesError:
-        return None
-    for run in study_jobs(ws):
-        cfg = run.read_config().get("study") or {}
-        if cfg.get("spec") == source and bool(cfg.get("quick")) == bool(quick):
-            return run.id
-    return None
-
-
-def job_study_name(run: RunDir) -> str | None:
-    """The study a job runs (its spec's name), or None when its spec can no longer be read."""
-    cfg = run.read_config().get("study") or {}
-    try:
-        return study.read_spec(cfg.get("spec") or "", bool(cfg.get("quick"))).name
-    except (TypeError, ValueError, OSError, yaml.YAMLError):
-        return None
-
-
-def running_job_for(ws: Workspace, name: str) -> RunDir | None:
-    """A queued or running study job writing the study ``name``: two at once would train the same cells."""
-    for run in study_jobs(ws):
-        if run.effective_state() in ACTIVE_STATES and job_study_name(run) == name:
-            return run
-    return None
-
 
 def launch_study(ws: Workspace, key: str | None, quick: bool) -> RunDir:
     """Check the spec, refuse a second job for the same study, then start the study driver in the background."""
-    spec = load_spec(ws, key, quick)
-    busy = running_job_for(ws, spec.name)
-    if busy is not None:
-        raise StudiesError(f"study {spec.name!r} is already running as job {busy.id}; follow it below, or stop it "
-                           "before starting it again (a restart resumes where it stopped)")
-    run = study.start_study(ws, spec_source(ws, key), bool(quick))
-    jobs.start(run)
-    return run
-
-
-def study_cell_runs(ws: Workspace, name: str) -> list[RunDir]:
-    """The runs a study made: its training runs (cells and CoRA source fine-tunes, whose config names the
-    study) and the evaluation run of each (``<run id>-eval``)."""
-    trained = [RunDir(p) for p in ws.list_runs() if RunDir(p).read_config().get("study") == name]
-    evals = [RunDir(ws.runs / f"{r.id}-eval") for r in trained]
-    return trained + [r for r in evals if r.exists()]
+    load_spec(ws, key, quick)  # a malformed spec is refused with what is wrong in it
+    return launch.start_study(ws, spec_source(ws, key), bool(quick))
 
 
 def stop_study(ws: Workspace, job_id: str | None) -> str:
@@ -316,60 +165,6 @@ def progress_html(share: float, label: str) -> str:
 
 # results (pure functions) -------------------------------------------------------------------------
 
-def study_names(ws: Workspace) -> list[str]:
-    """Studies of the workspace with results (finished, or partial: results.csv written after each cell)."""
-    return sorted(p.name for p in ws.studies.iterdir()
-                  if p.is_dir() and ((p / "results.csv").exists() or (p / "summary.json").exists()))
-
-
-def study_folder(ws: Workspace, name: str | None) -> Path:
-    if not name:
-        raise StudiesError("choose a study whose results to show")
-    folder = ws.studies / check_name(name, "study name")
-    if not folder.is_dir():
-        raise StudiesError(f"there are no results for study {name!r} yet")
-    return folder
-
-
-def parse_value(key: str, text: str) -> Any:
-    if key in TEXT_FIELDS:
-        return text
-    if text == "":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if key == "seed" and value.is_integer() else value
-
-
-def read_rows(folder: Path) -> list[dict[str, Any]]:
-    """results.csv as the rows study.summarise takes (numbers as numbers, empty cells as None)."""
-    path = folder / "results.csv"
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        return [{k: parse_value(k, v or "") for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def is_complete(folder: Path) -> bool:
-    """summary.json is written once at the end; a rerun rewrites results.csv first, making it older."""
-    summary, results = folder / "summary.json", folder / "results.csv"
-    return summary.exists() and (not results.exists() or summary.stat().st_mtime >= results.stat().st_mtime)
-
-
-def study_summary(folder: Path) -> dict[str, Any] | None:
-    """The finished study's summary.json, or a summary of the cells done so far (``partial``: True)."""
-    if is_complete(folder):
-        return {**read_json(folder / "summary.json"), "partial": False}
-    rows = read_rows(folder)
-    if not rows:
-        return None
-    baseline = (read_json(folder / "spec.json") or {}).get("baseline") or rows[0]["variant"]
-    return {**study.summarise(rows, baseline), "name": folder.name, "partial": True,
-            "tuned_rows": sum(1 for r in rows if r["variant"] != study.BASE_VARIANT)}
-
-
 def stat_text(stat: Any, digits: int = 3) -> str:
     """'0.412 ± 0.031' (mean ± 95% half-width), '0.412' for one seed, '' when missing."""
     if not isinstance(stat, dict) or stat.get("mean") is None:
@@ -414,36 +209,10 @@ def means_figure(summary: dict[str, Any]) -> Any:
     return plots.scores_bar_figure(scores, summary["metrics"])
 
 
-def report_figures(folder: Path) -> list[tuple[Image.Image, str]]:
-    """The report's PNG figures in report order, as images (never as file routes), with their captions."""
-    report = folder / "report.md"
-    if not report.exists():
-        return []
-    images, root = [], folder.resolve()
-    for caption, link in IMAGE_LINK.findall(report.read_text(encoding="utf-8")):
-        path = (folder / link).resolve()
-        if path.is_relative_to(root) and path.suffix == ".png" and path.is_file():
-            with Image.open(path) as img:
-                images.append((img.convert("RGB"), caption))
-    return images
-
-
-def report_text(folder: Path) -> str:
-    """report.md without its image links (the figures are shown as images above it)."""
-    report = folder / "report.md"
-    if not report.exists():
-        return "*report.md is written when the study finishes.*"
-    return IMAGE_LINK.sub("", report.read_text(encoding="utf-8"))
-
-
 def results_header(ws: Workspace, name: str, summary: dict[str, Any]) -> str:
     if summary.get("partial"):
-        todo = ""
-        spec = read_json(ws.studies / name / "spec.json") or {}
-        try:
-            todo = f" of {len(study.cells(study.spec_from_dict(spec)))}"
-        except (TypeError, ValueError):
-            todo = ""  # a spec.json from another version: the count of cells to do is unknown
+        planned = planned_cells(ws.studies / name)
+        todo = f" of {planned}" if planned is not None else ""
         return (f"### {name} (partial)\n\n{summary['tuned_rows']}{todo} cells done so far; the table grows as "
                 "cells finish. Figures and report.md come when the study finishes.")
     wall = summary.get("wall_seconds")
@@ -492,14 +261,10 @@ def subspaces_root(ws: Workspace) -> Path:
 
 def source_kind(run: RunDir) -> str | None:
     """'full' (a whole fine-tuned model) or 'lora' (a LoRA-type adapter) for runs usable as sources."""
-    adapter = run.adapter
-    if (adapter / "config.json").exists():
-        return "full"
-    for folder in (adapter, adapter / "lora"):
-        config = read_json(folder / "adapter_config.json")
-        if config and config.get("peft_type") == "LORA":
-            return "lora"
-    return None
+    saved = run.saved_model()
+    if saved is None:
+        return None
+    return "full" if saved.whole else "lora" if saved.lora_folder() else None
 
 
 def cora_source_runs(ws: Workspace) -> list[str]:
@@ -520,39 +285,24 @@ def cora_sources(ws: Workspace, run_ids: list[str] | None, models_text: str | No
 
 def build_subspace(ws: Workspace, name: str, run_ids: list[str] | None, models_text: str | None, rank: Any,
                    targets: str | None, base: str | None = None) -> str:
-    """Average the sources' weights, keep the top-``rank`` directions; returns the artifact's workspace path."""
-    name = check_name((name or "").strip(), "subspace name")
-    out = subspaces_root(ws) / name
-    if out.exists():
-        raise StudiesError(f"a subspace called {name!r} already exists; choose another name")
-    if not isinstance(rank, (int, float)) or int(rank) != rank or rank < 1:
-        raise StudiesError(f"rank must be a whole number of at least 1, got {rank!r}")
-    sources = cora_sources(ws, run_ids, models_text)
-    # The model loads and the SVD run in a worker process, like every slow step; this waits for it.
-    job = jobs.create_run(ws, "cora", {"cora": {"sources": sources, "out": str(out), "rank": int(rank),
-                                                "targets": (targets or "all-linear").strip(),
-                                                "base": (base or "").strip() or None},
-                                       "needs_accelerator": False}, label=f"cora-{name}")
-    jobs.start(job)
-    state = jobs.wait(job)
-    if state != "finished":
-        err = job.read_status().get("error") or {}
-        raise StudiesError(f"building subspace {name!r} {state}: {err.get('message') or job.log_tail(5)}")
+    """Average the sources' weights, keep the top-``rank`` directions; returns the artifact's workspace path once
+    the job has built it (the tab's handler follows the job instead, see ``follow_build``)."""
+    job, out = launch.start_cora(ws, name, cora_sources(ws, run_ids, models_text), rank, targets, base)
+    for _ in follow_build(ws, job, out, poll=0.2):
+        pass
     return out.relative_to(ws.root).as_posix()
 
 
-def subspace_choices(ws: Workspace) -> list[str]:
-    """Subspace artifacts of the workspace (built here, or by a study), as paths inside the workspace."""
-    found = sorted(subspaces_root(ws).glob("*/subspace.json")) + sorted(ws.studies.glob("*/subspace-*/subspace.json"))
-    return [p.parent.relative_to(ws.root).as_posix() for p in found]
-
-
-def subspace_meta(ws: Workspace, rel: str | None) -> dict[str, Any]:
-    if not rel:
-        raise StudiesError("choose a subspace")
-    if rel not in subspace_choices(ws):
-        raise StudiesError(f"there is no subspace {rel!r} in this workspace")
-    return read_json(ws.root / rel / "subspace.json") or {}
+def follow_build(ws: Workspace, job: RunDir, out: Path, poll: float = 1.0) -> Any:
+    """A progress line while the build job runs (the model loads and the SVD run in a worker process); refuses
+    with the job's reason when it ends without the subspace."""
+    while job.effective_state() in ACTIVE_STATES:
+        yield f"Building **{out.name}**: {job.read_status().get('phase') or 'waiting for its turn'}..."
+        time.sleep(poll)
+    state = job.effective_state()
+    if state != "finished":
+        err = job.read_status().get("error") or {}
+        raise StudiesError(f"building subspace {out.name!r} {state}: {err.get('message') or job.log_tail(5)}")
 
 
 def reach(curve: list[float], target: float = 0.9) -> int | None:
@@ -731,16 +481,6 @@ def attach(ws: Workspace, key: str | None, quick: bool, shown: str | None) -> li
             watch, *results_view(ws, name)]
 
 
-def spec_key(ws: Workspace, source: str) -> str | None:
-    """The picker value of a job's spec (None for a spec file outside the workspace, started from the CLI)."""
-    if source in study.shipped_specs():
-        return source
-    path = Path(source)
-    if path.suffix == ".yaml" and path.parent == spec_folder(ws) and path.exists():
-        return WORKSPACE_PREFIX + path.stem
-    return None
-
-
 def on_load(ws: Workspace, key: str | None, quick: bool, shown: str | None) -> list[Any]:
     """A page (re)load follows the newest queued or running study job, whatever spec the picker shows:
     [spec picker, quick size, *attach outputs]."""
@@ -824,12 +564,16 @@ def wire_cora(tab: StudiesTab, ws: Workspace) -> None:
                 "targets": targets, "base": base or ""}
 
     @friendly
-    def build(settings: dict[str, Any]) -> list[Any]:
+    def build(settings: dict[str, Any]) -> Any:
         """Build a CoRA common subspace: {"name", "runs": [run ids], "models": "folders or aliases, one per line",
         "rank", "targets", "base"}; returns (message, its path inside the workspace)."""
-        rel = build_subspace(ws, settings.get("name") or "", settings.get("runs"), settings.get("models"),
-                             settings.get("rank", 16), settings.get("targets"), settings.get("base"))
-        return [f"Built **{rel}**.", rel]
+        job, out = launch.start_cora(ws, settings.get("name") or "", cora_sources(ws, settings.get("runs"),
+                                                                                  settings.get("models")),
+                                     settings.get("rank", 16), settings.get("targets"), settings.get("base"))
+        for line in follow_build(ws, job, out):
+            yield [line, gr.skip()]
+        rel = out.relative_to(ws.root).as_posix()
+        yield [f"Built **{rel}**.", rel]
 
     settings = gr.JSON(visible=False)
     built = gr.Textbox(visible=False)

@@ -9,9 +9,9 @@ from typing import Any
 
 import gradio as gr
 
-from .. import teach
-from ..rundir import RunDir, read_json
-from ..workspace import Workspace
+from .. import jobs, launch
+from ..rundir import RunDir
+from ..workspace import Workspace, check_name
 from .common import UIError, friendly
 from .data import corpus_folder
 from .evaluate import fact_rows
@@ -55,9 +55,8 @@ def build_teach_panel() -> TeachPanel:
 
 def latest_teach_job(ws: Workspace) -> str | None:
     """The newest teach job of the workspace, so that a reloaded page finds the one it started."""
-    found = [p for p in ws.list_runs() if "-teach-" in p.name  # the label every teach job's id carries
-             and (read_json(p / "config.json") or {}).get("kind") == "teach"]
-    return max(found, key=lambda p: p.name).name if found else None
+    found = jobs.find_jobs(ws.runs, "teach")
+    return found[0].id if found else None
 
 
 def status_text(ws: Workspace, job_id: str) -> str:
@@ -91,14 +90,14 @@ def done_text(result: dict[str, Any]) -> str:
 
 def taught_run(ws: Workspace, job_id: str | None) -> str:
     """The training run a finished teach job made."""
-    result = (read_json(ws.runs / str(job_id) / "status.json") or {}).get("result") or {} if job_id else {}
+    result = RunDir(ws.runs / check_name(job_id, "job id")).read_status().get("result") or {} if job_id else {}
     if not result.get("train_run"):
         raise UIError("the teach job has not finished training yet")
     return str(result["train_run"])
 
 
 def ledger_rows(ws: Workspace, result: dict[str, Any]) -> list[list[Any]]:
-    from ..evaluate import load_predictions
+    from ..eval_results import load_predictions
 
     run = RunDir(ws.runs / str(result.get("train_run")))
     return fact_rows(run, load_predictions(run))
@@ -111,7 +110,7 @@ def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> N
             raise UIError("choose or upload a document collection first")
         folder = corpus_folder(ws, collection)
         paths = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-        run = teach.start(ws, paths, (name or "").strip() or f"{collection}-taught",
+        run = launch.start_teach(ws, paths, (name or "").strip() or f"{collection}-taught",
                           train={"model": (model or "").strip() or "smollm2"})
         return [run.id, status_text(ws, run.id), gr.update(visible=False), gr.update(visible=False)]
 
@@ -120,7 +119,7 @@ def wire_teach_panel(panel: TeachPanel, ws: Workspace, corpus: gr.Dropdown) -> N
         if not job_id or not (ws.runs / job_id).is_dir():
             return [job_id, gr.skip(), gr.skip(), gr.skip()]
         text = status_text(ws, job_id)
-        result = (read_json(ws.runs / job_id / "status.json") or {}).get("result") or {}
+        result = RunDir(ws.runs / job_id).read_status().get("result") or {}
         if result.get("train_run"):
             return [job_id, text, gr.update(value=ledger_rows(ws, result), visible=True), gr.update(visible=True)]
         return [job_id, text, gr.skip(), gr.skip()]

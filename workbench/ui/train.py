@@ -17,8 +17,8 @@ from typing import Any
 import gradio as gr
 
 from .. import estimate as estimates
-from .. import jobs, methods
-from ..config import PRESETS, TrainConfig, to_dict
+from .. import launch, methods
+from ..config import PRESETS, ConfigError, TrainConfig, to_dict
 from ..rundir import RunDir
 from ..workspace import Workspace
 from .common import UIError, dataset_folder, dataset_names, friendly
@@ -86,16 +86,11 @@ def cli_command(settings: dict[str, Any]) -> str:
 
 def launch_training(ws: Workspace, settings: dict[str, Any]) -> RunDir:
     """Validate (types, ranges, method, device, data) and start a worker; nothing starts when invalid."""
-    from ..cli_commands import validate_train
-
     settings = dict(settings)
     settings["data"] = str(dataset_folder(ws, settings.get("data")))
     if not settings.get("model"):
         raise UIError("choose a base model (smollm2 is the default)")
-    cfg = validate_train(settings)
-    run = jobs.create_run(ws, "train", {"train": to_dict(cfg)}, label=cfg.method)
-    jobs.start(run)
-    return run
+    return launch.start_train(ws, settings)
 
 
 def preset_settings(name: str) -> dict[str, Any]:
@@ -131,15 +126,10 @@ def fill_values(spec: TrainSpec, settings: dict[str, Any], datasets: list[str]) 
 
 def settings_from_file(path: str) -> dict[str, Any]:
     """Training settings from a config.yaml (a run's own, or one saved here) or JSON file."""
-    import yaml
-
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))  # JSON is YAML too
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UIError(f"cannot read {Path(path).name}: {exc}") from None
-    if not isinstance(data, dict):
-        raise UIError(f"{Path(path).name} does not hold training settings (a mapping of setting: value)")
-    return data.get("train", data)
+        return launch.read_settings_file(path)
+    except ConfigError as exc:
+        raise UIError(str(exc)) from None
 
 
 def settings_to_file(settings: dict[str, Any]) -> str:

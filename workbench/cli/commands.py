@@ -1,5 +1,6 @@
-"""What each CLI command does, kept apart from argument parsing in __main__.py. Torch is imported only
-by commands that load a model, so `runs list` answers at once."""
+"""CLI commands ``train``, ``runs``, ``methods`` and ``serve``: their parsers and what they print, plus the
+option and progress helpers the other command groups share. Validation and launching are launch.py's; torch is
+imported only by commands that load a model, so `runs list` answers at once."""
 
 from __future__ import annotations
 
@@ -7,34 +8,17 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import jobs
-from .config import PRESETS, ConfigError, TrainConfig, check_device, describe, from_dict, to_dict
-from .rundir import FINAL_STATES, RunDir
-from .workspace import Workspace
-
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, jobs.JobError, KeyError)
-EXTRA_PARSERS: list[Callable[[Any], None]] = []  # other command groups register here
+from .. import jobs, launch
+from ..config import PRESETS, ConfigError, TrainConfig, describe
+from ..rundir import FINAL_STATES, RunDir
+from ..workspace import Workspace
 
 
 def workspace_of(args: argparse.Namespace) -> Workspace:
     return Workspace(Path(args.workspace).resolve()) if getattr(args, "workspace", None) else Workspace.default()
-
-
-def read_config_file(path: str) -> dict[str, Any]:
-    text = Path(path).read_text(encoding="utf-8")
-    if path.endswith((".yaml", ".yml")):
-        import yaml
-
-        data = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of settings")
-    return data.get("train", data)
 
 
 def add_dataclass_options(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
@@ -63,7 +47,7 @@ def train_settings(args: argparse.Namespace, ws: Workspace) -> dict[str, Any]:
             raise ConfigError(f"unknown preset {args.preset!r}; presets: {', '.join(PRESETS)}")
         settings.update(json.loads(json.dumps(PRESETS[args.preset])))
     if args.config:
-        settings.update(read_config_file(args.config))
+        settings.update(launch.read_settings_file(args.config))
     for f in describe(TrainConfig):
         value = getattr(args, f["name"], None)
         if value is not None:
@@ -88,37 +72,17 @@ def apply_sets(settings: dict[str, Any], items: list[str]) -> dict[str, Any]:
     return settings
 
 
-def validate_train(settings: dict[str, Any]) -> TrainConfig:
-    """Refuse a bad configuration before any process starts: types, ranges, method, device, data."""
-    from . import methods, models
-    from .methods.preview import preview
-    from .train import load_data
-
-    cfg = from_dict(TrainConfig, settings)
-    method = methods.get(cfg.method)
-    params = methods.make_params(method, cfg.method_params)
-    cfg.method_params = to_dict(params)
-    check_device(cfg, models.pick_device())
-    if method.check:
-        method.check(params, models.pick_device())
-    models.resolve(cfg.model)  # an alias whose package is missing is refused here, not in the worker
-    preview(method, params, cfg.model, cfg.trust_remote_code)
-    load_data(cfg)
-    return cfg
-
-
 def train(args: argparse.Namespace) -> int:
     ws = workspace_of(args)
     settings = train_settings(args, ws)
     if not settings.get("data"):
         raise ConfigError("--data is required: a dataset name or folder, or a JSONL file of question/answer pairs")
-    cfg = validate_train(settings)
-    run = jobs.create_run(ws, "train", {"train": to_dict(cfg)}, run_id=args.run_dir, label=cfg.method)
-    jobs.start(run)
+    run = launch.start_train(ws, settings, run_id=args.run_dir)
     if args.detach:
         print(run.id)
         return 0
-    print(f"run {run.id}: {cfg.method} on {cfg.model} (stop with Ctrl-C; resume with `runs resume {run.id}`)")
+    cfg = run.train_config()
+    print(f"run {run.id}: {cfg['method']} on {cfg['model']} (stop with Ctrl-C; resume with `runs resume {run.id}`)")
     return follow(run)
 
 
@@ -162,11 +126,16 @@ def follow(run: RunDir) -> int:
                 break
             time.sleep(1.0)
     except KeyboardInterrupt:
-        print("\nstopping (saving the adapter)...")
-        run.request_stop()
-        state = jobs.wait(run)
+        state = stop_and_wait(run, "stopping (saving the adapter)...")
     print()
     return report_end(run, state)
+
+
+def stop_and_wait(run: RunDir, message: str) -> str:
+    """Ctrl-C while following a run: ask it to stop and wait until it has (it saves what it has)."""
+    print(f"\n{message}")
+    run.request_stop()
+    return jobs.wait(run)
 
 
 def _progress_text(status: dict[str, Any], loss: float | None) -> str:
@@ -262,27 +231,10 @@ def runs_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def export_cmd(args: argparse.Namespace) -> int:
-    """A run as a model other tools load: merged safetensors, a GGUF file or a hub repository."""
-    from . import export
-
-    run = _run(args)
-    if args.to == "hub":
-        if not args.repo:
-            raise export.ExportError("--to hub needs --repo NAME (e.g. --repo your-name/harbour-expert)")
-        print(f"pushed run {run.id} to {export.push_to_hub(run.path, args.repo, private=not args.public)}")
-    elif args.to == "gguf":
-        print(f"wrote {export.export_gguf(run.path, args.out, args.outtype)}")
-    else:
-        out = export.export_merged(run.path, args.out)
-        print(f"wrote {out}\nload it with: AutoModelForCausalLM.from_pretrained({str(out)!r})")
-    return 0
-
-
 # methods ----------------------------------------------------------------------------------------
 
 def methods_cmd(args: argparse.Namespace) -> int:
-    from . import methods
+    from .. import methods
 
     chosen = [methods.get(args.name)] if args.name else list(methods.METHODS.values())
     for m in chosen:
@@ -295,3 +247,55 @@ def methods_cmd(args: argparse.Namespace) -> int:
     if not args.name:
         print("\n`python -m workbench methods NAME` shows a method's parameters; set them with --set KEY=VALUE")
     return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    """The UI as its own program (the CLI does not import the UI): the same process arguments, the same exit."""
+    import subprocess
+
+    return subprocess.call([sys.executable, "-m", "workbench.ui.app", *args.rest])
+
+
+# parsers ------------------------------------------------------------------------------------------
+
+def train_parser(sub: Any) -> None:
+    p = sub.add_parser("train", help="fine-tune a model on a QA dataset",
+                       description="Fine-tune MODEL on DATASET with METHOD. Method parameters go in --set "
+                                   "(see `python -m workbench methods`).")
+    p.add_argument("--data", required=False, help="dataset name or folder, or a JSONL file of question/answer")
+    p.add_argument("--method", help="fine-tuning method (default lora)")
+    p.add_argument("--model", help="base model alias, folder, .gguf or hub id (default smollm2)")
+    p.add_argument("--preset", help="start from a preset: " + ", ".join(PRESETS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="set a method parameter or a training setting, e.g. --set rank=8 --set dropout=0.1")
+    p.add_argument("--config", help="YAML or JSON file with training settings (keys of TrainConfig)")
+    p.add_argument("--run-dir", help="run id to create (default: time-method-random)")
+    p.add_argument("--detach", action="store_true", help="start in the background and print the run id")
+    add_dataclass_options(p, TrainConfig, skip=("data", "model", "method", "method_params"))
+    p.set_defaults(func=train)
+
+
+def runs_parser(sub: Any) -> None:
+    p = sub.add_parser("runs", help="list, show, stop, resume or delete runs")
+    rs = p.add_subparsers(dest="action", required=True)
+    rs.add_parser("list", help="one line per run").set_defaults(func=runs_list)
+    for name, func, text in (("show", runs_show, "status, settings and latest metrics of a run"),
+                             ("stop", runs_stop, "ask a run to stop gracefully (it saves its adapter)"),
+                             ("resume", runs_resume, "continue a stopped/failed run from its last checkpoint"),
+                             ("delete", runs_delete, "delete a run folder (not while it runs)"),
+                             ("wait", runs_wait, "wait until a run ends, showing progress")):
+        q = rs.add_parser(name, help=text)
+        q.add_argument("run", help="run id or run folder")
+        q.set_defaults(func=func)
+
+
+def serve_parser(sub: Any) -> None:
+    s = sub.add_parser("serve", help="open the workbench UI (same as `python app.py`)", add_help=False)
+    s.add_argument("rest", nargs=argparse.REMAINDER, help="options of app.py (--host, --port, --share, --auth)")
+    s.set_defaults(func=serve)
+
+
+def methods_parser(sub: Any) -> None:
+    m = sub.add_parser("methods", help="list fine-tuning methods and their parameters")
+    m.add_argument("name", nargs="?", help="show one method in detail")
+    m.set_defaults(func=methods_cmd)

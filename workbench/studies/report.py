@@ -12,7 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from .rundir import atomic_write_text
+from ..rundir import atomic_write_text
 
 LABELS = {"fact_acc": "fact accuracy", "rougeL": "ROUGE-L", "bleu4": "BLEU-4", "meteor": "METEOR",
           "sacrebleu": "sacreBLEU"}

@@ -1,8 +1,8 @@
-"""CLI commands ``eval``, ``chat`` and ``gate``: parsers and what they do.
+"""CLI commands ``eval``, ``chat``, ``gate`` and ``export``: parsers and what they print.
 
-Registered by appending ``register`` to ``cli_commands.EXTRA_PARSERS`` when this module is imported.
-Launching an evaluation and reading its scores needs no torch; chat loads a model and therefore imports
-torch when it runs. Bad input raises ValueError subclasses, which the CLI prints as one ``error:`` line.
+Launching an evaluation and reading its scores needs no torch; chat and export load a model and therefore
+import torch when they run. Bad input raises the project's own errors, which the CLI prints as one ``error:``
+line.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import cli_commands as cmds
-from . import evaluate as ev
-from . import jobs
-from .config import GenParams, describe, from_dict
-from .rundir import FINAL_STATES, RunDir
-from .workspace import Workspace
+from ..errors import UserError
+from .. import eval_results, launch
+from ..judge import JUDGE_CRITERIA, JudgeSpec
+from . import commands as cmds
+from ..config import GenParams, describe, from_dict
+from ..rundir import FINAL_STATES, RunDir
+from ..workspace import Workspace
 
 TABLE_KEYS = ("bleu4", "bleu4_corpus", "sacrebleu", "rouge1", "rouge2", "rougeL", "meteor", "bertscore", "fact_acc",
               "perplexity")
 
 
-class CliInputError(ValueError):
+class CliInputError(UserError, ValueError):
     """A command-line option is missing or contradicts another one."""
 
 
@@ -47,14 +48,7 @@ def gen_from_args(args: argparse.Namespace) -> GenParams:
 
 def train_run(ws: Workspace, name: str) -> RunDir:
     """A training run with a saved model, by id or folder."""
-    run = RunDir(ws.run_path(name))
-    kind = run.read_config().get("kind", "train")
-    if kind != "train":
-        raise CliInputError(f"run {run.id} is a {kind} run; name a training run")
-    if not ev.has_saved_model(run):
-        raise CliInputError(f"run {run.id} has no saved model yet (state: {run.effective_state()}); wait until "
-                            "it finishes or stop it (a stopped run saves its adapter)")
-    return run
+    return launch.trained_run(ws, name, CliInputError)
 
 
 # eval -----------------------------------------------------------------------------------------------
@@ -65,10 +59,10 @@ def eval_cmd(args: argparse.Namespace) -> int:
         return compare_cmd(ws, args.compare)
     if not args.run:
         raise CliInputError("--run is required: the training run to evaluate (see `python -m workbench runs list`)")
-    judge = ev.JudgeSpec.parse(args.judge, args.judge_model or "") if args.judge else None
-    run = ev.start_eval(ws, args.run, args.data, gen=gen_from_args(args),
-                        settings=ev.check_eval_settings(args.metrics, args.lang), judge=judge,
-                        limit=args.limit, probe=not args.no_probe, run_id=args.run_dir)
+    judge = JudgeSpec.parse(args.judge, args.judge_model or "") if args.judge else None
+    run = launch.start_eval(ws, args.run, args.data, gen=gen_from_args(args),
+                            settings=launch.eval_settings(args.metrics, args.lang), judge=judge,
+                            limit=args.limit, probe=not args.no_probe, run_id=args.run_dir)
     if args.detach:
         print(run.id)
         return 0
@@ -90,15 +84,13 @@ def follow_eval(run: RunDir, poll: float = 0.5) -> int:
                 break
             time.sleep(poll)
     except KeyboardInterrupt:
-        print("\nstopping the evaluation...")
-        run.request_stop()
-        state = jobs.wait(run)
+        state = cmds.stop_and_wait(run, "stopping the evaluation...")
     print()
     return report_eval(run, state)
 
 
 def report_eval(run: RunDir, state: str) -> int:
-    scores = ev.load_scores(run)
+    scores = eval_results.load_scores(run)
     if state == "finished" and scores:
         print(format_scores(scores))
         print(f"predictions: {Path(run.read_config()['eval']['run']) / 'eval' / 'predictions.jsonl'}")
@@ -141,7 +133,7 @@ def format_scores(scores: dict[str, Any]) -> str:
         lines.append(f"judge ({judge['judge']}) failed: {judge['error']}")
     elif judge:
         lines.append(f"judge ({judge['judge']}), marks 0-100:")
-        for key in ev.JUDGE_CRITERIA:
+        for key in JUDGE_CRITERIA:
             lines.append(f"  {key:14} {_fmt(judge['base'].get(key)):>10} {_fmt(judge['tuned'].get(key)):>10}"
                          f" {_fmt(judge['delta'].get(key), True):>10}")
     if scores.get("sacrebleu_signature"):
@@ -154,7 +146,7 @@ def format_scores(scores: dict[str, Any]) -> str:
 
 
 def compare_cmd(ws: Workspace, names: Sequence[str]) -> int:
-    rows = ev.compare_runs([RunDir(ws.run_path(n)) for n in names])
+    rows = eval_results.compare_runs([RunDir(ws.run_path(n)) for n in names])
     keys = [k for k in ("bleu4", "rougeL", "fact_acc", "perplexity") if any(f"delta_{k}" in r for r in rows)]
     print(f"{'run':40} {'method':12} " + " ".join(f"{'tuned ' + k:>16} {'delta':>9}" for k in keys))
     for r in rows:
@@ -176,7 +168,7 @@ def chat_cmd(args: argparse.Namespace) -> int:
         raise CliInputError("--base needs --run: it answers with the run's base model")
     run = train_run(ws, args.run) if args.run else None
     gate = load_run_gate(run, args.threshold) if args.gate else None
-    from . import chat  # torch is imported only once the input is known to be good
+    from .. import chat  # torch is imported only once the input is known to be good
     side = chat.Side(run=str(run.path), base=args.base) if run else chat.Side(model=args.model)
     gen = gen_from_args(args)
     engine = chat.ChatEngine()
@@ -187,7 +179,7 @@ def chat_cmd(args: argparse.Namespace) -> int:
 
 
 def load_run_gate(run: RunDir | None, threshold: float | None) -> Any:
-    from .gate import TopicGate
+    from ..gate import TopicGate
 
     if run is None:
         raise CliInputError("--gate needs --run: the topic gate is saved with a run")
@@ -209,7 +201,7 @@ def stream_to_terminal(pieces: Any) -> str:
 
 def interactive(engine: Any, side: Any, gen: GenParams, system: str | None, gate: Any) -> int:
     """A terminal chat: /reset forgets the conversation, /base and /tuned switch sides, /exit leaves."""
-    from .chat import Side
+    from ..chat import Side
 
     history: list[dict[str, str]] = []
     print(f"chatting with {side.label}; /reset, /base, /tuned, /exit")
@@ -241,12 +233,12 @@ def interactive(engine: Any, side: Any, gen: GenParams, system: str | None, gate
 # gate -----------------------------------------------------------------------------------------------
 
 def gate_cmd(args: argparse.Namespace) -> int:
-    from . import gate as gates
-    from .qa.dataset import load_pairs
+    from .. import gate as gates
+    from ..qa.dataset import load_pairs
 
     ws = cmds.workspace_of(args)
     run = RunDir(ws.run_path(args.run)) if args.run else None
-    data = args.data or (run.read_config().get("train", {}).get("data") if run else None)
+    data = args.data or (run.train_config().get("data") if run else None)
     if not data:
         raise CliInputError("--data is required (a dataset or QA file whose questions are in-domain), unless "
                             "--run names a training run whose data is used")
@@ -275,6 +267,26 @@ def format_gate_report(report: Any) -> str:
     ])
 
 
+# export ---------------------------------------------------------------------------------------------
+
+def export_cmd(args: argparse.Namespace) -> int:
+    """A run as a model other tools load: merged safetensors, a GGUF file or a hub repository."""
+    from .. import export
+
+    run = RunDir(cmds.workspace_of(args).run_path(args.run))
+    if args.to == "hub":
+        if not args.repo:
+            raise export.ExportError("--to hub needs --repo NAME (e.g. --repo your-name/harbour-expert)")
+        print(f"pushed run {run.id} to {export.push_to_hub(run.path, args.repo, private=not args.public)}")
+    elif args.to == "gguf":
+        print(f"wrote {export.export_gguf(run.path, args.out, args.outtype)}")
+    else:
+        out = export.export_merged(run.path, args.out)
+        print(f"wrote {out}\nload it with: AutoModelForCausalLM.from_pretrained({str(out)!r})")
+    return 0
+
+
+
 # parsers --------------------------------------------------------------------------------------------
 
 def _threshold(text: str) -> float:
@@ -293,8 +305,7 @@ def _count(text: str) -> int:
     return int(text)
 
 
-def register(sub: Any) -> None:
-    """Add the eval, chat and gate commands to the main parser."""
+def eval_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a tuned run against its base model",
                        description="Answer a QA set with the run's base and tuned model (same decoding), score "
                                    "both and print base / tuned / delta. Results go to RUN/eval/.")
@@ -316,6 +327,8 @@ def register(sub: Any) -> None:
     add_gen_options(p)
     p.set_defaults(func=eval_cmd)
 
+
+def chat_parser(sub: Any) -> None:
     c = sub.add_parser("chat", help="chat with a tuned run, its base model or a plain model",
                        description="Without QUESTION: an interactive chat (/reset, /base, /tuned, /exit).")
     c.add_argument("question", nargs="?", help="one question to answer (streamed), then exit")
@@ -328,6 +341,8 @@ def register(sub: Any) -> None:
     add_gen_options(c)
     c.set_defaults(func=chat_cmd)
 
+
+def gate_parser(sub: Any) -> None:
     g = sub.add_parser("gate", help="fit the topic gate that refuses off-topic questions",
                        description="Fit TF-IDF + logistic regression on the dataset's questions against general "
                                    "questions; report precision, recall, F1 and the confusion matrix.")
@@ -340,4 +355,13 @@ def register(sub: Any) -> None:
     g.set_defaults(func=gate_cmd)
 
 
-cmds.EXTRA_PARSERS.append(register)
+def export_parser(sub: Any) -> None:
+    e = sub.add_parser("export", help="a run as a model other tools load: merged safetensors (transformers, "
+                                      "vLLM), GGUF (llama.cpp, Ollama) or a Hugging Face hub repository")
+    e.add_argument("run", help="run id or run folder")
+    e.add_argument("--to", default="merged", choices=("merged", "gguf", "hub"))
+    e.add_argument("--out", help="folder (merged) or file (gguf) to write; default under the run's export/")
+    e.add_argument("--outtype", default="f16", help="GGUF tensor type given to the converter (f16, q8_0, ...)")
+    e.add_argument("--repo", help="hub repository for --to hub")
+    e.add_argument("--public", action="store_true", help="create the hub repository public (default private)")
+    e.set_defaults(func=export_cmd)

@@ -1,4 +1,5 @@
-"""CLI for the data side: `ingest` (documents -> passages) and `qa` (documents -> reviewed QA dataset)."""
+"""CLI for the data side: `ingest` (documents -> passages), `qa` (documents -> reviewed QA dataset), `facts`
+(the fact ledger), `teach` (documents -> tested model) and `export-data`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_commands import EXTRA_PARSERS, add_dataclass_options, apply_sets, follow, workspace_of
-from .config import QAGenConfig, describe, from_dict
-from .workspace import check_name
+from .. import launch
+from ..config import QAGenConfig, describe, from_dict
+from ..errors import NotFoundError
+from ..workspace import check_name
+from .commands import add_dataclass_options, apply_sets, follow, workspace_of
 
 SKIP = ("model", "endpoint_url", "endpoint_model", "api_key", "fallback_only")
 
@@ -53,7 +56,7 @@ def print_report(report: dict[str, Any], out: Path) -> None:
 
 
 def ingest_cmd(args: argparse.Namespace) -> int:
-    from .qa.pipeline import ingest
+    from ..qa.pipeline import ingest
 
     out = out_folder(args)
     summary = ingest(args.paths, out, qa_config(args))
@@ -65,21 +68,21 @@ def ingest_cmd(args: argparse.Namespace) -> int:
 
 
 def qa_cmd(args: argparse.Namespace) -> int:
-    from .qa import pipeline
+    from ..qa import pipeline
 
     out = out_folder(args)
     cfg = qa_config(args)
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
-        raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
+        raise NotFoundError(f"no such file or folder: {', '.join(missing)}")
     if not cfg.uses_model:  # seconds, no model: run here
         report = pipeline.build_dataset(args.paths, out, cfg, overwrite=args.overwrite)
         print_report(report, out)
         return 0
     ws = workspace_of(args)
     # a job like any other (listed, queued), writing where --out says: a dataset name or a folder
-    run = pipeline.start_job(ws, args.paths, out.name, cfg, overwrite=args.overwrite,
-                             out_dir=None if out.parent == ws.datasets else out)
+    run = launch.start_qa(ws, args.paths, out.name, cfg, overwrite=args.overwrite,
+                          out_dir=None if out.parent == ws.datasets else out)
     if args.detach:
         print(run.id)
         return 0
@@ -92,7 +95,7 @@ def qa_cmd(args: argparse.Namespace) -> int:
 
 def dataset_folder(args: argparse.Namespace) -> Path:
     """A dataset named by a bare name (datasets/NAME in the workspace) or a folder."""
-    from .qa.dataset import DatasetError
+    from ..qa.dataset import DatasetError
 
     folder = Path(args.dataset)
     if len(folder.parts) == 1 and not folder.exists():
@@ -103,7 +106,7 @@ def dataset_folder(args: argparse.Namespace) -> Path:
 
 
 def export_data_cmd(args: argparse.Namespace) -> int:
-    from .qa import formats
+    from ..qa import formats
 
     folder = dataset_folder(args)
     written = formats.export(folder, args.format, out_dir=args.out, system=args.system or "", into=args.into)
@@ -118,11 +121,10 @@ def teach_cmd(args: argparse.Namespace) -> int:
     """Documents to a tested model in one job; follows its stages unless --detach."""
     import time
 
-    from . import teach
-    from .rundir import RunDir
+    from ..rundir import RunDir
 
     ws = workspace_of(args)
-    run = teach.start(ws, args.paths, args.out, train=apply_sets({}, args.set), overwrite=args.overwrite)
+    run = launch.start_teach(ws, args.paths, args.out, train=apply_sets({}, args.set), overwrite=args.overwrite)
     if args.detach:
         print(run.id)
         return 0
@@ -160,7 +162,7 @@ def teach_cmd(args: argparse.Namespace) -> int:
 
 def facts_cmd(args: argparse.Namespace) -> int:
     """The fact ledger of a dataset; with --run, whether the base knew and the tuned model answers each fact."""
-    from .qa import ledger
+    from ..qa import ledger
 
     folder = dataset_folder(args)
     rows = ledger.read(folder)
@@ -168,10 +170,10 @@ def facts_cmd(args: argparse.Namespace) -> int:
         print(f"{folder.name} has no fact ledger: it was built with another strategy than 'facts'")
         return 0
     if args.run:
-        from . import evaluate
+        from ..eval_results import load_predictions
 
         run = workspace_of(args).run_path(args.run)
-        rows = ledger.with_results(rows, evaluate.load_predictions(run))
+        rows = ledger.with_results(rows, load_predictions(run))
     s = ledger.summary(rows)
     print(f"{folder.name}: {s['facts']} facts, {s['asked']} asked by training pairs, {s['unasked']} never asked, "
           f"{s['held_out']} with a held-out rewording; {s['pairs_per_fact']} pairs per fact")
@@ -185,45 +187,63 @@ def facts_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: Any) -> None:
-    i = sub.add_parser("ingest", help="read, clean and split documents into passages (no QA pairs)")
-    i.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    i.add_argument("--out", required=True, help="dataset name (datasets/NAME) or folder")
+# parsers ------------------------------------------------------------------------------------------
+
+def documents_parser(sub: Any, name: str, text: str, out: str) -> argparse.ArgumentParser:
+    """A command that reads documents (files or folders) into the dataset --out names."""
+    parser = sub.add_parser(name, help=text)
+    parser.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
+    parser.add_argument("--out", required=True, help=out)
+    return parser
+
+
+def add_job_options(parser: argparse.ArgumentParser) -> None:
+    """--overwrite and --detach, for the commands that build a dataset as a job."""
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
+    parser.add_argument("--detach", action="store_true", help="start the job and print its run id")
+
+
+def ingest_parser(sub: Any) -> None:
+    i = documents_parser(sub, "ingest", "read, clean and split documents into passages (no QA pairs)",
+                         "dataset name (datasets/NAME) or folder")
     i.add_argument("--generator", help=argparse.SUPPRESS)
     i.add_argument("--endpoint-model", help=argparse.SUPPRESS)
     i.add_argument("--fallback-only", action="store_true", help=argparse.SUPPRESS)
     add_dataclass_options(i, QAGenConfig, skip=SKIP)
     i.set_defaults(func=ingest_cmd)
 
-    q = sub.add_parser("qa", help="turn documents into a question-answer dataset: every fact of every sentence "
-                                  "asked in several wordings (default), or model-written pairs")
-    q.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    q.add_argument("--out", required=True, help="dataset name (datasets/NAME) or a folder")
+
+def qa_parser(sub: Any) -> None:
+    q = documents_parser(sub, "qa", "turn documents into a question-answer dataset: every fact of every sentence "
+                         "asked in several wordings (default), or model-written pairs",
+                         "dataset name (datasets/NAME) or a folder")
     q.add_argument("--generator", help="model-written pairs (strategy llm) from a model alias/folder or an "
                                        "OpenAI-compatible URL (http://host:port/v1)")
     q.add_argument("--endpoint-model", help="model name sent to the endpoint")
     q.add_argument("--fallback-only", action="store_true", help="rule-based questions only: seconds, no model")
-    q.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
-    q.add_argument("--detach", action="store_true", help="start the job and print its run id")
+    add_job_options(q)
     add_dataclass_options(q, QAGenConfig, skip=SKIP)
     q.set_defaults(func=qa_cmd)
 
+
+def facts_parser(sub: Any) -> None:
     f = sub.add_parser("facts", help="the fact ledger of a dataset: each fact, its pairs, and (with --run) "
                                      "whether the base knew it and the tuned model answers its held-out rewording")
     f.add_argument("dataset", help="dataset name or folder")
     f.add_argument("--run", help="a trained and evaluated run (id or folder)")
     f.set_defaults(func=facts_cmd)
 
-    t = sub.add_parser("teach", help="documents to a tested model in one job: the QA set, training with the "
-                                     "knowledge defaults, and evaluation")
-    t.add_argument("paths", nargs="+", help=".txt .md .html .pdf .docx files or folders")
-    t.add_argument("--out", required=True, help="dataset name (datasets/NAME)")
+
+def teach_parser(sub: Any) -> None:
+    t = documents_parser(sub, "teach", "documents to a tested model in one job: the QA set, training with the "
+                         "knowledge defaults, and evaluation", "dataset name (datasets/NAME)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a training setting or method parameter, e.g. --set model=tiny --set epochs=2")
-    t.add_argument("--overwrite", action="store_true", help="replace an existing dataset of that name")
-    t.add_argument("--detach", action="store_true", help="start the job and print its run id")
+    add_job_options(t)
     t.set_defaults(func=teach_cmd)
 
+
+def export_data_parser(sub: Any) -> None:
     e = sub.add_parser("export-data", help="write a dataset for other tools: alpaca/sharegpt JSON (LLaMA-Factory), "
                                            "messages JSONL (TRL, Axolotl, Kiln) or a Hugging Face datasets folder")
     e.add_argument("dataset", help="dataset name or folder")
@@ -233,6 +253,3 @@ def register(sub: Any) -> None:
     where.add_argument("--into", help="LLaMA-Factory's data folder: adds entries to its dataset_info.json")
     e.add_argument("--system", help="a system prompt stored with every record")
     e.set_defaults(func=export_data_cmd)
-
-
-EXTRA_PARSERS.append(register)

@@ -7,28 +7,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .cli_commands import EXTRA_PARSERS, workspace_of
+from .. import launch
+from .commands import workspace_of
 
 
 def study_cmd(args: argparse.Namespace) -> int:
-    from . import study
+    from ..studies import grid, specs
 
     if args.list or not args.spec:
-        for name in study.shipped_specs():
-            spec = study.read_spec(name)
-            print(f"{name:14} {len(study.cells(spec)):3} cells   {spec.description.strip()[:90]}...")
+        for name in specs.shipped_specs():
+            spec = specs.read_spec(name)
+            print(f"{name:14} {len(specs.cells(spec)):3} cells   {spec.description.strip()[:90]}...")
         return 0
     ws = workspace_of(args)
     if args.detach:
-        run = study.start_study(ws, args.spec, args.quick)
-        from . import jobs
-
-        jobs.start(run)
-        print(run.id)
+        print(launch.start_study(ws, args.spec, args.quick).id)
         return 0
-    spec = study.read_spec(args.spec, args.quick)
-    print(f"study {spec.name}: {len(study.cells(spec))} cells; results in {ws.studies / spec.name}")
-    summary = study.run_study(spec, ws, progress=lambda msg: print(msg, flush=True))
+    spec = specs.read_spec(args.spec, args.quick)
+    print(f"study {spec.name}: {len(specs.cells(spec))} cells; results in {ws.studies / spec.name}")
+    summary = grid.run_study(spec, ws, progress=lambda msg: print(msg, flush=True))
     print((ws.studies / spec.name / "report.md").read_text(encoding="utf-8"))
     print(f"wrote {ws.studies / spec.name}/results.csv, summary.json, report.md "
           f"({summary['wall_seconds'] / 60:.1f} min)")
@@ -36,7 +33,7 @@ def study_cmd(args: argparse.Namespace) -> int:
 
 
 def cora_build(args: argparse.Namespace) -> int:
-    from .cora import build_artifact, load
+    from ..cora import build_artifact, load
 
     ws = workspace_of(args)
     sources = [str(ws.run_path(s)) if (ws.runs / s).is_dir() else s for s in args.sources]
@@ -48,15 +45,15 @@ def cora_build(args: argparse.Namespace) -> int:
 
 def cora_sources_cmd(args: argparse.Namespace) -> int:
     """Short fine-tunes on slices of the data, then subspaces from the first 1, 2, ..., N of them."""
-    from . import study
-    from .cora import build_artifact, load
+    from ..cora import build_artifact, load
+    from ..studies import grid
 
     ws = workspace_of(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = study.source_runs(ws, ws.dataset_path(args.data), args.model, n=args.n, steps=args.steps,
-                             rank=args.rank, targets=args.targets, prefix=f"cora-{out.name}", folder=out,
-                             progress=lambda msg: print(msg, flush=True))
+    runs = grid.source_runs(ws, ws.dataset_path(args.data), args.model, n=args.n, steps=args.steps,
+                            rank=args.rank, targets=args.targets, prefix=f"cora-{out.name}", folder=out,
+                            progress=lambda msg: print(msg, flush=True))
     rows: list[dict[str, Any]] = []
     for k in range(1, len(runs) + 1):
         path = build_artifact([str(r.path) for r in runs[:k]], out / f"sources-{k}", rank=args.rank,
@@ -80,7 +77,9 @@ def print_subspace(meta: dict[str, Any], out: Path) -> None:
           + ", ".join(f"{k}: {v:.3f}" for k, v in marks.items()))
 
 
-def register(sub: Any) -> None:
+# parsers ------------------------------------------------------------------------------------------
+
+def study_parser(sub: Any) -> None:
     p = sub.add_parser("study", help="run a study grid (methods x sizes x models x seeds) with statistics")
     p.add_argument("spec", nargs="?", help="a shipped study name (see --list) or a YAML spec file")
     p.add_argument("--quick", action="store_true", help="the spec's quick size (minutes on a CPU)")
@@ -88,6 +87,8 @@ def register(sub: Any) -> None:
     p.add_argument("--list", action="store_true", help="list the shipped study specs")
     p.set_defaults(func=study_cmd)
 
+
+def cora_parser(sub: Any) -> None:
     c = sub.add_parser("cora", help="build CoRA common subspaces")
     cs = c.add_subparsers(dest="action", required=True)
     b = cs.add_parser("build", help="average the source models' weights, SVD, keep the top-r directions")
@@ -107,6 +108,3 @@ def register(sub: Any) -> None:
     s.add_argument("--targets", default="all-linear")
     s.add_argument("--out", required=True, help="folder for the subspaces (sources-1, sources-2, ...)")
     s.set_defaults(func=cora_sources_cmd)
-
-
-EXTRA_PARSERS.append(register)
