@@ -20,6 +20,8 @@ from workbench import jobs
 from workbench.studies import grid, results, specs
 from workbench.rundir import RunDir
 from workbench.ui import studies as ui
+from workbench.ui import study_results as results_ui
+from workbench.ui import subspaces as sub_ui
 from workbench.workspace import Workspace
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -80,15 +82,15 @@ def test_results_table_from_a_summary_json(workspace):
     (folder / "summary.json").write_text(json.dumps(SUMMARY))
     summary = results.study_summary(folder)
     assert summary["partial"] is False
-    assert ui.cells_headers(summary) == ["variant", "size", "model", "seeds", "trainable params", "fact accuracy",
-                                         "ROUGE-L", "train s", "tokens/s"]
-    assert ui.cells_table(summary) == [
+    assert results_ui.cells_headers(summary) == ["variant", "size", "model", "seeds", "trainable params",
+                                                 "fact accuracy", "ROUGE-L", "train s", "tokens/s"]
+    assert results_ui.cells_table(summary) == [
         ["base", "100%", "tiny", 2, "0", "0.100", "", "", ""],
         ["lora", "50%", "tiny", 2, "460,800", "0.500 ± 0.125", "0.250 ± 0.062", "32 ± 2", "195"]]
-    assert ui.paired_headers(summary)[0] == "variant − lora"
-    assert ui.paired_table(summary) == [["base", "100%", "tiny", "-0.400 ± 0.050", ""]]
-    header, cells, paired, figure, images, report = ui.results_view(workspace, "demo")
-    assert "4 cells; wall time 1:05" in header and cells["value"] == ui.cells_table(summary)
+    assert results_ui.paired_headers(summary)[0] == "variant − lora"
+    assert results_ui.paired_table(summary) == [["base", "100%", "tiny", "-0.400 ± 0.050", ""]]
+    header, cells, paired, figure, images, report = results_ui.results_view(workspace, "demo")
+    assert "4 cells; wall time 1:05" in header and cells["value"] == results_ui.cells_table(summary)
     bars = {(t.name, t.xaxis): t.y[0] for t in figure.data}  # one bar per cell in each metric's panel
     assert bars[("base · 100% · tiny", "x")] == 0.1 and bars[("lora · 50% · tiny", "x2")] == 0.25
     assert images == [] and "written when the study finishes" in report
@@ -124,7 +126,7 @@ def test_partial_results_are_summarised_from_results_csv(workspace):
     assert lora["train_seconds"]["mean"] == pytest.approx(15.0) and lora["trainable_params"] == 1024
     (paired,) = summary["paired"]
     assert paired["variant"] == "base" and paired["fact_acc"]["mean"] == pytest.approx(-0.4)
-    header = ui.results_view(workspace, "tiny-grid")[0]
+    header = results_ui.results_view(workspace, "tiny-grid")[0]
     assert "(partial)" in header and "2 of 3 cells done" in header
     # a summary.json older than results.csv belongs to an earlier pass: the partial view wins
     (folder / "summary.json").write_text(json.dumps({**SUMMARY, "name": "tiny-grid"}))
@@ -262,13 +264,13 @@ def test_tiny_study_started_through_the_api_shows_real_rows(tmp_path):
     text, share, _ = ui.study_progress(ws, job_id)
     assert "**finished**" in text and "2/2 cells done" in text and share == 1.0, RunDir(ws.runs / job_id).log_tail()
 
-    header, cells, paired, figure, images, report = ui.results_view(ws, "tiny-grid")
+    header, cells, paired, figure, images, report = results_ui.results_view(ws, "tiny-grid")
     assert "### tiny-grid" in header and "2 cells" in header
     rows = {r[0]: r for r in cells["value"]}
     assert set(rows) == {"base", "lora"} and rows["lora"][3] == 2 and int(rows["lora"][4].replace(",", "")) > 0
     summary = json.loads((ws.studies / "tiny-grid" / "summary.json").read_text())
     lora = next(c for c in summary["cells"] if c["variant"] == "lora")
-    assert rows["lora"][cells["headers"].index("ROUGE-L")] == ui.stat_text(lora["rougeL"])
+    assert rows["lora"][cells["headers"].index("ROUGE-L")] == results_ui.stat_text(lora["rougeL"])
     assert [r[0] for r in paired["value"]] == ["base"] and paired["headers"][0] == "variant − lora"
     assert "rougeL" in {caption for _, caption in images}
     assert "Paired differences against `lora`" in report and "![" not in report
@@ -305,12 +307,12 @@ def lora_run(workspace, tiny_path) -> str:
 
 
 def test_cora_subspace_built_from_a_run_and_a_model_is_plotted(workspace, lora_run):
-    assert ui.cora_source_runs(workspace) == ["src-lora"]  # the prefix run changes no weight matrix
-    rel = ui.build_subspace(workspace, "pair", ["src-lora"], "tiny\n# a comment\n", 4, "attention")
+    assert sub_ui.cora_source_runs(workspace) == ["src-lora"]  # the prefix run changes no weight matrix
+    rel = sub_ui.build_subspace(workspace, "pair", ["src-lora"], "tiny\n# a comment\n", 4, "attention")
     assert rel == "subspaces/pair" and results.subspace_choices(workspace) == ["subspaces/pair"]
     assert [(r["kind"], r["state"]) for r in jobs.list_runs(workspace) if r["kind"] == "cora"] == \
         [("cora", "finished")]  # built in a worker process, not in the UI's
-    info, figure, kinds = ui.subspace_view(workspace, rel)
+    info, figure, kinds = sub_ui.subspace_view(workspace, rel)
     meta = json.loads((workspace.root / rel / "subspace.json").read_text())
     assert [s["kind"] for s in meta["sources"]] == ["lora-run", "model"] and meta["rank"] == 4
     cumulative = next(t for t in figure.data if t.name == "cumulative")
@@ -322,16 +324,16 @@ def test_cora_subspace_built_from_a_run_and_a_model_is_plotted(workspace, lora_r
     assert kinds[0][1] == f"{meta['curve_by_kind'][kinds[0][0]][3]:.3g}"
 
     with pytest.raises(ui.StudiesError, match="'pair' already exists"):
-        ui.build_subspace(workspace, "pair", ["src-lora"], "", 4, "attention")
+        sub_ui.build_subspace(workspace, "pair", ["src-lora"], "", 4, "attention")
     with pytest.raises(ui.StudiesError, match="choose at least one finished run"):
-        ui.build_subspace(workspace, "none", [], " \n", 4, "attention")
+        sub_ui.build_subspace(workspace, "none", [], " \n", 4, "attention")
     with pytest.raises(ui.StudiesError, match="rank must be a whole number"):
-        ui.build_subspace(workspace, "zero", ["src-lora"], "", 0, "attention")
+        sub_ui.build_subspace(workspace, "zero", ["src-lora"], "", 0, "attention")
     with pytest.raises(ValueError, match="changes no weight matrix"):
-        ui.build_subspace(workspace, "pre", ["src-pre"], "", 4, "attention")
+        sub_ui.build_subspace(workspace, "pre", ["src-pre"], "", 4, "attention")
     with pytest.raises(ui.StudiesError, match="no subspace 'subspaces/../../x'"):
-        ui.subspace_view(workspace, "subspaces/../../x")
-    assert not (ui.subspaces_root(workspace) / "pre").exists()
+        sub_ui.subspace_view(workspace, "subspaces/../../x")
+    assert not (sub_ui.subspaces_root(workspace) / "pre").exists()
 
 
 def test_the_studies_tab_is_wired_into_the_app(workspace):

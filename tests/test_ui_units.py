@@ -16,6 +16,7 @@ from workbench import methods
 from workbench.config import PRESETS, TrainConfig, describe
 from workbench.rundir import RunDir
 from workbench.ui import chat as ui_chat
+from workbench.ui import compare as ui_compare
 from workbench.ui import data as ui_data
 from workbench.ui import evaluate as ui_eval
 from workbench.ui import runs as ui_runs
@@ -176,7 +177,7 @@ def test_config_diff_lists_only_differences(workspace):
     b.path.mkdir()
     b.write_config({"kind": "train", "train": {**tiny_train_config(Path("/data/facts"), max_steps=20),
                                                 "learning_rate": 0.001}})
-    rows = ui_runs.config_diff(workspace, [a.id, b.id])
+    rows = ui_compare.config_diff(workspace, [a.id, b.id])
     assert rows == [["max_steps", "8", "20"]]
 
 

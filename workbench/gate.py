@@ -41,6 +41,12 @@ MIN_PER_CLASS = 5
 LABELS = ("off-topic", "in-domain")  # class 0, class 1
 
 
+def saved_report(folder: str | Path) -> dict[str, Any] | None:
+    """The held-out report of the gate saved in ``folder`` (a run's ``gate/``), or None when there is none."""
+    meta = read_json(Path(folder) / META_FILE)
+    return meta.get("report") if isinstance(meta, dict) else None
+
+
 class GateError(UserError, ValueError):
     """The gate cannot be fitted, saved or loaded; the message says what to change."""
 

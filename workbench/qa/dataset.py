@@ -186,6 +186,18 @@ def load_split(path: str | Path, split: str = "train") -> list[dict[str, Any]]:
     return import_pairs(path) if split == "train" else []
 
 
+def split_sizes(folder: str | Path) -> dict[str, int]:
+    """{"train": n, "test": n}: the pair count of each split of a dataset folder (0 for a missing split)."""
+    return {split: _count_records(Path(folder) / f"{split}.jsonl") for split in ("train", "test")}
+
+
+def _count_records(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with path.open(encoding="utf-8") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
 def load_pairs(path: str | Path) -> list[dict[str, Any]]:
     """All kept pairs of a dataset folder (train then test), or of one JSONL/JSON/CSV file of QA pairs."""
     path = Path(path)

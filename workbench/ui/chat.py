@@ -18,7 +18,8 @@ from ..chat import ChatEngine, Side
 from ..config import GenParams, from_dict
 from ..workspace import Workspace
 from .common import UIError, friendly, run_line, run_of
-from .evaluate import fit_run_gate, trained_runs
+from .evaluate import trained_runs
+from .gate import fit_run_gate
 from .forms import Form, build_form
 
 MODEL_PREFIX = "model · "

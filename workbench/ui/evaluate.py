@@ -16,12 +16,14 @@ import gradio as gr
 import pandas as pd
 
 from .. import endpoint, eval_results, jobs, launch, plots
+from .. import gate as gates
 from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
 from ..qa import ledger
-from ..rundir import RunDir, read_json
+from ..rundir import RunDir
 from ..workspace import Workspace
 from .common import (UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of)
 from .forms import Form, build_form
+from .gate import gate_panel, gate_text, wire_gate
 
 OWN_HELD_OUT = "(the run's own held-out pairs)"
 # the key fact first: ROUGE-L counts shared words, so a wrong year in the right sentence reads as a win
@@ -97,33 +99,6 @@ def forgetting_table(scores: dict[str, Any] | None) -> list[list[Any]]:
     if not forgetting:
         return []
     return scores_table(forgetting)
-
-
-def gate_report(run: RunDir) -> dict[str, Any] | None:
-    meta = read_json(run.path / "gate" / "gate.json")
-    return (meta or {}).get("report")
-
-
-def gate_text(report: dict[str, Any] | None) -> str:
-    if not report:
-        return "No topic gate for this run yet: fit one to refuse off-topic questions in Chat."
-    return (f"Held out: {report['n_in_domain']} in-domain and {report['n_off_topic']} off-topic questions. "
-            f"Precision **{report['precision']:.3f}**, recall **{report['recall']:.3f}**, "
-            f"F1 **{report['f1']:.3f}** at threshold {report['threshold']:.2f}.")
-
-
-def fit_run_gate(ws: Workspace, run: RunDir, threshold: float, refusal: str) -> dict[str, Any]:
-    """Fit the topic gate on the run's own training questions and save it in the run folder."""
-    from .. import gate as gates
-    from ..qa.dataset import load_pairs
-
-    data = run.train_config().get("data")
-    if not data:
-        raise UIError(f"run {run.id} has no dataset recorded; cannot tell which questions are in-domain")
-    questions = [p["question"] for p in load_pairs(data)]
-    gate, report = gates.fit_gate(questions, threshold=threshold, refusal_message=refusal or gates.DEFAULT_REFUSAL)
-    gate.save(run.path / "gate")
-    return report.to_dict()
 
 
 def launch_evaluations(ws: Workspace, run_ids: list[str], dataset: str | None, metrics: list[str],
@@ -275,25 +250,12 @@ def _results_panel(ws: Workspace) -> dict[str, Any]:
             "questions": questions, "forgetting": forgetting, "compare": compare, "facts": facts}
 
 
-def _gate_panel() -> dict[str, Any]:
-    with gr.Accordion("Topic gate (refuse off-topic questions)", open=False):
-        with gr.Row():
-            gate_threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="threshold",
-                                       info="in-domain probability a question needs to be answered")
-            gate_refusal = gr.Textbox(label="refusal message", placeholder="empty = the default message", scale=2)
-            gate_fit = gr.Button("Fit gate for this run", elem_id="eval-gate-fit")
-        gate_info = gr.Markdown(elem_id="eval-gate-info")
-        confusion = gr.Plot(label="held-out confusion matrix", elem_id="eval-confusion")
-    return {"gate_threshold": gate_threshold, "gate_refusal": gate_refusal, "gate_fit": gate_fit,
-            "gate_info": gate_info, "confusion": confusion}
-
-
 def build_eval_tab(ws: Workspace) -> EvalTab:
     gr.Markdown("Evaluate tuned models against their base on held-out questions. Each evaluation is a job; "
                 "results stay in the run folder.")
     request = _request_panel(ws)
     gr.Markdown("### Results")
-    tab = EvalTab(**request, **_results_panel(ws), **_gate_panel())
+    tab = EvalTab(**request, **_results_panel(ws), **gate_panel())
     wire_eval_tab(tab, ws)
     return tab
 
@@ -313,7 +275,7 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
                                     "tuned": (scores or {}).get("tuned") or {}})
     predictions = eval_results.load_predictions(run)
     frame = question_frame(predictions, metric or "fact_acc", show or "all")
-    report = gate_report(run)
+    report = gates.saved_report(run.path / "gate")
     info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})\n\n"
                             f"{meaning(scores)}" if scores else " · not evaluated yet")
     return [info, scores_table(scores), bars, styled(frame), forgetting_table(scores), comparison(ws),
@@ -431,13 +393,3 @@ def reattach(ws: Workspace) -> list[Any]:
 
 def wire_reattach(demo: gr.Blocks, tab: EvalTab, ws: Workspace) -> None:
     demo.load(friendly(lambda: reattach(ws)), None, [tab.pending, tab.timer, tab.message], api_visibility="private")
-
-
-def wire_gate(tab: EvalTab, ws: Workspace) -> None:
-    @friendly
-    def fit(run_id: str | None, threshold: float, refusal: str) -> list[Any]:
-        report = fit_run_gate(ws, run_of(ws, run_id), float(threshold), refusal)
-        return [gate_text(report), plots.confusion_figure(report["confusion"])]
-
-    tab.gate_fit.click(fit, [tab.show_run, tab.gate_threshold, tab.gate_refusal], [tab.gate_info, tab.confusion],
-                       api_visibility="private")

@@ -16,9 +16,10 @@ from typing import Any
 import gradio as gr
 
 from .. import export as exporting
-from .. import jobs, plots
-from ..rundir import RunDir, read_json
+from .. import eval_results, jobs, plots
+from ..rundir import RunDir
 from ..workspace import Workspace
+from .compare import compare_panel, wire_compare
 from .common import (UIError, duration_text, friendly, number_text, params_text, run_line, run_of, run_summary)
 
 TICK_SECONDS = 2.0
@@ -37,7 +38,7 @@ def tail_records(run: RunDir, nbytes: int = 65536) -> list[dict[str, Any]]:
 def key_score(run: RunDir, records: list[dict[str, Any]]) -> str:
     """The most telling number of a run: its evaluation's tuned fact accuracy (or ROUGE-L) with the change
     from the base model, else the last probe's."""
-    scores = read_json(run.eval_dir / "scores.json") or {}
+    scores = eval_results.load_scores(run) or {}
     shown = []
     for name in ("fact_acc", "rougeL"):
         tuned, delta = (scores.get("tuned") or {}).get(name), (scores.get("delta") or {}).get(name)
@@ -155,17 +156,6 @@ def progress_html(run: RunDir) -> str:
             f'<span>{label}</span></div>')
 
 
-def config_diff(ws: Workspace, run_ids: list[str]) -> list[list[Any]]:
-    """One row per setting that differs between the runs (method parameters flattened)."""
-    flat = []
-    for rid in run_ids:
-        cfg = run_of(ws, rid).train_config()
-        params = cfg.pop("method_params", {}) or {}
-        flat.append({**cfg, **{f"method.{k}": v for k, v in params.items()}})
-    keys = sorted({k for f in flat for k in f})
-    return [[k, *[str(f.get(k, "")) for f in flat]] for k in keys if len({str(f.get(k)) for f in flat}) > 1]
-
-
 # the live view ------------------------------------------------------------------------------------
 
 def new_watch(run_id: str | None) -> dict[str, Any]:
@@ -277,19 +267,10 @@ def _export_panel() -> dict[str, Any]:
     return {"export_to": export_to, "export": export}
 
 
-def _compare_panel() -> dict[str, Any]:
-    with gr.Accordion("Compare runs", open=False):
-        compare_ids = gr.Dropdown([], multiselect=True, label="runs to compare", elem_id="runs-compare")
-        overlay = gr.Plot(label="loss curves overlaid", elem_id="runs-overlay")
-        diff = gr.Dataframe(headers=["setting"], value=[], interactive=False, label="settings that differ",
-                            elem_id="runs-diff")
-    return {"compare_ids": compare_ids, "overlay": overlay, "diff": diff}
-
-
 def build_runs_tab(ws: Workspace) -> RunsTab:
     table, rows_state, kind = _table_panel()
     tab = RunsTab(table=table, table_rows=rows_state, kind=kind, watch=gr.State(new_watch(None)), **_watch_panel(),
-                  **_export_panel(), **_compare_panel(), timer=gr.Timer(TICK_SECONDS))
+                  **_export_panel(), **compare_panel(), timer=gr.Timer(TICK_SECONDS))
     wire_runs_tab(tab, ws)
     return tab
 
@@ -371,19 +352,6 @@ def wire_actions(tab: RunsTab, ws: Workspace) -> None:
     tab.cancel.click(lambda: gr.update(visible=False), None, tab.confirm_row, api_visibility="private")
     tab.confirm.click(delete, tab.watch_id, [tab.confirm_row, tab.message, tab.watch_id],
                       api_visibility="private", show_progress="hidden")
-
-
-def wire_compare(tab: RunsTab, ws: Workspace) -> None:
-    @friendly
-    def compare(run_ids: list[str] | None) -> list[Any]:
-        run_ids = list(run_ids or [])
-        if not run_ids:
-            return [None, gr.update(value=[], headers=["setting"])]
-        curves = {rid: run_of(ws, rid).read_metrics(0)[0] for rid in run_ids}
-        rows = config_diff(ws, run_ids) if len(run_ids) > 1 else []
-        return [plots.overlay_figure(curves), gr.update(value=rows, headers=["setting", *run_ids])]
-
-    tab.compare_ids.change(compare, tab.compare_ids, [tab.overlay, tab.diff], api_visibility="private")
 
 
 def run_status(ws: Workspace, run_id: str) -> dict[str, Any]:

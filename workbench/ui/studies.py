@@ -1,8 +1,8 @@
 """The Studies tab: pick a study spec (a shipped one, or one saved in the workspace), start it as a background
 job, follow its cells live (also after a page reload: the newest job of that spec is found again), and read
 its results: the per-cell table with 95% confidence intervals, the paired comparison against the baseline,
-the figures and report.md. A CoRA section builds a common subspace from finished runs or model folders and
-plots its cumulative explained variance.
+the figures and report.md (ui/study_results.py). A CoRA section (ui/subspaces.py) builds a common subspace
+from finished runs or model folders and plots its cumulative explained variance.
 
 Studies run in worker processes (started by workbench.launch); this module holds widgets and handlers only:
 specs are stored and found by workbench.studies.specs, results read by workbench.studies.results. A subspace
@@ -16,25 +16,23 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from .. import jobs, launch, plots
+from .. import jobs, launch
 from ..rundir import RunDir
-from ..studies.results import (planned_cells, report_figures, report_text, study_folder, study_names,
-                               study_summary, subspace_choices, subspace_meta)
+from ..studies.results import study_names, subspace_choices
 from ..studies.specs import (ACTIVE_STATES, StudyError, StudySpec, cells, job_study_name, load_spec, newest_job,
                              save_workspace_spec, spec_choices, spec_key, spec_source, spec_yaml,
                              study_cell_runs, study_jobs, trained_variants)
 from ..workspace import Workspace, check_name
-from .common import duration_text, friendly, number_text, run_of
+from .common import duration_text, friendly
+from .study_results import results_panel, results_stamp, results_view
+from .subspaces import SubspacePanel, build_subspace_panel, cora_source_runs, subspace_view
 
 TICK_SECONDS = 3.0
-CORA_TARGETS = ("all-linear", "attention")
 DEFAULT_SPEC = "paper-joint"
-CORA_CONCURRENCY = "cora-build"
 StudiesError = StudyError  # the engine's own error: the tab shows its message as it is
 
 
@@ -163,173 +161,11 @@ def progress_html(share: float, label: str) -> str:
             f'<span>{label}</span></div>')
 
 
-# results (pure functions) -------------------------------------------------------------------------
-
-def stat_text(stat: Any, digits: int = 3) -> str:
-    """'0.412 ± 0.031' (mean ± 95% half-width), '0.412' for one seed, '' when missing."""
-    if not isinstance(stat, dict) or stat.get("mean") is None:
-        return ""
-    text = f"{stat['mean']:.{digits}f}"
-    return text + (f" ± {stat['ci95']:.{digits}f}" if stat.get("ci95") is not None else "")
-
-
-def cells_headers(summary: dict[str, Any]) -> list[str]:
-    return (["variant", "size", "model", "seeds", "trainable params"] + [plots.label(m) for m in summary["metrics"]]
-            + ["train s", "tokens/s"])
-
-
-def cells_table(summary: dict[str, Any]) -> list[list[Any]]:
-    """One row per (variant, size, model): mean ± 95% CI per metric, trainable params, time and throughput."""
-    rows = []
-    for c in summary["cells"]:
-        trainable = c.get("trainable_params")
-        rows.append([c["variant"], f"{c['size']:.0%}", c["model"], c["n"],
-                     f"{int(trainable):,}" if isinstance(trainable, (int, float)) else "",
-                     *[stat_text(c.get(m)) for m in summary["metrics"]],
-                     stat_text(c.get("train_seconds"), 0), stat_text(c.get("tokens_per_s"), 0)])
-    return rows
-
-
-def paired_headers(summary: dict[str, Any]) -> list[str]:
-    return ([f"variant − {summary['baseline']}", "size", "model"]
-            + [plots.label(m) for m in summary["metrics"]])
-
-
-def paired_table(summary: dict[str, Any]) -> list[list[Any]]:
-    """Mean paired difference (same seed, size and model) against the baseline, with its 95% CI."""
-    return [[p["variant"], f"{p['size']:.0%}", p["model"], *[stat_text(p.get(m)) for m in summary["metrics"]]]
-            for p in summary["paired"]]
-
-
-def means_figure(summary: dict[str, Any]) -> Any:
-    """Mean scores per cell as bar panels (one per metric), for partial and finished studies alike."""
-    plain = len({(c["size"], c["model"]) for c in summary["cells"]}) == 1
-    scores = {(c["variant"] if plain else f"{c['variant']} · {c['size']:.0%} · {c['model']}"):
-              {m: (c.get(m) or {}).get("mean") for m in summary["metrics"]} for c in summary["cells"]}
-    return plots.scores_bar_figure(scores, summary["metrics"])
-
-
-def results_header(ws: Workspace, name: str, summary: dict[str, Any]) -> str:
-    if summary.get("partial"):
-        planned = planned_cells(ws.studies / name)
-        todo = f" of {planned}" if planned is not None else ""
-        return (f"### {name} (partial)\n\n{summary['tuned_rows']}{todo} cells done so far; the table grows as "
-                "cells finish. Figures and report.md come when the study finishes.")
-    wall = summary.get("wall_seconds")
-    return (f"### {name}\n\n{summary.get('cells_run', '?')} cells; wall time "
-            f"{duration_text(wall) if isinstance(wall, (int, float)) else '?'}. Values are means over seeds "
-            f"± 95% confidence half-widths; `base` is the untrained model on the same questions.")
-
-
-def results_view(ws: Workspace, name: str | None) -> list[Any]:
-    """[header, cells table, paired table, mean-scores figure, report figures, report text]."""
-    empty = [gr.update(value=[], headers=["variant"]), gr.update(value=[], headers=["variant"])]
-    if not name:
-        return ["No study results in this workspace yet.", *empty, plots.scores_bar_figure({}), [], ""]
-    folder = study_folder(ws, name)
-    summary = study_summary(folder)
-    if summary is None:
-        return [f"### {name}\n\nNo cell has finished yet.", *empty, plots.scores_bar_figure({}), [], ""]
-    figures = report_figures(folder) if not summary["partial"] else []
-    report = report_text(folder) if not summary["partial"] else ""
-    return [results_header(ws, name, summary),
-            gr.update(value=cells_table(summary), headers=cells_headers(summary)),
-            gr.update(value=paired_table(summary), headers=paired_headers(summary)),
-            means_figure(summary), figures, report]
-
-
-def results_stamp(ws: Workspace, name: str | None) -> list[float]:
-    """Modification times of a study's result files: the results view is redrawn when they change."""
-    if not name or not (ws.studies / name).is_dir():
-        return []
-    folder = ws.studies / name
-    return [p.stat().st_mtime if p.exists() else 0.0 for p in (folder / "results.csv", folder / "summary.json")]
-
-
 def pick_study(names: list[str], shown: str | None, own: str | None, known: list[str]) -> str | None:
     """The study to show: the job's own study when it has just appeared, else the one shown, else the first."""
     if own in names and own not in known:
         return own
     return shown if shown in names else (names[0] if names else None)
-
-
-# CoRA subspaces (pure functions; the build loads models) ---------------------------------------------
-
-def subspaces_root(ws: Workspace) -> Path:
-    return ws.subspaces
-
-
-def source_kind(run: RunDir) -> str | None:
-    """'full' (a whole fine-tuned model) or 'lora' (a LoRA-type adapter) for runs usable as sources."""
-    saved = run.saved_model()
-    if saved is None:
-        return None
-    return "full" if saved.whole else "lora" if saved.lora_folder() else None
-
-
-def cora_source_runs(ws: Workspace) -> list[str]:
-    """Finished training runs whose weights can enter a subspace (prefix-only runs change no weight)."""
-    return [row["id"] for row in jobs.list_runs(ws) if row["kind"] == "train" and row["state"] == "finished"
-            and source_kind(RunDir(ws.runs / row["id"])) is not None]
-
-
-def cora_sources(ws: Workspace, run_ids: list[str] | None, models_text: str | None) -> list[str]:
-    """Source specs for cora.build_artifact: run folders of this workspace, then typed model folders/aliases."""
-    sources = [str(run_of(ws, rid).path) for rid in run_ids or []]
-    sources += [line.strip() for line in (models_text or "").splitlines()
-                if line.strip() and not line.strip().startswith("#")]
-    if not sources:
-        raise StudiesError("choose at least one finished run, or type a model folder (one per line)")
-    return sources
-
-
-def build_subspace(ws: Workspace, name: str, run_ids: list[str] | None, models_text: str | None, rank: Any,
-                   targets: str | None, base: str | None = None) -> str:
-    """Average the sources' weights, keep the top-``rank`` directions; returns the artifact's workspace path once
-    the job has built it (the tab's handler follows the job instead, see ``follow_build``)."""
-    job, out = launch.start_cora(ws, name, cora_sources(ws, run_ids, models_text), rank, targets, base)
-    for _ in follow_build(ws, job, out, poll=0.2):
-        pass
-    return out.relative_to(ws.root).as_posix()
-
-
-def follow_build(ws: Workspace, job: RunDir, out: Path, poll: float = 1.0) -> Any:
-    """A progress line while the build job runs (the model loads and the SVD run in a worker process); refuses
-    with the job's reason when it ends without the subspace."""
-    while job.effective_state() in ACTIVE_STATES:
-        yield f"Building **{out.name}**: {job.read_status().get('phase') or 'waiting for its turn'}..."
-        time.sleep(poll)
-    state = job.effective_state()
-    if state != "finished":
-        err = job.read_status().get("error") or {}
-        raise StudiesError(f"building subspace {out.name!r} {state}: {err.get('message') or job.log_tail(5)}")
-
-
-def reach(curve: list[float], target: float = 0.9) -> int | None:
-    return next((i for i, v in enumerate(curve, 1) if v >= target - 1e-12), None)
-
-
-def kinds_table(meta: dict[str, Any]) -> list[list[Any]]:
-    """Per module kind (q_proj, ...): share explained at the artifact's rank and components for 90%."""
-    rank = int(meta.get("rank") or 0)
-    return [[kind, number_text(curve[min(rank, len(curve)) - 1], 3) if rank and curve else "", reach(curve) or ""]
-            for kind, curve in (meta.get("curve_by_kind") or {}).items()]
-
-
-def subspace_view(ws: Workspace, rel: str | None) -> list[Any]:
-    """[description with the path to use, cumulative explained-variance figure, per-kind table]."""
-    if not rel:
-        return ["No subspace yet: build one above.", plots.explained_variance_figure([]), []]
-    meta = subspace_meta(ws, rel)
-    curve = meta.get("curve") or []
-    sources = ", ".join(f"`{Path(s.get('spec', '?')).name}` ({s.get('kind', '?')})" for s in meta.get("sources", []))
-    info = (f"**{rel}**: rank {meta.get('rank')}, {len(meta.get('modules') or {})} modules "
-            f"({meta.get('targets')}) of {meta.get('architecture')}, from {sources}. Mean share of variance kept "
-            f"at rank {meta.get('rank')}: **{number_text(meta.get('explained_mean'), 3)}**.\n\n"
-            f"To train on it, give methods `cora-fb` or `cora-tb` the parameter `subspace`: "
-            f"`{(ws.root / rel).resolve()}` (with a rank of at most {meta.get('rank')}).")
-    figure = plots.explained_variance_figure(curve, cumulative=True, title=f"Common subspace {Path(rel).name}")
-    return [info, figure, kinds_table(meta)]
 
 
 # layout -------------------------------------------------------------------------------------------
@@ -357,18 +193,7 @@ class StudiesTab:
     means: gr.Plot
     figures: gr.Gallery
     report: gr.Markdown
-    cora_runs: gr.Dropdown
-    cora_models: gr.Textbox
-    cora_base: gr.Textbox
-    cora_rank: gr.Number
-    cora_targets: gr.Dropdown
-    cora_name: gr.Textbox
-    cora_build: gr.Button
-    cora_message: gr.Markdown
-    subspace: gr.Dropdown
-    subspace_info: gr.Markdown
-    variance: gr.Plot
-    kinds: gr.Dataframe
+    cora: SubspacePanel
 
     def results_outputs(self) -> list[Any]:
         return [self.header, self.cells, self.paired, self.means, self.figures, self.report]
@@ -376,9 +201,6 @@ class StudiesTab:
     def attach_outputs(self) -> list[Any]:
         return [self.yaml_text, self.overview, self.job_id, self.progress, self.progress_text, self.timer,
                 self.result_name, self.watch, *self.results_outputs()]
-
-    def subspace_outputs(self) -> list[Any]:
-        return [self.subspace_info, self.variance, self.kinds]
 
 
 def _spec_panel(ws: Workspace) -> dict[str, Any]:
@@ -406,63 +228,11 @@ def _spec_panel(ws: Workspace) -> dict[str, Any]:
                                                                                            active=False)}
 
 
-def _results_panel(ws: Workspace) -> dict[str, Any]:
-    gr.Markdown("### Results")
-    names = study_names(ws)
-    result_name = gr.Dropdown(names, value=names[0] if names else None, label="results of study",
-                              elem_id="studies-results")
-    header = gr.Markdown(elem_id="studies-header")
-    cells = gr.Dataframe(value=[], headers=["variant"], interactive=False, wrap=True,
-                         label="scores per cell (mean ± 95% CI over seeds)", elem_id="studies-cells")
-    paired = gr.Dataframe(value=[], headers=["variant"], interactive=False, wrap=True,
-                          label="paired differences against the baseline (same seed, size and model)",
-                          elem_id="studies-paired")
-    means = gr.Plot(label="mean scores per cell", elem_id="studies-means")
-    figures = gr.Gallery(label="report figures", columns=2, format="png", interactive=False, object_fit="contain",
-                         height="auto", elem_id="studies-figures")
-    with gr.Accordion("report.md", open=False):
-        report = gr.Markdown(elem_id="studies-report")
-    return {"result_name": result_name, "watch": gr.State({}), "header": header, "cells": cells, "paired": paired,
-            "means": means, "figures": figures, "report": report}
-
-
-def _cora_panel(ws: Workspace) -> dict[str, Any]:
-    gr.Markdown("### CoRA common subspace\nAverage the weights of several models of one architecture and keep "
-                "the strongest directions of each layer: the frozen (`cora-fb`) or starting (`cora-tb`) B matrix "
-                "of CoRA. Takes seconds to a minute; no training.")
-    with gr.Row():
-        cora_runs = gr.Dropdown(cora_source_runs(ws), multiselect=True, label="source runs", scale=2,
-                                info="finished LoRA-type or full fine-tunes of this workspace",
-                                elem_id="studies-cora-runs")
-        cora_models = gr.Textbox(label="model folders", lines=2, scale=2, elem_id="studies-cora-models",
-                                 info="one per line: model folders or aliases (smollm2, tiny) of the same "
-                                      "architecture")
-    with gr.Row():
-        cora_rank = gr.Number(16, minimum=1, precision=0, label="rank", info="directions kept per layer")
-        cora_targets = gr.Dropdown(list(CORA_TARGETS), value="all-linear", allow_custom_value=True,
-                                   label="target layers", info="or names such as q_proj,v_proj")
-        cora_base = gr.Textbox(label="base model of LoRA sources", placeholder="empty = the run's own")
-        cora_name = gr.Textbox(label="subspace name", value="common-subspace", elem_id="studies-cora-name")
-        cora_build = gr.Button("Build subspace", variant="primary", elem_id="studies-cora-build")
-    cora_message = gr.Markdown(elem_id="studies-cora-message")
-    found = subspace_choices(ws)
-    subspace = gr.Dropdown(found, value=found[-1] if found else None, label="subspace to show",
-                           elem_id="studies-subspace")
-    subspace_info = gr.Markdown(elem_id="studies-subspace-info")
-    with gr.Row():
-        variance = gr.Plot(label="cumulative explained variance", elem_id="studies-variance", scale=2)
-        kinds = gr.Dataframe(value=[], headers=["layer kind", "share kept at rank", "components for 90%"],
-                             interactive=False, label="per layer kind", elem_id="studies-kinds", scale=1)
-    return {"cora_runs": cora_runs, "cora_models": cora_models, "cora_rank": cora_rank, "cora_targets": cora_targets,
-            "cora_base": cora_base, "cora_name": cora_name, "cora_build": cora_build, "cora_message": cora_message,
-            "subspace": subspace, "subspace_info": subspace_info, "variance": variance, "kinds": kinds}
-
-
 def build_studies_tab(ws: Workspace) -> StudiesTab:
     gr.Markdown("A study trains every variant of a spec on every training-set size, model and seed, evaluates "
                 "each run and reports means with 95% confidence intervals. It runs as a background job; its cells "
                 "also appear in the Runs tab.")
-    tab = StudiesTab(**_spec_panel(ws), **_results_panel(ws), **_cora_panel(ws))
+    tab = StudiesTab(**_spec_panel(ws), **results_panel(ws), cora=build_subspace_panel(ws))
     wire_studies_tab(tab, ws)
     return tab
 
@@ -554,36 +324,6 @@ def wire_studies_tab(tab: StudiesTab, ws: Workspace) -> None:
                    show_progress="hidden", api_visibility="private")
     tab.result_name.input(friendly(view), [tab.result_name, tab.watch], [tab.watch, *tab.results_outputs()],
                           api_visibility="private")
-    wire_cora(tab, ws)
-
-
-def wire_cora(tab: StudiesTab, ws: Workspace) -> None:
-    def collect(run_ids: list[str] | None, models_text: str, rank: float, targets: str, base: str,
-                name: str) -> dict[str, Any]:
-        return {"name": name, "runs": list(run_ids or []), "models": models_text or "", "rank": rank,
-                "targets": targets, "base": base or ""}
-
-    @friendly
-    def build(settings: dict[str, Any]) -> Any:
-        """Build a CoRA common subspace: {"name", "runs": [run ids], "models": "folders or aliases, one per line",
-        "rank", "targets", "base"}; returns (message, its path inside the workspace)."""
-        job, out = launch.start_cora(ws, settings.get("name") or "", cora_sources(ws, settings.get("runs"),
-                                                                                  settings.get("models")),
-                                     settings.get("rank", 16), settings.get("targets"), settings.get("base"))
-        for line in follow_build(ws, job, out):
-            yield [line, gr.skip()]
-        rel = out.relative_to(ws.root).as_posix()
-        yield [f"Built **{rel}**.", rel]
-
-    settings = gr.JSON(visible=False)
-    built = gr.Textbox(visible=False)
-    tab.cora_build.click(collect, [tab.cora_runs, tab.cora_models, tab.cora_rank, tab.cora_targets, tab.cora_base,
-                                   tab.cora_name], settings, api_visibility="private").success(
-        build, settings, [tab.cora_message, built], api_name="build_subspace", concurrency_limit=1,
-        concurrency_id=CORA_CONCURRENCY).success(
-        lambda rel: gr.update(choices=subspace_choices(ws), value=rel), built, tab.subspace, api_visibility="private")
-    tab.subspace.change(friendly(lambda rel: subspace_view(ws, rel)), tab.subspace, tab.subspace_outputs(),
-                        api_visibility="private")
 
 
 def refresh_lists(ws: Workspace, key: str | None, runs: list[str] | None, shown: str | None) -> list[Any]:
@@ -603,7 +343,8 @@ def wire_studies_page(demo: gr.Blocks, page: gr.Tab, tab: StudiesTab, ws: Worksp
     """Page load (and reload) re-attaches to the newest job of the chosen spec; opening the tab refreshes lists."""
     demo.load(friendly(lambda k, q, s: on_load(ws, k, q, s)), [tab.spec, tab.quick, tab.result_name],
               [tab.spec, tab.quick, *tab.attach_outputs()], api_visibility="private")
-    demo.load(friendly(lambda rel: subspace_view(ws, rel)), tab.subspace, tab.subspace_outputs(),
+    cora = tab.cora
+    demo.load(friendly(lambda rel: subspace_view(ws, rel)), cora.subspace, cora.subspace_outputs(),
               api_visibility="private")
-    page.select(friendly(lambda k, r, s: refresh_lists(ws, k, r, s)), [tab.spec, tab.cora_runs, tab.subspace],
-                [tab.spec, tab.cora_runs, tab.subspace], api_visibility="private")
+    page.select(friendly(lambda k, r, s: refresh_lists(ws, k, r, s)), [tab.spec, cora.cora_runs, cora.subspace],
+                [tab.spec, cora.cora_runs, cora.subspace], api_visibility="private")
