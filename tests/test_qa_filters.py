@@ -170,3 +170,25 @@ def test_questions_about_two_different_facts_are_not_near_duplicates():
     without_facts = [{k: v for k, v in p.items() if k != "fact_id"} for p in (designed, built)]
     # model-written pairs carry no fact id: of two such look-alike questions one is kept
     assert len(filters.dedup(without_facts, filters.FilterSettings())[0]) == 1
+
+
+def _lcs_by_table(a: list[str], b: list[str]) -> int:
+    """The textbook dynamic programme the filter used before RapidFuzz: the reference its scores must equal."""
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
+
+
+def test_the_library_lcs_equals_the_dynamic_programme():
+    import random
+
+    rng = random.Random(7)
+    words = ["the", "tram", "line", "opened", "in", "1990", "when", "did", "what", "x"]
+    for _ in range(300):
+        a = [rng.choice(words) for _ in range(rng.randint(0, 30))]
+        b = [rng.choice(words) for _ in range(rng.randint(0, 30))]
+        assert filters.lcs_length(a, b) == _lcs_by_table(a, b)
