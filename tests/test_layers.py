@@ -41,7 +41,7 @@ NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "work
             "workbench.qa.dataset", "workbench.qa.filters", "workbench.qa.fallback", "workbench.metrics",
             "workbench.plots", "workbench.gate", "workbench.qa.facts", "workbench.qa.rewrite", "workbench.qa.ledger",
             "workbench.qa.lexicon", "workbench.base_answers", "workbench.qa.phrases", "workbench.qa.formats",
-            "workbench.qa.mentions",
+            "workbench.qa.mentions", "workbench.wordnet",
             "workbench.card", "workbench.timed_read", "workbench.distributed", "workbench.estimate",
             "workbench.errors", "workbench.jsonl", "workbench.endpoint", "workbench.eval_results",
             "workbench.studies.specs", "workbench.studies.results", "workbench.launch", "workbench.cli"]

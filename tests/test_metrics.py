@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from workbench import metrics as m
+from workbench import wordnet as wn
 
 EN_PRED = ["The cat sat on the mat.", "Paris is the capital city of France.", "It was built in 1889 by Eiffel."]
 EN_REF = ["The cat is sitting on the mat.", "The capital of France is Paris.", "Gustave Eiffel built it in 1889."]
@@ -18,22 +19,22 @@ ZH_REF = ["中国的首都是北京。", "长城非常长，分为很多段。"]
 
 def _wordnet_installed() -> bool:
     try:
-        m.find_wordnet_source()
+        wn.find_wordnet_source()
         return True
-    except m.WordNetUnavailable:
+    except wn.WordNetUnavailable:
         return m._installed_nltk_wordnet() is not None
 
 
-needs_wordnet = pytest.mark.skipif(not _wordnet_installed(), reason=f"WordNet missing: {m.WORDNET_INSTALL_HINT}")
+needs_wordnet = pytest.mark.skipif(not _wordnet_installed(), reason=f"WordNet missing: {wn.WORDNET_INSTALL_HINT}")
 
 
 @pytest.fixture()
 def cache(tmp_path, monkeypatch):
     """An empty workbench cache, so WordNet provisioning starts from scratch."""
     monkeypatch.setenv("WORKBENCH_CACHE", str(tmp_path / "cache"))
-    m.wordnet_reader.cache_clear()
+    wn.wordnet_reader.cache_clear()
     yield tmp_path / "cache"
-    m.wordnet_reader.cache_clear()
+    wn.wordnet_reader.cache_clear()
 
 
 def test_metric_modules_import_no_torch_or_gradio():
@@ -148,7 +149,7 @@ def test_meteor_uses_wordnet_synonyms():
 
 @needs_wordnet
 def test_ensure_wordnet_provisions_cache_from_system_copy(cache):
-    folder = m.ensure_wordnet()
+    folder = wn.ensure_wordnet()
     assert folder == cache / "nltk_data" / "corpora" / "wordnet"
     assert (folder / "data.noun").stat().st_size > 1_000_000
     score = m.score_all(["the auto is red"], ["the car is red"], metrics=["meteor"])["meteor"]
@@ -158,21 +159,21 @@ def test_ensure_wordnet_provisions_cache_from_system_copy(cache):
 def test_ensure_wordnet_copies_files_and_writes_lexnames(cache, tmp_path):
     src = tmp_path / "dict"
     src.mkdir()
-    for name in m.WORDNET_REQUIRED:
+    for name in wn.WORDNET_REQUIRED:
         (src / name).write_text(f"content of {name}\n")
-    folder = m.ensure_wordnet(src)
+    folder = wn.ensure_wordnet(src)
     assert (folder / "data.verb").read_text() == "content of data.verb\n"
     lines = (folder / "lexnames").read_text().splitlines()
     assert len(lines) == 45 and lines[5] == "05\tnoun.animal\t1" and lines[44] == "44\tadj.ppl\t3"
-    assert m.ensure_wordnet(tmp_path / "elsewhere") == folder  # already complete: nothing is read again
+    assert wn.ensure_wordnet(tmp_path / "elsewhere") == folder  # already complete: nothing is read again
 
 
 def test_meteor_without_wordnet_is_marked_unavailable(cache, tmp_path, monkeypatch):
     monkeypatch.setenv("WNSEARCHDIR", str(tmp_path / "none"))
-    monkeypatch.setattr(m, "WORDNET_SOURCE_DIRS", ())
-    monkeypatch.setattr(m, "_installed_nltk_wordnet", lambda: None)
-    with pytest.raises(m.WordNetUnavailable, match="apt-get install wordnet-base"):
-        m.ensure_wordnet()
+    monkeypatch.setattr(wn, "WORDNET_SOURCE_DIRS", ())
+    monkeypatch.setattr(wn, "_installed_nltk_wordnet", lambda: None)
+    with pytest.raises(wn.WordNetUnavailable, match="apt-get install wordnet-base"):
+        wn.ensure_wordnet()
     scores = m.score_all(EN_PRED, EN_REF, metrics=["meteor", "rouge"])
     assert m.is_unavailable(scores["meteor"]) and "WordNet" in scores["meteor"]
     assert isinstance(scores["rougeL"], float)

@@ -10,7 +10,7 @@ import time
 
 def provision_wordnet() -> None:
     """Copy the system's WordNet into the cache so METEOR works offline; warn, not fail, when it is absent."""
-    from .metrics import WordNetUnavailable, ensure_wordnet
+    from .wordnet import WordNetUnavailable, ensure_wordnet
 
     log, t0 = logging.getLogger(__name__), time.time()
     try:

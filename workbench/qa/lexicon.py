@@ -3,7 +3,7 @@ Cornelius Dray" is asked with "who", not "what") and the noun for who does a ver
 "design"). A short table: the noun a dimension adjective measures ("168 metres long" is asked as "what is
 the length of ...").
 
-WordNet is the database METEOR already uses (``metrics.ensure_wordnet`` provisions it from the system
+WordNet is the database METEOR already uses (``wordnet.ensure_wordnet`` provisions it from the system
 package; nothing is downloaded). Without it, a short built-in list of role nouns stands in, so fact
 extraction still runs, asking fewer facts with "who".
 """
@@ -29,7 +29,7 @@ DIMENSIONS = {"long": "length", "high": "height", "tall": "height", "wide": "wid
 @functools.cache
 def _wordnet() -> Any | None:
     try:
-        from ..metrics import wordnet_reader
+        from ..wordnet import wordnet_reader
         return wordnet_reader()
     except Exception as exc:  # no WordNet installed, or NLTK missing: the built-in list stands in
         log.info("WordNet unavailable for question words (%s); using a built-in list of role nouns", exc)
