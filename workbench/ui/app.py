@@ -17,6 +17,7 @@ import gradio as gr
 from ..chat import ChatEngine
 from ..corpus import MAX_FILE_BYTES
 from .. import endpoint
+from ..logins import AUTH_ENV, LoginError, read_logins
 from ..workspace import Workspace
 from .data import DataTab, build_data_tab, corpus_folder, corpus_names, ensure_sample_corpus, recent_corpus
 from .teach import TeachPanel, build_teach_panel, taught_run, wire_teach_panel
@@ -38,7 +39,6 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 CSS_FILE = ASSETS / "workbench.css"
 TITLE = "workbench: from documents to a domain-expert model"
 UPLOAD_CACHE = (3600, 3600)  # (check every, delete older than) seconds
-AUTH_ENV = "WORKBENCH_AUTH"
 
 
 def launch_options() -> dict[str, Any]:
@@ -193,23 +193,11 @@ def register_api(ws: Workspace, engine: ChatEngine) -> None:
 # command line -------------------------------------------------------------------------------------
 
 def read_auth(args: argparse.Namespace) -> list[tuple[str, str]] | None:
-    """Logins from $WORKBENCH_AUTH (user:pass, several separated by newlines), --auth-file (one user:pass per
-    line; # comments) and --auth user:pass (visible to every user of this machine in the process list)."""
-    pairs = []
-    lines = os.environ.get(AUTH_ENV, "").splitlines()
-    if args.auth:
-        lines.append(args.auth)
-    if args.auth_file:
-        lines += Path(args.auth_file).read_text(encoding="utf-8").splitlines()
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        user, sep, password = line.partition(":")
-        if not sep or not user or not password:
-            raise SystemExit(f"login {line.split(':')[0]!r}: write it as user:password")
-        pairs.append((user, password))
-    return pairs or None
+    """The server's logins (see workbench.logins); a bad one stops the start with its message."""
+    try:
+        return read_logins(args.auth, args.auth_file)
+    except LoginError as exc:
+        raise SystemExit(str(exc)) from exc
 
 
 def launch_warnings(args: argparse.Namespace, auth: list[tuple[str, str]] | None) -> list[str]:
