@@ -234,6 +234,7 @@ def _packed_nll(model: Any, batch: list[dict[str, list[int]]]) -> list[tuple[flo
 
 def _padded_nll(model: Any, tok: Any, batch: list[dict[str, list[int]]]) -> list[tuple[float, int]]:
     """(summed NLL, answer tokens) of each example, padded in rows, full logits."""
+    import torch
     import torch.nn.functional as F
 
     from .formatting import IGNORE, DynamicPadCollator
@@ -241,7 +242,8 @@ def _padded_nll(model: Any, tok: Any, batch: list[dict[str, list[int]]]) -> list
     device = next(model.parameters()).device
     collate = DynamicPadCollator(pad_id=tok.pad_token_id if tok.pad_token_id is not None else 0)
     inputs = {k: v.to(device) for k, v in collate(batch).items()}
-    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+    with torch.inference_mode():  # scores only: no graph, whoever calls it
+        logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
     labels = inputs["labels"][:, 1:]
     width = inputs["input_ids"].shape[1]
     logits = logits[:, -width:-1]  # prompt-learning methods may prepend virtual-token positions
