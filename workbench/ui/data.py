@@ -204,7 +204,7 @@ def build_data_tab(ws: Workspace) -> DataTab:
     summary = gr.Markdown(elem_id="data-summary")
     # fixed shares: a long skip reason wraps in its own column instead of squeezing the numbers into letters
     table = gr.Dataframe(headers=DOC_HEADERS, value=[], interactive=False, wrap=True, label="documents",
-                         column_widths=["20%", "9%", "8%", "8%", "9%", "6%", "9%", "31%"], elem_id="data-documents")
+                         column_widths=["25%", "9%", "8%", "8%", "9%", "6%", "8%", "27%"], elem_id="data-documents")
     with gr.Row():
         document = gr.Dropdown([], label="preview document", scale=3, elem_id="data-preview-doc")
         remove = gr.Button("Remove document from collection", variant="stop", scale=1)

@@ -152,7 +152,7 @@ def build_subspace_panel(ws: Workspace) -> SubspacePanel:
     with gr.Row():
         variance = gr.Plot(label="cumulative explained variance", elem_id="studies-variance", scale=2)
         kinds = gr.Dataframe(value=[], headers=["layer kind", "share kept at rank", "components for 90%"],
-                             interactive=False, label="per layer kind", elem_id="studies-kinds", scale=1)
+                             interactive=False, wrap=True, label="per layer kind", elem_id="studies-kinds", scale=1)
     panel = SubspacePanel(cora_runs, cora_models, cora_base, cora_rank, cora_targets, cora_name, cora_build,
                           cora_message, subspace, subspace_info, variance, kinds)
     wire_cora(panel, ws)
