@@ -461,3 +461,14 @@ def test_a_question_word_inside_a_noun_phrase_is_no_question():
     assert rewrite.check_question("Margaret Hollis won the first prize at the which year Harlow Fair?", "1920")
     assert rewrite.check_question("Margaret Hollis won the first prize at the 1920 which place?", "Harlow Fair")
     assert rewrite.check_question("In which year did Margaret Hollis win the first prize?", "1920") is None
+
+
+def test_a_thing_whose_name_sounds_like_a_person_is_asked_with_what():
+    from workbench.qa import lexicon
+    if lexicon._wordnet() is None:
+        pytest.skip("WordNet is not installed: noun senses come from it")
+    assert not lexicon.is_person_noun("crane")  # WordNet lists the poet Hart Crane before the machine
+    found = _doc_facts("# The Vell Crane\n\nThe Vell harbour crane was built in 1911 by the Vell Iron Works.\n")
+    subject = [f for f in found if f.role == "subject"]
+    assert subject and subject[0].kind == "thing", [(f.span, f.kind) for f in subject]
+    assert not [q for q in rewrite.questions(subject[0], n=6) if q.startswith(("Who", "Which person"))]

@@ -179,6 +179,8 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
     head = _head(tokens)
     if head.ent_type_:
         kind = _ENT_KIND.get(head.ent_type_, "name")
+        if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
+            return "thing"  # "the Vell harbour crane": a name inside the phrase, a machine at its head
         if kind in ("organisation", "person") and _placed(head, tokens):
             return "place"
         if kind == "person" and tokens[0].lower_ in _EVENT_WORDS | {"the"} and tokens[-1].lower_ != tokens[0].lower_ \

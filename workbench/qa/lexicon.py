@@ -42,8 +42,15 @@ def is_person_noun(lemma: str) -> bool:
     wn = _wordnet()
     if wn is None:
         return lemma.lower() in _PEOPLE
-    synsets = wn.synsets(lemma.lower(), pos="n")
+    synsets = _common_senses(wn, lemma)
     return bool(synsets) and synsets[0].lexname() == "noun.person"
+
+
+def _common_senses(wn: Any, lemma: str) -> list[Any]:
+    """The noun senses of the word as a common noun, most common first: WordNet lists the poet Hart Crane
+    ("Crane") before the machine, so a name's senses are skipped."""
+    word = lemma.lower()
+    return [s for s in wn.synsets(word, pos="n") if any(n.name() == word for n in s.lemmas())]
 
 
 @functools.cache
@@ -78,5 +85,5 @@ def noun_class(lemma: str) -> str:
     """WordNet's class of the noun's most common sense ("noun.artifact" for "warehouse", "noun.group" for
     "board"), or "" when WordNet does not know it or is missing."""
     wn = _wordnet()
-    synsets = wn.synsets(lemma.lower(), pos="n") if wn is not None else []
+    synsets = _common_senses(wn, lemma) if wn is not None else []
     return synsets[0].lexname() if synsets else ""
