@@ -38,6 +38,18 @@ def check_name(name: str, what: str = "name") -> str:
     return name
 
 
+def existing_folder(parent: Path, name: str | None, what: str, choose: str, missing: str,
+                    error: type[Exception] = BadName) -> Path:
+    """``parent / name`` when ``name`` is a safe folder name that exists there. ``choose`` is the message for no
+    name at all and ``missing`` (with ``{name}``) for a folder that is not there; both raise ``error``."""
+    if not name:
+        raise error(choose)
+    folder = parent / check_name(name, what)
+    if not folder.is_dir():
+        raise error(missing.format(name=repr(name)))
+    return folder
+
+
 @dataclass(frozen=True)
 class Workspace:
     root: Path

@@ -207,9 +207,14 @@ def runs_show(args: argparse.Namespace) -> int:
 
 
 def runs_stop(args: argparse.Namespace) -> int:
+    return _act(args, jobs.stop, "asked run {} to stop; it saves its adapter and ends as 'stopped'")
+
+
+def _act(args: argparse.Namespace, action: Any, message: str) -> int:
+    """Apply ``action`` to the named run and say so (``message`` takes the run id)."""
     run = _run(args)
-    jobs.stop(run)
-    print(f"asked run {run.id} to stop; it saves its adapter and ends as 'stopped'")
+    action(run)
+    print(message.format(run.id))
     return 0
 
 
@@ -225,10 +230,7 @@ def runs_wait(args: argparse.Namespace) -> int:
 
 
 def runs_delete(args: argparse.Namespace) -> int:
-    run = _run(args)
-    jobs.delete(run)
-    print(f"deleted run {run.id}")
-    return 0
+    return _act(args, jobs.delete, "deleted run {}")
 
 
 # methods ----------------------------------------------------------------------------------------

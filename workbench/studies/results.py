@@ -14,7 +14,7 @@ from typing import Any
 from PIL import Image
 
 from ..rundir import read_json
-from ..workspace import Workspace, check_name
+from ..workspace import Workspace, existing_folder
 from .specs import BASE_VARIANT, StudyError, cells, spec_from_dict
 
 REPORT_METRICS = ("fact_acc", "rougeL", "bleu4", "meteor", "sacrebleu")
@@ -82,12 +82,8 @@ def study_names(ws: Workspace) -> list[str]:
 
 
 def study_folder(ws: Workspace, name: str | None) -> Path:
-    if not name:
-        raise StudyError("choose a study whose results to show")
-    folder = ws.studies / check_name(name, "study name")
-    if not folder.is_dir():
-        raise StudyError(f"there are no results for study {name!r} yet")
-    return folder
+    return existing_folder(ws.studies, name, "study name", "choose a study whose results to show",
+                           "there are no results for study {name} yet", StudyError)
 
 
 def parse_value(key: str, text: str) -> Any:

@@ -15,7 +15,7 @@ import gradio as gr
 from ..errors import UserError
 from ..jobs import JobError, find_jobs
 from ..rundir import RunDir
-from ..workspace import Workspace, check_name
+from ..workspace import Workspace, check_name, existing_folder
 
 # Errors a person can act on; anything else is a bug and keeps its traceback in the server log.
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, JobError, KeyError)
@@ -101,12 +101,8 @@ def dataset_names(ws: Workspace) -> list[str]:
 
 def dataset_folder(ws: Workspace, name: str | None) -> Path:
     """A dataset of this workspace by name; paths elsewhere on disk are not accepted from the UI."""
-    if not name:
-        raise UIError("choose a dataset first (build one in the QA tab)")
-    path = ws.datasets / check_name(name, "dataset name")
-    if not path.is_dir():
-        raise UIError(f"there is no dataset called {name!r}; build it in the QA tab or pick another one")
-    return path
+    return existing_folder(ws.datasets, name, "dataset name", "choose a dataset first (build one in the QA tab)",
+                           "there is no dataset called {name}; build it in the QA tab or pick another one", UIError)
 
 
 def run_of(ws: Workspace, run_id: str | None) -> RunDir:
