@@ -55,3 +55,16 @@ def _parser_running(func):
         parser.set_defaults(func=func)
         return parser
     return build
+
+
+def test_serve_hands_its_options_and_the_workspace_to_the_ui(monkeypatch, capsys):
+    import subprocess
+
+    calls = []
+    monkeypatch.setattr(subprocess, "call", lambda argv: calls.append(argv) or 0)
+    assert cli.main(["--workspace", "ws", "serve", "--port", "7899", "--share"]) == 0
+    assert calls[0][-5:] == ["workbench.ui.app", "--port", "7899", "--share", "--workspace", "ws"][-5:]
+    assert cli.main(["serve", "--help"]) == 0 and calls[1][-1] == "--help"
+    with pytest.raises(SystemExit):  # other commands still refuse options they do not know
+        cli.main(["methods", "--port", "1"])
+    assert "unrecognized arguments: --port" in capsys.readouterr().err

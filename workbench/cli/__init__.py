@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # `serve` hands every option after it to the UI's own parser (--host, --port, --help, ...)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "serve":
+        args.rest = rest + (["--workspace", args.workspace] if args.workspace and "--workspace" not in rest else [])
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
         return int(args.func(args) or 0)
     except UserError as exc:  # written for the user; any other exception is a bug and keeps its traceback

@@ -292,9 +292,10 @@ def runs_parser(sub: Any) -> None:
 
 
 def serve_parser(sub: Any) -> None:
-    s = sub.add_parser("serve", help="open the workbench UI (same as `python app.py`)", add_help=False)
-    s.add_argument("rest", nargs=argparse.REMAINDER, help="options of app.py (--host, --port, --share, --auth)")
-    s.set_defaults(func=serve)
+    # no options of its own: everything after `serve` goes to app.py's parser (see cli.main)
+    s = sub.add_parser("serve", help="open the workbench UI (same as `python app.py`; `serve --help` lists its "
+                       "options: --host, --port, --share, --auth-file, ...)", add_help=False)
+    s.set_defaults(func=serve, rest=[])
 
 
 def methods_parser(sub: Any) -> None:
