@@ -455,17 +455,21 @@ def _describes_name(tok: Any) -> bool:
 def _appos_owner(tok: Any) -> Any:
     """What an apposition describes: its head, or, where the parser hung it on a pronoun far before ("she
     designed the Corvane pontoon, a portable bridge"), the noun just before its comma."""
-    first = min(x.i for x in tok.subtree)
-    doc = tok.doc
-    if tok.head.pos_ == "PRON" and first >= 2 and doc[first - 1].text == "," \
-            and doc[first - 2].pos_ in ("NOUN", "PROPN"):
-        return doc[first - 2]
+    before = _before_comma(tok)
+    if tok.head.pos_ == "PRON" and before is not None and before.pos_ in ("NOUN", "PROPN"):
+        return before
     return tok.head
 
 
 def _after_comma(tok: Any) -> bool:
     first = min(t.i for t in tok.subtree)
     return first > 0 and tok.doc[first - 1].text == ","
+
+
+def _before_comma(tok: Any) -> Any | None:
+    """The word before the comma that opens ``tok``'s phrase ("officer" in "the officer, Dr Piers Ladlow,")."""
+    first = min(t.i for t in tok.subtree)
+    return tok.doc[first - 2] if first >= 2 and _after_comma(tok) else None
 
 
 def _shared_auxes(verb: Any) -> list[Any]:
@@ -646,7 +650,7 @@ def _late_name(tok: Any) -> Any | None:
         return None
     doc = tok.doc
     # the parser may also read the participle as the subject's verb: "ship [nsubj] ever moored [verb] at X"
-    around = list(tok.subtree) + (list(tok.head.subtree) if tok.head.dep_ not in ("ROOT",) else [])
+    around = list(tok.subtree) + (list(tok.head.subtree) if tok.head.dep_ != "ROOT" else [])
     for a in around:
         if a.dep_ != "appos" or a.head.pos_ != "PROPN" or a.head.i == tok.i or a.i < tok.i:
             continue
@@ -717,12 +721,8 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
 
 def _role_before(appos: Any) -> list[Any]:
     """The person noun just before a person's name set off by commas, or nothing."""
-    first = min(x.i for x in appos.subtree)
-    doc = appos.doc
-    if first < 2 or doc[first - 1].text != ",":
-        return []
-    role = doc[first - 2]
-    return _np_core(role) if role.pos_ == "NOUN" and is_person_noun(role.lemma_) else []
+    role = _before_comma(appos)
+    return _np_core(role) if role is not None and role.pos_ == "NOUN" and is_person_noun(role.lemma_) else []
 
 
 def _late_appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
