@@ -107,6 +107,7 @@ def test_importing_workbench_makes_openmp_threads_wait_passively_unless_told(giv
 @pytest.mark.parametrize("given,expected", [(None, "unset"), ("ACTIVE", "ACTIVE"), ("PASSIVE", "PASSIVE")])
 def test_a_worker_gets_the_users_openmp_wait_policy_or_none(given, expected):
     """The launcher waits passively; the worker it starts computes alone and must not inherit that."""
+    import json
     import os
     import subprocess
     import sys
@@ -114,11 +115,16 @@ def test_a_worker_gets_the_users_openmp_wait_policy_or_none(given, expected):
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "WORKBENCH_USER_OMP_WAIT_POLICY")}
     if given:
         env["OMP_WAIT_POLICY"] = given
-    code = ("import os, workbench, workbench.jobs as j; e = dict(os.environ); j._worker_omp_policy(e); "
-            "print(os.environ['OMP_WAIT_POLICY'], e.get('OMP_WAIT_POLICY', 'unset'))")
+    code = ("import json, os, workbench, workbench.jobs as j; e = dict(os.environ); j._worker_omp_policy(e); "
+            "print(os.environ['OMP_WAIT_POLICY']); print(json.dumps(e))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    launcher, worker = out.stdout.split()
-    assert launcher == (given or "PASSIVE") and worker == expected
+    launcher, worker_env = out.stdout.splitlines()
+    assert launcher == (given or "PASSIVE")
+    # the worker's process imports workbench before torch loads OpenMP: what it sees then is what it runs with
+    code = "import os, workbench; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    seen = subprocess.run([sys.executable, "-c", code], env=json.loads(worker_env), capture_output=True, text=True,
+                          check=True)
+    assert seen.stdout.strip() == expected
 
 
 def test_progress_in_a_log_file_is_one_line_per_change_without_carriage_returns(capsys):

@@ -159,11 +159,14 @@ def create_run(workspace: Workspace, kind: str, config: dict[str, Any], run_id: 
 def _worker_omp_policy(env: dict[str, str]) -> None:
     """The worker computes alone: it gets the user's own OpenMP wait policy or none (OpenMP's default), not the
     passive one this process may use to stay responsive beside it (passive costs training a third of its speed)."""
+    from . import COMPUTES_ALONE
+
     user = os.environ.get("WORKBENCH_USER_OMP_WAIT_POLICY", "")
     if user:
         env["OMP_WAIT_POLICY"] = user
     else:
         env.pop("OMP_WAIT_POLICY", None)
+    env[COMPUTES_ALONE] = "1"  # else the worker's own `import workbench` would set the passive policy again
 
 
 def _launch_lock(run: RunDir) -> FileLock:
