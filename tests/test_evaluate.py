@@ -464,7 +464,12 @@ def test_the_base_models_answers_are_asked_once_and_reused_by_later_evaluations(
     job = ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=True)
     first = ev.evaluate(job, [tmp_path / "a"])
     assert first["settings"]["base_answers_reused"] == 0 and len(list((tmp_path / "kept").glob("*.json"))) == 1
+    scored = []
+    answer_nll = ev.answer_nll
+    monkeypatch.setattr(ev, "answer_nll", lambda model, tok, pairs, *a: scored.append(len(pairs)) or
+                        answer_nll(model, tok, pairs, *a))
     again = ev.evaluate(ev.EvalJob.from_dict(job.to_dict()), [tmp_path / "b"])
+    assert scored == [again["n"]]  # the tuned side's references only: the base side's NLLs were kept too
     questions = again["n"] + len(read_jsonl(tmp_path / "b" / "forgetting.jsonl"))
     assert again["settings"]["base_answers_reused"] == questions > 0
     assert [r["base"] for r in read_jsonl(tmp_path / "b" / "predictions.jsonl")] == \
@@ -474,3 +479,26 @@ def test_the_base_models_answers_are_asked_once_and_reused_by_later_evaluations(
     other = ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GenParams(max_new_tokens=7, batch_size=4),
                                    settings=METRICS, probe=True), [tmp_path / "c"])
     assert other["settings"]["base_answers_reused"] == 0 and len(list((tmp_path / "kept").glob("*.json"))) == 2
+
+
+def test_folding_lora_into_the_weights_for_answers_changes_no_answer(trained):
+    import torch
+
+    from workbench.generation import answer_questions
+    from workbench.methods.common import adapters_disabled, merge_lora_for_answers
+    from workbench.methods.loading import load_tuned
+
+    questions = [p["question"] for p in PAIRS] + ["Where does the Alder rise?", "What is a district?"]
+    tuned = load_tuned(trained.path, precision="fp32")
+    ids = tuned.tokenizer(questions[1], return_tensors="pt")["input_ids"]
+    with torch.inference_mode():
+        with adapters_disabled(tuned.model):
+            base = tuned.model(input_ids=ids).logits
+        before = tuned.model(input_ids=ids).logits
+        answers = answer_questions(tuned.model, tuned.tokenizer, questions, GEN)
+        assert (before - base).abs().max() > 1e-3  # the adapter matters to what is compared
+        assert merge_lora_for_answers(tuned.model)
+        after = tuned.model(input_ids=ids).logits
+    assert torch.allclose(before, after, atol=1e-4)
+    assert answer_questions(tuned.model, tuned.tokenizer, questions, GEN) == answers
+    assert not merge_lora_for_answers(torch.nn.Linear(2, 2))

@@ -1,9 +1,11 @@
 """Evaluate a tuned run against its own base model on a QA set.
 
 Both sides answer the same questions with the same decoding settings (``GenParams``, greedy by default),
-in left-padded batches. For PEFT runs ONE model is loaded: the tuned side runs with the adapter and the base
-side with every adapter layer switched off, nested ones too (``methods.common.adapters_disabled``);
-full and partial fine-tunes load the base separately, after the tuned model is freed. Results go to
+in left-padded batches. For PEFT runs ONE model is loaded: the base side runs first with every adapter layer
+switched off, nested ones too (``methods.common.adapters_disabled``), then the tuned side with the adapter (a
+LoRA adapter folded into the weights, ``methods.common.merge_lora_for_answers``); full and partial fine-tunes
+load the base separately, after the tuned model is freed. The base side's answers and reference NLLs are kept
+across evaluations (base_answers.py). Results go to
 ``<train run>/eval/`` (and a copy to the eval run's own eval/ folder when run as a job): ``predictions.jsonl``
 (one row per question with both answers and their per-example scores), ``forgetting.jsonl`` (the
 general-knowledge probe) and ``scores.json`` ({"base", "tuned", "delta"} plus perplexity of the references,
@@ -261,18 +263,18 @@ def perplexity(nll: Sequence[tuple[float, int]]) -> float | None:
 def run_side(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], probe: Sequence[dict[str, Any]],
              gen: GenParams, system_prompt: str | None, progress: Progress, side: str,
              known: BaseAnswers | None = None) -> SideResult:
-    """Answers to the pairs and the probe; with ``known``, a question it holds is not asked again (its
-    time and tokens are then not counted)."""
+    """Answers to the pairs and the probe, asked together in one set of batches (fewer, fuller batches), and
+    the references' NLL; with ``known``, a question or reference it holds is not computed again (its time and
+    tokens are then not counted)."""
     t0 = time.perf_counter()
-    answers = _answers(model, tok, [p["question"] for p in pairs], gen, system_prompt, progress,
-                       f"{side} answers", known)
-    probe_answers = _answers(model, tok, [p["question"] for p in probe], gen, system_prompt, progress,
-                             f"{side} forgetting probe", known) if probe else []
+    questions = [p["question"] for p in [*pairs, *probe]]
+    phase = f"{side} answers" + (" and forgetting probe" if probe else "")
+    replies = _answers(model, tok, questions, gen, system_prompt, progress, phase, known)
+    answers, probe_answers = replies[:len(pairs)], replies[len(pairs):]
     seconds = time.perf_counter() - t0
     progress.check(f"{side} perplexity")
-    nll = answer_nll(model, tok, pairs, system_prompt)  # rows of 8: a packed row's attention grows with its square
-    asked = [a for a, q in zip(answers + probe_answers, [p["question"] for p in [*pairs, *probe]])
-             if known is None or q in known.asked]
+    nll = _nll(model, tok, pairs, system_prompt, known)
+    asked = [a for a, q in zip(replies, questions) if known is None or q in known.asked]
     tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in asked)
     return SideResult(answers, probe_answers, nll, seconds, tokens)
 
@@ -287,6 +289,18 @@ def _answers(model: Any, tok: Any, questions: list[str], gen: GenParams, system_
     for q, a in zip(todo, answer_in_batches(model, tok, todo, gen, system_prompt, progress, phase)):
         known.put(q, a)
     return [known.get(q) or "" for q in questions]
+
+
+def _nll(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], system_prompt: str | None,
+         known: BaseAnswers | None) -> list[tuple[float, int]]:
+    """The references' NLL (rows of 8: a packed row's attention grows with its square); with ``known``, only
+    those of pairs it does not hold, which it keeps."""
+    if known is None:
+        return answer_nll(model, tok, pairs, system_prompt)
+    todo = [p for p in pairs if known.get_nll(p["question"], p["answer"]) is None]
+    for p, value in zip(todo, answer_nll(model, tok, todo, system_prompt) if todo else []):
+        known.put_nll(p["question"], p["answer"], value)
+    return [known.get_nll(p["question"], p["answer"]) for p in pairs]
 
 
 def base_cache_file(job: EvalJob, info: dict[str, Any], quantized: bool, pairs: Sequence[dict[str, Any]],
@@ -327,7 +341,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     from . import models
     from .generation import free_memory
     from .methods import precision_for
-    from .methods.common import adapters_disabled
+    from .methods.common import adapters_disabled, merge_lora_for_answers
     from .methods.loading import load_tuned
 
     progress.check("loading the tuned model")
@@ -337,28 +351,27 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     sp = cfg.system_message()
     info = {"model": tuned.info.spec, "method": cfg.method, "device": tuned.info.device, "dtype": tuned.info.dtype,
             "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
-    results = {"tuned": run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")}
     cache = base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
     cached = read_cached_side(cache)
     known = None if cached is not None else BaseAnswers(
         {**{k: info[k] for k in ("model", "device", "dtype", "system_prompt")}, "quantized": cfg.method == "qlora",
          "gen": to_dict(job.gen), **model_identity(tuned.info)})
+    results: dict[str, SideResult] = {}
     if cached is not None:
         info["base_from"] += " (cached from an earlier evaluation of the same base and questions)"
         results["base"] = cached
-        del tuned
-        free_memory()
-    elif tuned.shares_base:
+    elif tuned.shares_base:  # the base side first: the tuned side may then fold its adapter into the weights
         with adapters_disabled(tuned.model):
             results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base",
                                        known)
-        del tuned
-        free_memory()
-    else:
-        device = tuned.info.device
+    if merge_lora_for_answers(tuned.model):
+        info["tuned_from"] = "the LoRA adapter folded into the base weights (methods.common.merge_lora_for_answers)"
+    results["tuned"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")
+    device = tuned.info.device
+    del tuned
+    free_memory()
+    if "base" not in results:
         precision = precision_for(cfg.method, eval_precision(device) or cfg.precision, device)  # as load_tuned
-        del tuned
-        free_memory()
         progress.check("loading the base model")
         base, tok, _ = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code)

@@ -115,3 +115,22 @@ def adapters_disabled(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
                 layer.enable_adapters(True)
     for name, p in model.named_parameters():
         p.requires_grad_(requires_grad[name])
+
+
+def merge_lora_for_answers(model: torch.nn.Module) -> bool:
+    """Fold a LoRA (rsLoRA, DoRA, PiSSA-converted) adapter into its base weights for generation, where that is
+    exact up to float rounding: one matrix product per layer instead of three, about 1.2x faster greedy
+    answers on a CPU with the same answers (bench/eval_speed.py). Not for 4-bit bases (the merge would round
+    to 4 bits) or prompt learning. The model keeps the merge: callers use it for inference and then drop it.
+    Returns whether it merged."""
+    from peft import PeftType
+
+    if not isinstance(model, PeftModel) or getattr(model.base_model, "is_loaded_in_4bit", False):
+        return False
+    configs = list(getattr(model, "peft_config", {}).values())
+    if not configs or any(c.peft_type != PeftType.LORA for c in configs):
+        return False
+    if any(getattr(p, "quant_state", None) is not None for p in model.parameters()):
+        return False
+    model.merge_adapter()
+    return True
