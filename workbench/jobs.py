@@ -19,6 +19,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from . import COMPUTES_ALONE
 from .errors import UserError
 from .distributed import worker_command
 from .rundir import FINAL_STATES, RunDir, pid_alive, train_settings
@@ -159,8 +160,6 @@ def create_run(workspace: Workspace, kind: str, config: dict[str, Any], run_id: 
 def _worker_omp_policy(env: dict[str, str]) -> None:
     """The worker computes alone: it gets the user's own OpenMP wait policy or none (OpenMP's default), not the
     passive one this process may use to stay responsive beside it (passive costs training a third of its speed)."""
-    from . import COMPUTES_ALONE
-
     user = os.environ.get("WORKBENCH_USER_OMP_WAIT_POLICY", "")
     if user:
         env["OMP_WAIT_POLICY"] = user

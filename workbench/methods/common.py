@@ -125,12 +125,10 @@ def merge_lora_for_answers(model: torch.nn.Module) -> bool:
     Returns whether it merged."""
     from peft import PeftType
 
-    if not isinstance(model, PeftModel) or getattr(model.base_model, "is_loaded_in_4bit", False):
+    if not isinstance(model, PeftModel) or getattr(model.get_base_model(), "is_loaded_in_4bit", False):
         return False
     configs = list(getattr(model, "peft_config", {}).values())
     if not configs or any(c.peft_type != PeftType.LORA for c in configs):
-        return False
-    if any(getattr(p, "quant_state", None) is not None for p in model.parameters()):
         return False
     model.merge_adapter()
     return True
