@@ -362,6 +362,21 @@ def test_the_speed_options_leave_the_trained_adapter_unchanged(tmp_path, monkeyp
     assert len(fast_evals) == 2 and fast_evals == pytest.approx(plain_evals, rel=1e-4)
 
 
+def test_the_eval_loss_computes_logits_at_answer_positions_only(tmp_path, monkeypatch):
+    """Evaluation takes the answer-only loss too, and keeps no logits: the Trainer would otherwise gather a
+    (pairs, length, vocabulary) tensor of every eval batch only to throw it away."""
+    from workbench import answer_loss
+
+    modes = []
+    fast = answer_loss.answer_only_loss
+    monkeypatch.setattr(answer_loss, "answer_only_loss",
+                        lambda model, *a, **k: modes.append(model.training) or fast(model, *a, **k))
+    run = make_run(tmp_path, max_steps=2, eval_steps=2, probe_size=0)
+    train(run)
+    assert modes.count(True) == 2 and False in modes  # two training steps, then the eval batches
+    assert [r for r in run.read_metrics(0)[0] if r["split"] == "eval"]
+
+
 def test_packing_gives_way_to_padding_for_prefix_tuning(tmp_path, caplog):
     run = make_run(tmp_path, max_steps=2, eval_steps=0, method="prefix", method_params={})
     with caplog.at_level("INFO", logger="workbench.train"):

@@ -240,15 +240,18 @@ class PhasedTrainer(Trainer):
         super().__init__(*args, **kwargs)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        """Training steps compute the output layer at answer positions only (answer_loss.py); evaluation,
-        which also wants the outputs, takes the Trainer's own path."""
-        if self.answer_only and not return_outputs and model.training:
+        """Training steps and the eval loss compute the output layer at answer positions only
+        (answer_loss.py). Evaluation asks for the outputs too, but only to collect logits that
+        ``prediction_loss_only`` throws away, so it gets none: the Trainer would otherwise keep a
+        (examples, length, vocabulary) tensor of every eval batch."""
+        wants_outputs = return_outputs and not self.args.prediction_loss_only
+        if self.answer_only and not wants_outputs:
             loss = answer_loss.answer_only_loss(model, inputs, num_items_in_batch)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                 # the count is of every rank's tokens and DDP averages gradients over ranks (as the Trainer's
                 # own loss does)
                 loss = loss * self.accelerator.num_processes
-            return loss
+            return (loss, {}) if return_outputs else loss
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
 
@@ -305,6 +308,9 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         ddp_backend=("gloo" if device == "cpu" else "nccl") if distributed.world_size() > 1 else None,
         fsdp="full_shard auto_wrap" if cfg.strategy == "fsdp" and distributed.world_size() > 1 else "",
         remove_unused_columns=False, dataloader_pin_memory=device == "cuda",
+        # The eval loss is all the runs log; without this the Trainer gathers every eval batch's logits. With
+        # answer-only logits in evaluation too: 97 held-out pairs in 15 s instead of 18 (2-core CPU, busy).
+        prediction_loss_only=True,
     )
 
 
