@@ -201,11 +201,33 @@ def test_replay_pairs_join_the_training_set_and_are_written_to_the_run(tmp_path,
 def test_passages_can_train_as_plain_text(tmp_path):
     import json
 
-    run = make_run(tmp_path, max_steps=2, eval_steps=0, train_on_passages=True)
+    run = make_run(tmp_path, max_steps=2, eval_steps=0, train_on_passages=True, train_on_statements=False)
     data = tmp_path / "ds"
     passages = [{"id": f"p{i}", "source": "doc.md", "text": f"District {i} lies east of the river."} for i in range(3)]
     (data / "passages.jsonl").write_text("".join(json.dumps(p) + "\n" for p in passages))
     assert train(run)["train_examples"] == 24 + 3
+
+
+def test_the_answers_train_as_statements_beside_the_passages(tmp_path):
+    """A dataset built from documents also trains its answers as plain text (statements.py), and the
+    training-time estimate counts those texts as the trainer does."""
+    import json
+
+    from workbench import estimate, statements
+    from workbench.workspace import Workspace
+
+    data = tmp_path / "ds"
+    run = make_run(tmp_path, max_steps=2, eval_steps=0)
+    passages = [{"id": f"p{i}", "source": "doc.md", "text": f"District {i} lies east of the river."} for i in range(3)]
+    (data / "passages.jsonl").write_text("".join(json.dumps(p) + "\n" for p in passages))
+    pairs = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+    texts = statements.fact_texts(pairs, seed=42)
+    assert len(texts) >= 1 and sum(t.count("Project") for t in texts) == 24
+    summary = train(run)
+    assert summary["train_examples"] == 24 + 3 + len(texts)
+    settings = {"data": str(data), "epochs": 1.0, "batch_size": 1, "replay": 0.0}
+    assert estimate.estimate(Workspace(tmp_path / "ws"), settings).steps == 24 + 3 + len(texts)
+    assert estimate.estimate(Workspace(tmp_path / "ws"), {**settings, "train_on_statements": False}).steps == 27
 
 
 def test_an_empty_system_turn_can_replace_the_templates_default(tmp_path):

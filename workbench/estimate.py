@@ -1,7 +1,8 @@
 """How long a training run will take on this machine, said before it starts.
 
 The steps come from the dataset's size and the settings, as the trainer counts them (pairs, plus the passages
-when they train as text, plus the replay share; batches per epoch rounded up, times the epochs, or max_steps).
+and the answers' statement texts when they train as text, plus the replay share; batches per epoch rounded up,
+times the epochs, or max_steps).
 The seconds per step come from the newest finished run of this workspace with the same base model, method and
 batch size: a measurement on this machine, not a guess from the model's size. Without one, there is no estimate.
 Reads run and dataset folders only; no torch (layer 2).
@@ -9,11 +10,13 @@ Reads run and dataset folders only; no torch (layer 2).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import statements
 from .rundir import RunDir
 from .workspace import Workspace
 
@@ -37,16 +40,30 @@ def _lines(path: Path) -> int:
         return 0
 
 
-def planned_steps(pairs: int, passages: int, settings: dict[str, Any]) -> int:
-    """The optimiser steps the trainer will take for ``pairs`` training pairs and ``passages`` passages."""
+def planned_steps(pairs: int, passages: int, settings: dict[str, Any], statements: int = 0) -> int:
+    """The optimiser steps the trainer will take for ``pairs`` training pairs, ``passages`` passages and
+    ``statements`` texts of the pairs' answers (statements.py)."""
     if int(settings.get("max_steps") or -1) > 0:
         return int(settings["max_steps"])
     examples = pairs + (passages if settings.get("train_on_passages", True) else 0)
+    examples += statements if passages and settings.get("train_on_statements", True) else 0
     replay = float(settings.get("replay") or 0.0)
     if 0 < replay < 1:  # the replay share is of the whole mix
         examples += round(examples * replay / (1 - replay))
     per_step = max(1, int(settings.get("batch_size") or 1)) * max(1, int(settings.get("grad_accum") or 1))
     return math.ceil(math.ceil(examples / per_step) * float(settings.get("epochs") or 1.0))
+
+
+def _statement_texts(path: Path, settings: dict[str, Any]) -> int:
+    if not settings.get("train_on_statements", True):
+        return 0
+    pairs = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            pairs = [json.loads(line) for line in fh if line.strip()]
+    except (OSError, ValueError):  # a file being rewritten: the steps without them
+        return 0
+    return len(statements.fact_texts(pairs, seed=int(settings.get("seed", 42))))
 
 
 def measured_step_time(ws: Workspace, model: str, method: str, batch_size: int) -> tuple[float, str] | None:
@@ -71,7 +88,8 @@ def estimate(ws: Workspace, settings: dict[str, Any]) -> Estimate | None:
     if folder is None or not (folder / "train.jsonl").is_file():
         return None
     try:
-        steps = planned_steps(_lines(folder / "train.jsonl"), _lines(folder / "passages.jsonl"), settings)
+        steps = planned_steps(_lines(folder / "train.jsonl"), _lines(folder / "passages.jsonl"), settings,
+                              _statement_texts(folder / "train.jsonl", settings))
         batch = int(settings.get("batch_size") or 0)
     except (TypeError, ValueError):  # a half-typed number in the form
         return None

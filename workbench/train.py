@@ -21,7 +21,7 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from .errors import UserError
-from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay
+from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay, statements
 from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
@@ -345,6 +345,16 @@ def passages_of(cfg: TrainConfig) -> list[dict[str, Any]]:
     return load_passages(folder) if folder.is_dir() and (folder / "passages.jsonl").exists() else []
 
 
+def plain_texts(cfg: TrainConfig, pairs: list[dict[str, Any]]) -> list[str]:
+    """What trains as plain text beside the pairs, for a dataset built from documents: its passages and the
+    pairs' answers as statements (statements.py), each as the settings ask."""
+    passages = passages_of(cfg)
+    texts = [p["text"] for p in passages] if cfg.train_on_passages else []
+    if cfg.train_on_statements and passages:
+        texts += statements.fact_texts(pairs, seed=cfg.seed)
+    return texts
+
+
 def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelInfo, n_train: int,
                  ) -> list[dict[str, Any]]:
     """The base model's own answers to general questions (replay.py), before any adapter is built; written
@@ -443,6 +453,7 @@ def train(run: RunDir) -> dict[str, Any]:
     model, tok, info = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
     dtype = getattr(torch, info.dtype)  # what load_model chose: bf16 or fp16 switches on mixed precision
+    domain_pairs = train_pairs
     train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     run.write_status(phase="training")
     model = method.build(model, params)
@@ -455,8 +466,7 @@ def train(run: RunDir) -> dict[str, Any]:
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
     train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len)
-    if cfg.train_on_passages:
-        train_ds += [encode_text(tok, p["text"], cfg.max_seq_len) for p in passages_of(cfg)]
+    train_ds += [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain_pairs)]
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
