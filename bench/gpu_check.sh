@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# LoRA and QLoRA throughput and MFU on a CUDA GPU in bf16 (bench/gpu_check.py), in under 8 minutes.
+# LoRA, QLoRA and LoRA with Liger kernels: throughput, MFU and the fused kernels' loss check on a CUDA GPU in
+# bf16 (bench/gpu_check.py), in under 8 minutes.
 # Uses the project's .venv when there is one (scripts/setup.sh installs the CUDA lock on a GPU machine),
 # else the python3 on PATH; it needs torch with CUDA, transformers, peft and bitsandbytes.
 set -euo pipefail

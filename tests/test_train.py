@@ -399,6 +399,25 @@ def test_the_eval_loss_computes_logits_at_answer_positions_only(tmp_path, monkey
     assert [r for r in run.read_metrics(0)[0] if r["split"] == "eval"]
 
 
+def test_fused_kernels_are_refused_clearly_where_they_cannot_run(tmp_path, monkeypatch):
+    """Liger's kernels are Triton on CUDA: the CPU is refused with a message saying so (at launch, and in the
+    worker), a GPU without the package is told what to install."""
+    import importlib.util
+
+    from workbench.config import ConfigError, TrainConfig, check_device
+
+    with pytest.raises(ConfigError, match="CUDA GPU"):
+        check_device(TrainConfig(data="x", fused_kernels="liger"), "cpu")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "liger_kernel" else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install liger-kernel"):
+        check_device(TrainConfig(data="x", fused_kernels="liger"), "cuda")
+    check_device(TrainConfig(data="x"), "cpu")  # off by default
+    with pytest.raises(ConfigError, match="CUDA GPU"):
+        train(make_run(tmp_path, max_steps=1, eval_steps=0, fused_kernels="liger"))
+
+
 def test_packing_gives_way_to_padding_for_prefix_tuning(tmp_path, caplog):
     run = make_run(tmp_path, max_steps=2, eval_steps=0, method="prefix", method_params={})
     with caplog.at_level("INFO", logger="workbench.train"):

@@ -195,6 +195,9 @@ class TrainConfig:
                                       "from documents)")
     packing: bool = param(True, "pack each batch into one row without padding, the prompt head the examples share "
                           "(system turn, user header) computed once (same loss, less work; not for prefix tuning)")
+    fused_kernels: str = param("off", "liger = Liger's fused Triton kernels for RMSNorm, RoPE and SwiGLU (CUDA GPU, "
+                               "`pip install liger-kernel`); its fused cross-entropy is left off, the answer-only "
+                               "logits already skip the prompt's", choices=("off", "liger"))
     answer_only_logits: bool = param(True, "compute the output layer only at answer tokens while training (same "
                                      "loss, less work: the prompt's logits are never used)")
     precision: str = param("auto", "auto = bf16 on a CUDA GPU that supports it or a CPU with bf16 instructions "
@@ -262,6 +265,10 @@ def check_device(cfg: TrainConfig, device: str) -> None:
         raise ConfigError(f"optimizer {cfg.optimizer} needs a CUDA GPU; use adamw_torch (or adamw_bnb_8bit) here")
     if cfg.precision == "fp16" and device != "cuda":
         raise ConfigError("precision fp16 needs a CUDA GPU; use fp32 (or bf16) on the CPU")
+    if cfg.fused_kernels == "liger" and device != "cuda":
+        raise ConfigError("fused_kernels liger runs Triton kernels on a CUDA GPU; use off here")
+    if cfg.fused_kernels == "liger" and importlib.util.find_spec("liger_kernel") is None:
+        raise ConfigError("fused_kernels liger needs the liger-kernel package: pip install liger-kernel (or use off)")
     if cfg.strategy == "fsdp" and device != "cuda":
         raise ConfigError("strategy fsdp shards the model over CUDA GPUs; use ddp on the CPU")
 

@@ -244,6 +244,7 @@ class PhasedTrainer(Trainer):
         (answer_loss.py). Evaluation asks for the outputs too, but only to collect logits that
         ``prediction_loss_only`` throws away, so it gets none: the Trainer would otherwise keep a
         (examples, length, vocabulary) tensor of every eval batch."""
+        inputs.pop("skip_logits", None)  # the Trainer's hint to Liger's fused loss, which is not applied
         wants_outputs = return_outputs and not self.args.prediction_loss_only
         if self.answer_only and not wants_outputs:
             loss = answer_loss.answer_only_loss(model, inputs, num_items_in_batch)
@@ -282,6 +283,12 @@ def _trackers(cfg: TrainConfig, run: RunDir) -> list[str] | str:
     return names or "none"
 
 
+# Liger's kernels that leave the model's outputs as they are; its fused linear cross-entropy would replace the
+# output layer that answer_loss swaps for the answer positions.
+LIGER_KERNELS = {"rope": True, "rms_norm": True, "swiglu": True, "cross_entropy": False,
+                 "fused_linear_cross_entropy": False}
+
+
 def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype, has_eval: bool) -> TrainingArguments:
     check_device(cfg, device)
     per_epoch = cfg.eval_steps == 0
@@ -311,6 +318,7 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         # The eval loss is all the runs log; without this the Trainer gathers every eval batch's logits. With
         # answer-only logits in evaluation too: 97 held-out pairs in 15 s instead of 18 (2-core CPU, busy).
         prediction_loss_only=True,
+        use_liger_kernel=cfg.fused_kernels == "liger", liger_kernel_config=LIGER_KERNELS,
     )
 
 
