@@ -216,6 +216,26 @@ def test_it_means_the_nearest_subject_of_the_sentence_before():
     assert carried.subject.lower() == "the vell line", carried.answer  # "the line" is the document's subject
 
 
+def test_work_means_the_activity_named_before_and_a_name_is_asked_by_its_description():
+    """"Work" and "most of this work" name the paragraph's last activity ("the resurfacing of Dock Road",
+    "channel dredging"), not "work of <the document's subject>"; a name described in its sentence ("the Marle
+    Gull, a grab dredger") is asked with that noun, not with the tagger's "place"."""
+    text = ("# Selby Marsh Harbour Board\n\nThe Selby Marsh Harbour Board runs the port of Selby Marsh. Its main "
+            "project this year was the resurfacing of Dock Road. Work began in March 2021 and ended in June 2021."
+            "\n\nChannel dredging removed 4,000 tonnes of mud. Most of this work was carried out by the Marle Gull, "
+            "a grab dredger that the board bought in 1999. The work of the divers was praised.\n")
+    found = fx.document_facts([{"id": "s-0", "source": "s.md", "index": 0, "start": 0, "text": text}])
+    began = _fact(found, "March 2021")
+    assert began.answer.startswith("The resurfacing of Dock Road began in March 2021"), began.answer
+    gull = _fact(found, "the Marle Gull")
+    assert gull.answer.startswith("Most of the channel dredging was carried out by the Marle Gull"), gull.answer
+    asked = rewrite.questions(gull, 6)
+    assert any(q.startswith("Which dredger") or "which dredger" in q for q in asked), asked
+    assert not any("place" in q for q in asked), asked
+    praised = [f for f in found if "praised" in f.answer]
+    assert praised and all("work of the divers" in f.answer.lower() for f in praised)  # names its own owner
+
+
 def test_the_doer_is_also_asked_by_its_noun_and_in_the_active_voice(lift):
     from workbench.qa import lexicon
     if lexicon._wordnet() is None:

@@ -90,6 +90,7 @@ class Context:
     mentions: list[tuple[str, str, int, int]] = field(default_factory=list)
     sentence_no: int = 0
     introduced: tuple[str, bool] | None = None  # a thing the sentence before brought in with "a" (see mentions)
+    activity: str | None = None  # the paragraph's last named activity, what "work" refers to ("the dredging")
 
 
 def _clean(text: str) -> str:
@@ -241,6 +242,38 @@ def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
 _ANCHORED_DETS = {"the", "this", "these", "each", "every", "both", "a", "an", "all"}
 
 
+_ACTIVITY_SUFFIX = re.compile(r"(?:tion|sion|ment|ing|ance|ence|ure)$")
+_ACTIVITY_WORDS = {"project", "scheme", "programme", "program", "repair", "renovation", "upgrade", "overhaul"}
+_WORK_DETS = {"the", "this", "that", "such"}
+
+
+def _is_activity(tok: Any) -> bool:
+    lemma = tok.lemma_.lower()
+    return tok.pos_ == "NOUN" and lemma != "work" and (lemma in _ACTIVITY_WORDS
+                                                       or bool(_ACTIVITY_SUFFIX.search(lemma)))
+
+
+def _as_activity(tokens: list[Any], head: Any, ctx: Context) -> str | None:
+    """"Work began in May 2021" after "The year's largest project was the reconstruction of the North Quay
+    wall" is the reconstruction; "Most of this work was carried out by the X" after "Maintenance dredging
+    removed ..." is most of the dredging. Only a bare "work" (with "the", "this", or a quantity "most of");
+    "the work of the engineers" names its own."""
+    if ctx.activity is None:
+        return None
+    work = next((t for t in tokens if t.lemma_.lower() == "work" and t.pos_ == "NOUN"), None)
+    if work is None or any(c.dep_ in ("prep", "compound", "amod", "poss") for c in work.children):
+        return None
+    if any(c.dep_ == "det" and c.lower_ not in _WORK_DETS for c in work.children):
+        return None
+    before = [t for t in tokens if t.i < work.i and t.head.i != work.i]  # "Most of"
+    if work.i != head.i and not before or any(t.i > work.i for t in tokens):
+        return None
+    if not before:
+        return ctx.activity[:1].upper() + ctx.activity[1:]
+    article = "" if re.match(r"(?:the|a|an|its|their|his|her)\b", ctx.activity) else "the "
+    return f"{_text(before)} {article}{ctx.activity}"
+
+
 def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
     """A short definite reference gets its owner: "the line" -> "the line of the Kestrelholm Railway";
     "the authority", whose head word is in the topic, becomes the topic itself."""
@@ -248,6 +281,9 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
         return text
     head = next((t for t in tokens if t.dep_ in ("nsubj", "nsubjpass", "ROOT", "dobj", "pobj", "attr")
                  and t.head not in tokens), tokens[-1])
+    activity = _as_activity(tokens, head, ctx)
+    if activity:
+        return activity
     first = tokens[0]
     if head.pos_ != "NOUN" or first.lower_ not in _ANCHORED_DETS and first.pos_ not in ("NOUN", "ADJ", "NUM"):
         return text
@@ -625,6 +661,16 @@ def _update_context(sent: Any, ctx: Context) -> None:
     for subj in (_own_subject(v) for v in verbs):
         if subj is not None and subj.pos_ in ("PROPN", "NOUN"):
             _remember(subj, ctx)
+    named_activity = [t for v in verbs for t in v.children if t.dep_ in ("nsubj", "nsubjpass", "attr")
+                      and _is_activity(t)]
+    if named_activity:
+        core = named_activity[-1]
+        side = [t for t in core.subtree if t.dep_ in ("relcl", "appos", "punct") and t.i > core.i]
+        tokens = _subtree(core, side)
+        text = _resolve_np(tokens, ctx, anchor=False)
+        if tokens[0].is_sent_start and tokens[0].pos_ != "PROPN":  # "Maintenance dredging removed ..."
+            text = text[:1].lower() + text[1:]
+        ctx.activity = mid_sentence(text)
     # a person named as the subject of a side clause is the nearest "she" of the next sentence: "..., when the
     # ferry Lady Corra grounded on the shoal. Nobody was hurt, and she was refloated"
     for verb in (t for t in sent if t.dep_ in ("relcl", "advcl") and (root is None or t.i > root.i)):
@@ -874,8 +920,13 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     if alt is not None:
         # a reader asks by the name ("the Saltmere Estuary Bridge"), seldom by "her best-known work"
         subject, alt_subject = mid_sentence(_text(_np_core(alt))), subject
+    # "by the Tamsin Kell, a trailing suction dredger": a reader asks "which dredger", not "which place"
+    head = _head(arg.tokens) if arg.tokens else None
+    described = next((c for c in head.children if c.dep_ == "appos" and c.pos_ == "NOUN" and c.i > head.i),
+                     None) if head is not None and head.pos_ == "PROPN" else None
     return {
         "alt_subject": alt_subject,
+        "type": described.lemma_.lower() if described is not None and described.lemma_.isalpha() else "",
         "lemma": verb.lemma_, "tag": tag, "verb": verb_text, "auxes": aux_words,
         "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
         "role": arg.role, "head_noun": arg.head_noun, "dimension": arg.dimension,
@@ -902,7 +953,8 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
             if ctx is None:
                 ctx = _context([d for _, d in paragraphs], source, passage["text"])
             for start, doc in paragraphs:
-                ctx.thing = ctx.named = ctx.introduced = None  # a new paragraph's "it" is the subject again
+                # a new paragraph's "it" is the subject again
+                ctx.thing = ctx.named = ctx.introduced = ctx.activity = None
                 for sent in doc.sents:
                     if offset + start + sent.start_char < read_until or not _is_statement(sent):
                         continue

@@ -151,6 +151,8 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
             return f"How many {noun}", f"how many {noun}", f"What number of {noun}"
         return "How many", "how many", "What number"
     noun = type_noun(span) if kind in ("person", "organisation", "place", "name", "thing") else ""
+    if not noun and kind in ("organisation", "place", "name", "thing"):
+        noun = fact.frame.get("type", "")  # the name's description in the sentence ("a suction dredger")
     if kind == "person":
         return ("Whom" if prep else "Who"), "whom" if prep else "who", f"Which {noun or 'person'}"
     if kind == "organisation":
@@ -158,7 +160,7 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
     if kind == "place":
         if prep in ("in", "at", "near", "on"):
             return "Where", "where", f"In which {noun or 'place'}"
-        return f"Which {noun or 'place'}", f"which {noun or 'place'}", "What place"
+        return f"Which {noun or 'place'}", f"which {noun or 'place'}", f"What {noun or 'place'}"
     if noun:  # "the Tansy Spring" is asked as "Which spring ...", "Storm Idris" as "Which storm ..."
         return f"Which {noun}", f"which {noun}", "What"
     return "What", "what", ""
