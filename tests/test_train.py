@@ -209,7 +209,7 @@ def test_passages_can_train_as_plain_text(tmp_path):
 
 
 def test_the_answers_train_as_statements_beside_the_passages(tmp_path):
-    """A dataset built from documents also trains its answers as plain text (statements.py), and the
+    """A dataset built from documents can also train its answers as plain text (statements.py), and the
     training-time estimate counts those texts as the trainer does."""
     import json
 
@@ -217,7 +217,7 @@ def test_the_answers_train_as_statements_beside_the_passages(tmp_path):
     from workbench.workspace import Workspace
 
     data = tmp_path / "ds"
-    run = make_run(tmp_path, max_steps=2, eval_steps=0)
+    run = make_run(tmp_path, max_steps=2, eval_steps=0, train_on_statements=True)
     passages = [{"id": f"p{i}", "source": "doc.md", "text": f"District {i} lies east of the river."} for i in range(3)]
     (data / "passages.jsonl").write_text("".join(json.dumps(p) + "\n" for p in passages))
     pairs = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
@@ -225,9 +225,12 @@ def test_the_answers_train_as_statements_beside_the_passages(tmp_path):
     assert len(texts) >= 1 and sum(t.count("Project") for t in texts) == 24
     summary = train(run)
     assert summary["train_examples"] == 24 + 3 + len(texts)
-    settings = {"data": str(data), "epochs": 1.0, "batch_size": 1, "replay": 0.0}
+    settings = {"data": str(data), "epochs": 1.0, "batch_size": 1, "replay": 0.0, "train_on_statements": True}
     assert estimate.estimate(Workspace(tmp_path / "ws"), settings).steps == 24 + 3 + len(texts)
     assert estimate.estimate(Workspace(tmp_path / "ws"), {**settings, "train_on_statements": False}).steps == 27
+    off = make_run(tmp_path / "off", max_steps=1, eval_steps=0)
+    (tmp_path / "off" / "ds" / "passages.jsonl").write_text((data / "passages.jsonl").read_text())
+    assert train(off)["train_examples"] == 24 + 3  # off by default
 
 
 def test_an_empty_system_turn_can_replace_the_templates_default(tmp_path):

@@ -46,7 +46,7 @@ def planned_steps(pairs: int, passages: int, settings: dict[str, Any], statement
     if int(settings.get("max_steps") or -1) > 0:
         return int(settings["max_steps"])
     examples = pairs + (passages if settings.get("train_on_passages", True) else 0)
-    examples += statements if passages and settings.get("train_on_statements", True) else 0
+    examples += statements if passages and settings.get("train_on_statements", False) else 0
     replay = float(settings.get("replay") or 0.0)
     if 0 < replay < 1:  # the replay share is of the whole mix
         examples += round(examples * replay / (1 - replay))
@@ -55,7 +55,7 @@ def planned_steps(pairs: int, passages: int, settings: dict[str, Any], statement
 
 
 def _statement_texts(path: Path, settings: dict[str, Any]) -> int:
-    if not settings.get("train_on_statements", True):
+    if not settings.get("train_on_statements", False):
         return 0
     pairs = []
     try:

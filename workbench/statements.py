@@ -4,7 +4,8 @@ A document's passages teach its facts in the source's words only, and the pairs 
 questions. The pairs' answers are the same facts restated (subjects named, leading phrases moved, other verbs),
 so training on them as text as well shows each fact in several statements, which is what lets a model recall a
 fact from new wordings (Allen-Zhu & Li, "Physics of Language Models 3.1", 2023: knowledge augmentation of the
-text, sentences in varied order). Measured in bench/knowledge.py (README).
+text, sentences in varied order). Off by default (``train_on_statements``): on the knowledge benchmark's
+biography it answered fewer reworded questions and made each step slower (config.py, README).
 
 The distinct answers of one passage, in a seeded shuffled order, are joined into texts about as long as the
 passages. Pure Python: the training-time estimate counts these texts without torch.
