@@ -12,7 +12,7 @@ from typing import Any
 from .rundir import PIN_RECORD, RunDir, read_json
 
 _SETTINGS = ("learning_rate", "epochs", "max_steps", "batch_size", "grad_accum", "lr_scheduler", "warmup_ratio",
-             "weight_decay", "max_seq_len", "replay", "train_on_passages", "precision", "seed")
+             "weight_decay", "max_seq_len", "replay", "train_on_passages", "train_on_statements", "precision", "seed")
 
 
 JOINT_METHODS = ("prefix+lora", "lora+prefix")  # adapter/ holds lora/ and prefix/, loaded one inside the other
