@@ -17,7 +17,7 @@ PKG = Path(__file__).resolve().parent.parent / "workbench"
 LAYERS: dict[str, int] = {
     # 1: standard library only (and filelock/psutil); the UI shows progress without torch
     "config": 1, "workspace": 1, "rundir": 1, "jobs": 1,
-    "errors": 1, "jsonl": 1, "distributed": 1, "logins": 1,  # not in DESIGN
+    "errors": 1, "jsonl": 1, "distributed": 1, "logins": 1, "statements": 1,  # not in DESIGN
     # 2: no torch
     "corpus": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "qa.facts": 2, "metrics": 2, "wordnet": 2,
     "plots": 2, "gate": 2, "eval_results": 2, "studies.results": 2, "studies.specs": 2, "studies.report": 2,
@@ -44,7 +44,8 @@ NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "work
             "workbench.qa.mentions", "workbench.wordnet", "workbench.logins",
             "workbench.card", "workbench.timed_read", "workbench.distributed", "workbench.estimate",
             "workbench.errors", "workbench.jsonl", "workbench.endpoint", "workbench.eval_results",
-            "workbench.studies.specs", "workbench.studies.results", "workbench.launch", "workbench.cli"]
+            "workbench.studies.specs", "workbench.studies.results", "workbench.launch", "workbench.cli",
+            "workbench.statements"]
 
 
 def layer_of(module: str) -> int | None:
