@@ -10,13 +10,13 @@ Reads run and dataset folders only; no torch (layer 2).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import statements
+from .jsonl import read_jsonl
 from .rundir import RunDir
 from .workspace import Workspace
 
@@ -57,11 +57,9 @@ def planned_steps(pairs: int, passages: int, settings: dict[str, Any], statement
 def _statement_texts(path: Path, settings: dict[str, Any]) -> int:
     if not settings.get("train_on_statements", False):
         return 0
-    pairs = []
     try:
-        with open(path, encoding="utf-8") as fh:
-            pairs = [json.loads(line) for line in fh if line.strip()]
-    except (OSError, ValueError):  # a file being rewritten: the steps without them
+        pairs = read_jsonl(path)
+    except (OSError, ValueError):  # a file being rewritten (JsonlError is a ValueError): the steps without them
         return 0
     return len(statements.fact_texts(pairs, seed=int(settings.get("seed", 42))))
 
