@@ -234,6 +234,11 @@ def test_work_means_the_activity_named_before_and_a_name_is_asked_by_its_descrip
     assert not any("place" in q for q in asked), asked
     praised = [f for f in found if "praised" in f.answer]
     assert praised and all("work of the divers" in f.answer.lower() for f in praised)  # names its own owner
+    thing = ("# Selby Marsh Harbour Board\n\nThe Selby Marsh Harbour Board runs the port. The new structure was "
+             "designed by Ada Pell. Work began in March 2021.\n")
+    began = _fact(fx.document_facts([{"id": "t-0", "source": "t.md", "index": 0, "start": 0, "text": thing}]),
+                  "March 2021")
+    assert "structure began" not in began.answer, began.answer  # a structure is a thing, not an activity
 
 
 def test_the_doer_is_also_asked_by_its_noun_and_in_the_active_voice(lift):

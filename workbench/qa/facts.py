@@ -242,7 +242,7 @@ def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
 _ANCHORED_DETS = {"the", "this", "these", "each", "every", "both", "a", "an", "all"}
 
 
-_ACTIVITY_SUFFIX = re.compile(r"(?:tion|sion|ment|ing|ance|ence|ure)$")
+_ACTIVITY_SUFFIX = re.compile(r"(?:tion|sion|ment|ing|ance|ence)$")
 _ACTIVITY_WORDS = {"project", "scheme", "programme", "program", "repair", "renovation", "upgrade", "overhaul"}
 _WORK_DETS = {"the", "this", "that", "such"}
 
