@@ -58,7 +58,7 @@ def latest_run(workspace: Path, kind: str = "train") -> Path:
 def question_file(doc: str, folder: Path) -> Path:
     """The document's questions as a QA file the eval command reads: the reference answer is the key fact."""
     rows = [json.loads(line) for line in (DOCS / f"{doc}.questions.jsonl").read_text().splitlines() if line.strip()]
-    path = folder / f"{doc}-questions.jsonl"
+    path = folder / f"{Path(doc).name}-questions.jsonl"
     with path.open("w") as f:
         for i, row in enumerate(rows):
             f.write(json.dumps({"id": f"{doc}-q{i:02d}", "question": row["question"],
@@ -67,7 +67,7 @@ def question_file(doc: str, folder: Path) -> Path:
 
 
 def one_document(doc: str, workspace: Path, train_args: list[str], qa_args: list[str] = ()) -> dict:
-    name = f"bench-{doc}"
+    name = f"bench-{Path(doc).name}"  # a validation/ document keeps its folder out of the dataset name
     _, qa_s = cli(workspace, "qa", str(DOCS / f"{doc}.md"), "--out", name, "--overwrite", *qa_args)
     report = json.loads((workspace / "datasets" / name / "report.json").read_text())
     _, train_s = cli(workspace, "train", "--data", name, *train_args)
