@@ -61,7 +61,9 @@ def test_each_sentence_shape_gives_a_question_per_fact_naming_its_subject(found,
     fact = _fact(found, span)
     assert subject.lower() in fact.answer.lower(), f"{shape}: the answer {fact.answer!r} does not name {subject}"
     for q in questions:
-        assert subject.lower() in q.lower() or "Ada Pell" in q, f"{shape}: {q!r} does not name {subject}"
+        # named, or called by what the text calls it ("the Orrin Valley Depot's manager" for Ada Pell)
+        assert subject.lower() in q.lower() or "Ada Pell" in q or "Depot's manager" in q, \
+            f"{shape}: {q!r} does not name {subject}"
         assert not re.search(r"\b(?:it|she|he|they)\b", q, re.IGNORECASE), f"{shape}: unresolved pronoun in {q!r}"
         assert rewrite.check_question(q, span) is None
     key = re.sub(r"^(?:the firm |in )", "", span)
@@ -497,3 +499,45 @@ def test_a_thing_whose_name_sounds_like_a_person_is_asked_with_what():
     subject = [f for f in found if f.role == "subject"]
     assert subject and subject[0].kind == "thing", [(f.span, f.kind) for f in subject]
     assert not [q for q in rewrite.questions(subject[0], n=6) if q.startswith(("Who", "Which person"))]
+
+
+def test_a_role_noun_whose_first_sense_is_no_person_names_a_persons_role_and_is_asked_both_ways():
+    from workbench.qa import lexicon
+    if lexicon._wordnet() is None:
+        pytest.skip("WordNet is not installed: noun senses come from it")
+    found = _doc_facts("# The Orlen Valley Trust\n\nThe Orlen Valley Trust was founded in 1921. Its head, Mabel "
+                       "Quarrie, took office in 2015.\n")
+    name = next(f for f in found if f.role == "appos-name" and f.span == "Mabel Quarrie")
+    questions = rewrite.questions(name, 6)
+    # "head" is first a body part, but set against a name it is her role; asked with the possessive and with "of"
+    assert "Who was the Orlen Valley Trust's head?" in questions, questions
+    assert "Who was the head of the Orlen Valley Trust?" in questions, questions
+
+
+def test_a_name_the_document_describes_is_also_asked_by_its_description():
+    found = _doc_facts("# Port Ferrin\n\nPort Ferrin is a deep-water port. The heaviest ship ever unloaded at Dray "
+                       "Quay, the ore carrier Solan Mist, arrived on 4 May 2020. She is 241 metres long.\n")
+    length = _fact(found, "241 metres")
+    questions = rewrite.questions(length, 6)
+    assert "How long is Solan Mist?" in questions, questions
+    # a reader who knows the ship only by what the text calls her asks by that; the answer still names her
+    assert "How long is the heaviest ship ever unloaded at Dray Quay?" in questions, questions
+    assert all("Solan Mist" in a and "241 metres" in a for _, a in rewrite.wordings(length, 6))
+    assert rewrite.of_form("the Orlen Valley Trust's head") == "the head of the Orlen Valley Trust"
+    assert rewrite.of_form("a trailing dredger") is None
+    assert not fx._definite("a trailing dredger") and fx._definite("the heaviest ship")
+
+
+def test_a_verb_idiom_is_not_asked_as_an_object_and_broken_question_words_are_refused():
+    found = _doc_facts("# The Orlen Valley Trust\n\nThe Orlen Valley Trust runs two reservoirs. Its head, Mabel "
+                       "Quarrie, took office in 2015. The annual regatta took place on Lake Orl in 2019.\n")
+    assert not [f for f in found if f.role == "object" and f.span in ("office", "place")], [f.span for f in found]
+    assert "2015" in {f.span for f in found} and "2019" in {f.span for f in found}
+    assert rewrite.check_question("Mabel Quarrie succeeded the retirement of who who had led the board?", "Ann Orr")
+    assert rewrite.check_question("Which its empty did the Trust sell to the council?", "warehouse")
+    # "whom" as the subject of an active verb is "who"; "Whom did ..." stays
+    published = [f for f in _doc_facts("# The Orl Press\n\nThe Orl Press is a publisher. A third book was published "
+                                       "by her son Tom in 1984.\n") if f.role == "agent"]
+    assert published and "Who published a third book of the Orl Press in 1984?" in rewrite.questions(published[0], 6)
+    assert not any(q.startswith("Whom ") and not q.startswith(("Whom did", "Whom was"))
+                                 for q in rewrite.questions(published[0], 6))

@@ -302,7 +302,8 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         output_dir=str(run.checkpoints),
         learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=float(cfg.warmup_ratio),
         num_train_epochs=cfg.epochs, max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        # evaluation keeps no activations for a backward pass: fewer, fuller batches cost less per example
+        per_device_eval_batch_size=max(cfg.batch_size, 8), gradient_accumulation_steps=cfg.grad_accum,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, optim=cfg.optimizer, seed=cfg.seed,
         eval_strategy=eval_strategy, eval_steps=cfg.eval_steps or None,
         save_strategy=save_strategy, save_steps=cfg.save_steps or 500, save_total_limit=None,  # TrainableSnapshot

