@@ -73,6 +73,12 @@ def test_grounding_by_overlap_rouge_and_numbers():
     drops = dropped_by(run(invented, wrong_number, GOOD))
     assert drops["invented"][0] == "grounded" and "of the answer is found in its passage" in drops["invented"][1]
     assert drops["number"] == ("grounded", "the answer states number(s) not in its passage: 14")
+    # a number the reading resolved from the document (a year in the title-named subject) is grounded
+    titled = {"id": "titled", "question": "How many stops has the Vell Line tram of 1998?", "passage_id": "p1",
+              "answer": "The Vell Line tram of 1914 has stops.", "resolved": "the Vell Line tram of 1914"}
+    assert run(titled).kept
+    assert dropped_by(run({**titled, "resolved": ""}))["titled"] == (
+        "grounded", "the answer states number(s) not in its passage: 1914")
     # Same words in another order: full token overlap, but a low ROUGE-L recall.
     shuffled = {"id": "shuffled", "question": "What happened to the tram?", "passage_id": "p1",
                 "answer": "2009 September 12 on opened tram Line Vell The"}

@@ -207,7 +207,9 @@ def check_grounded(pair: dict[str, Any], passage: str, scores: dict, s: FilterSe
     metric = "rouge_l_recall" if s.grounding_metric == "rouge_l" else "grounding"
     if scores[metric] < s.min_grounding:
         return f"only {scores[metric]:.0%} of the answer is found in its passage (need {s.min_grounding:.0%})"
-    missing = missing_numbers(pair["answer"], passage)
+    # a year in the resolved subject ("the Skelding Water Flood of 1871", from the title) is the document's own
+    resolved = str(pair.get("resolved") or "")
+    missing = missing_numbers(pair["answer"], f"{passage}\n{resolved}" if resolved else passage)
     if missing:
         return f"the answer states number(s) not in its passage: {', '.join(missing[:3])}"
     return None
