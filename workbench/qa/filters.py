@@ -147,16 +147,21 @@ class FilterSettings:
     max_answer_tokens: int = 200
 
 
+def _grounding_text(pair: dict[str, Any], passage: str) -> str:
+    """The text an answer's words and numbers must come from: its passage and the names the reading resolved
+    (an answer may name what its sentence called "it"; a year in a title-named subject is the document's own)."""
+    resolved = str(pair.get("resolved") or "")
+    return f"{passage}\n{resolved}" if resolved else passage
+
+
 def score_pair(pair: dict[str, Any], passage: str) -> dict[str, float]:
     """The per-pair scores every filter reads (not the set-level max_similarity)."""
     q, a = pair.get("question") or "", pair.get("answer") or ""
     q_tokens, a_content = tokenize(q), content_tokens(a)
     q_set = set(q_tokens)
     novelty = sum(1 for t in a_content if t not in q_set) / len(a_content) if a_content else 0.0
-    # an answer may name what its sentence called "it": the resolved names stand beside the passage
-    resolved = str(pair.get("resolved") or "")
     return {
-        "grounding": round(overlap_recall(a, f"{passage}\n{resolved}" if resolved else passage), 4),
+        "grounding": round(overlap_recall(a, _grounding_text(pair, passage)), 4),
         "rouge_l_recall": round(rouge_l(tokenize(passage), tokenize(a))[1], 4) if passage else 0.0,
         "answer_novelty": round(novelty, 4),
         "relevance": round(relevance(q, a, passage), 4),
@@ -207,9 +212,7 @@ def check_grounded(pair: dict[str, Any], passage: str, scores: dict, s: FilterSe
     metric = "rouge_l_recall" if s.grounding_metric == "rouge_l" else "grounding"
     if scores[metric] < s.min_grounding:
         return f"only {scores[metric]:.0%} of the answer is found in its passage (need {s.min_grounding:.0%})"
-    # a year in the resolved subject ("the Skelding Water Flood of 1871", from the title) is the document's own
-    resolved = str(pair.get("resolved") or "")
-    missing = missing_numbers(pair["answer"], f"{passage}\n{resolved}" if resolved else passage)
+    missing = missing_numbers(pair["answer"], _grounding_text(pair, passage))
     if missing:
         return f"the answer states number(s) not in its passage: {', '.join(missing[:3])}"
     return None
