@@ -55,6 +55,16 @@ def test_streamed_pieces_join_to_the_non_streamed_greedy_reply(lora_run):
     assert engine.reply(side, QUESTION, gen=GEN) == expected
 
 
+def test_a_beam_search_reply_comes_whole_and_is_the_batch_answer(lora_run):
+    beams = GenParams(max_new_tokens=12, num_beams=2)
+    engine = ChatEngine(device="cpu")
+    side = Side(run=str(lora_run.path))
+    pieces = list(engine.stream(side, QUESTION, gen=beams))
+    loaded = engine.load(side)
+    expected = generate_batch(loaded.model, loaded.tokenizer, [build_messages(QUESTION, (), None)], beams)[0]
+    assert len(pieces) == 1 and pieces[0].strip() == expected
+
+
 def test_base_and_tuned_come_from_one_loaded_model_and_never_mix(lora_run, plain_base):
     from workbench.methods.loading import load_tuned
 

@@ -66,3 +66,21 @@ def test_end_tokens_come_from_the_generation_config_or_the_tokenizer(tiny):
     model.generation_config.eos_token_id = None
     assert decode.eos_ids(model, 5) == {5}
     assert torch.is_tensor(torch.tensor(sorted(decode.eos_ids(model, 5))))
+
+
+def test_beam_answers_are_transformers_beam_search_and_differ_from_greedy(tiny):
+    model, tok = tiny
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.5)
+    beams = GenParams(max_new_tokens=8, num_beams=2, repetition_penalty=1.0)
+    got = answer_questions(model, tok, QUESTIONS, beams)
+    expected = []
+    for question in QUESTIONS:  # one question at a time: no padding
+        enc = tok(prompt_text(tok, question), return_tensors="pt", add_special_tokens=False)
+        out = model.generate(**enc, max_new_tokens=8, do_sample=False, num_beams=2, pad_token_id=tok.pad_token_id)
+        expected.append(tok.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip())
+    assert got == expected
+    greedy = answer_questions(model, tok, QUESTIONS, GenParams(max_new_tokens=8, repetition_penalty=1.0))
+    assert greedy != got

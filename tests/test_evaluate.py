@@ -502,3 +502,18 @@ def test_folding_lora_into_the_weights_for_answers_changes_no_answer(trained):
     assert torch.allclose(before, after, atol=1e-4)
     assert answer_questions(tuned.model, tuned.tokenizer, questions, GEN) == answers
     assert not merge_lora_for_answers(torch.nn.Linear(2, 2))
+
+
+def test_beam_search_is_a_decoding_setting_of_evaluation_and_chat_greedy_by_default():
+    from workbench.cli import build_parser
+    from workbench.cli.eval import gen_from_args
+
+    assert ev.EvalJob(run="r").gen.num_beams == 1
+    job = ev.EvalJob.from_dict({"run": "r", "gen": {"num_beams": "2"}})
+    assert job.gen.num_beams == 2 and ev.EvalJob.from_dict(job.to_dict()).gen.num_beams == 2
+    parser = build_parser()
+    assert gen_from_args(parser.parse_args(["eval", "--run", "x"])).num_beams == 1
+    assert gen_from_args(parser.parse_args(["eval", "--run", "x", "--num-beams", "3"])).num_beams == 3
+    assert gen_from_args(parser.parse_args(["chat", "hello", "--num-beams", "2"])).num_beams == 2
+    with pytest.raises(Exception, match="num_beams"):
+        GenParams(num_beams=0)

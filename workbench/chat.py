@@ -123,6 +123,9 @@ def stream_reply(model: Any, tok: PreTrainedTokenizerBase, messages: list[dict],
     prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     device = next(model.parameters()).device
     enc = tok(prompt, return_tensors="pt", add_special_tokens=False).to(device)
+    if gen.num_beams > 1:  # transformers streams one candidate at a time only: a beam answer comes whole
+        yield whole_reply(model, tok, enc, gen, stop, threads)
+        return
     streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S)
     closed = threading.Event()
     errors: list[BaseException] = []
@@ -149,6 +152,31 @@ def stream_reply(model: Any, tok: PreTrainedTokenizerBase, messages: list[dict],
         thread.join()
     if errors:
         raise ChatError(f"generation failed: {errors[0]}") from errors[0]
+
+
+def whole_reply(model: Any, tok: PreTrainedTokenizerBase, enc: Any, gen: GenParams, stop: threading.Event | None,
+                threads: int) -> str:
+    """The reply to one encoded prompt, generated in full (beam search); ``stop`` ends it early. It runs in a
+    thread of its own, as a streamed reply does, so that ``threads`` caps that generation only."""
+    result: list[torch.Tensor] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            if threads > 0:
+                torch.set_num_threads(threads)
+            with torch.inference_mode():
+                result.append(model.generate(**enc, **generate_kwargs(gen, tok),
+                                             stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)])))
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, name="chat-generate", daemon=True)
+    thread.start()
+    thread.join()
+    if errors:
+        raise ChatError(f"generation failed: {errors[0]}") from errors[0]
+    return tok.decode(result[0][0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 class ChatEngine:

@@ -18,7 +18,7 @@ from .formatting import messages_for
 
 def generate_kwargs(gen: GenParams, tok: PreTrainedTokenizerBase) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"max_new_tokens": gen.max_new_tokens, "pad_token_id": tok.pad_token_id,
-                              "repetition_penalty": gen.repetition_penalty}
+                              "repetition_penalty": gen.repetition_penalty, "num_beams": gen.num_beams}
     if gen.temperature > 0:
         kwargs.update(do_sample=True, temperature=gen.temperature, top_p=gen.top_p)
     else:
@@ -54,7 +54,7 @@ def generate_batch(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedToke
 def _new_tokens(model: PreTrainedModel | torch.nn.Module, tok: PreTrainedTokenizerBase, enc: Any,
                 gen: GenParams) -> list[list[int]] | torch.Tensor:
     """The generated ids of each row of a left-padded batch."""
-    if gen.drop_finished and gen.temperature == 0 and decode.can_prune(model):
+    if gen.drop_finished and gen.temperature == 0 and gen.num_beams == 1 and decode.can_prune(model):
         return decode.greedy(model, enc["input_ids"], enc["attention_mask"], gen.max_new_tokens,
                              decode.eos_ids(model, tok.eos_token_id), gen.repetition_penalty)
     out = model.generate(**enc, **generate_kwargs(gen, tok))
