@@ -427,3 +427,30 @@ def test_packing_gives_way_to_padding_for_prefix_tuning(tmp_path, caplog):
         summary = train(run)
     assert summary["steps"] == 2
     assert "padded, not packed: prompt-learning" in caplog.text
+
+
+def test_key_weight_weighs_the_asked_facts_in_the_training_loss_only(tmp_path):
+    from workbench.config import ConfigError
+
+    def first_losses(key_weight: float, sub: str, **overrides) -> tuple[float, float]:
+        data = write_qa_dataset(tmp_path / sub)
+        rows = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+        for row in rows:  # the key: the code name the answer states
+            row["keys"] = [row["answer"].rsplit(" ", 1)[1].rstrip(".")]
+        (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        run = RunDir(tmp_path / f"run-{sub}")
+        run.path.mkdir()
+        run.write_config({"kind": "train", "train": tiny_train_config(data, max_steps=1, eval_steps=1,
+                                                                    key_weight=key_weight, **overrides)})
+        train(run)
+        metrics = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+        return (next(m["loss"] for m in metrics if m.get("split") == "train"),
+                next(m["loss"] for m in metrics if m.get("split") == "eval"))
+
+    plain_train, plain_eval = first_losses(1.0, "plain")
+    keyed_train, keyed_eval = first_losses(3.0, "keyed")
+    assert keyed_train > plain_train * 1.1  # the same first batch, its key tokens counted three times
+    # the first step learns at rate 0 (warm-up): both models are still the same, and the eval loss is unweighted
+    assert keyed_eval == pytest.approx(plain_eval, rel=1e-6)
+    with pytest.raises(ConfigError, match="key_weight 3.0 weights the answer-only loss"):
+        first_losses(3.0, "full", answer_only_logits=False)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-IGNORE = -100
+from .formatting import IGNORE, WEIGHTS
 
 
 class _SelectedRows(torch.nn.Module):
@@ -75,7 +75,7 @@ def answer_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[to
     labels = inputs["labels"]
     targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)  # position t -> t+1
     keep = targets != IGNORE
-    forward = {k: v for k, v in inputs.items() if k != "labels"}
+    forward = {k: v for k, v in inputs.items() if k not in ("labels", WEIGHTS)}
     with _head_swapped(model, keep):
         logits = model(**forward).logits
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[keep], reduction="none")
@@ -84,8 +84,14 @@ def answer_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[to
 
 def answer_only_loss(model: torch.nn.Module, inputs: dict[str, Any],
                      num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
-    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there."""
+    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there. With
+    per-label weights in the batch (formatting.WEIGHTS) each token's term is weighted; the divisor stays the
+    count of labelled tokens, so weights of 1 give the plain loss."""
     nll, keep = answer_token_nll(model, inputs)
+    weights = inputs.get(WEIGHTS)
+    if weights is not None:
+        shifted = torch.cat([weights[:, 1:], torch.ones_like(weights[:, :1])], dim=1)  # aligned with targets
+        nll = nll * shifted[keep].to(nll.device, nll.dtype)
     loss = nll.sum()
     count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     if isinstance(count, torch.Tensor):

@@ -6,6 +6,8 @@ Knows nothing of Trainer, methods or files.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 IGNORE = -100
+WEIGHTS = "label_weights"  # the batch entry holding each label's loss weight (answer_loss.answer_only_loss)
 
 
 def messages_for(question: str, system_prompt: str | None = None, answer: str | None = None,
@@ -31,11 +34,13 @@ def prompt_text(tok: PreTrainedTokenizerBase, question: str, system_prompt: str 
 
 
 def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system_prompt: str | None = None,
-                max_len: int = 512) -> dict[str, list[int]]:
+                max_len: int = 512, keys: Sequence[str] = (), key_weight: float = 1.0) -> dict[str, list]:
     """Token ids for prompt + answer; labels are IGNORE on the prompt so only the answer is learned.
 
     Prompt and answer are tokenised separately and joined, so the boundary is exact whatever the
-    tokenizer would merge across it.
+    tokenizer would merge across it. With ``key_weight`` other than 1 and ``keys`` found in the answer, the
+    example also carries "weights": ``key_weight`` on the tokens that state a key and the word leading into it,
+    1 elsewhere (see key_spans).
     """
     prompt = prompt_text(tok, question, system_prompt)
     full = tok.apply_chat_template(messages_for(question, system_prompt, answer), tokenize=False)
@@ -43,19 +48,42 @@ def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system
         raise ValueError("the chat template renders the prompt differently with and without the answer; "
                          "cannot mask the prompt reliably")
     p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    a_ids = tok(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    tail = full[len(prompt):]
+    spans = key_spans(tail, keys) if key_weight != 1.0 else []
+    encoded = tok(tail, add_special_tokens=False, return_offsets_mapping=bool(spans))
+    a_ids = encoded["input_ids"]
+    a_weights = [key_weight if any(a < end and b > start for start, end in spans) else 1.0
+                 for a, b in encoded["offset_mapping"]] if spans else [1.0] * len(a_ids)
     if tok.eos_token_id is not None and tok.eos_token_id not in a_ids:
-        a_ids = a_ids + [tok.eos_token_id]  # templates without an end-of-turn token still learn to stop
+        # templates without an end-of-turn token still learn to stop
+        a_ids, a_weights = a_ids + [tok.eos_token_id], a_weights + [1.0]
     ids = (p_ids + a_ids)[:max_len]
     labels = ([IGNORE] * len(p_ids) + a_ids)[:max_len]
-    return {"input_ids": ids, "labels": labels}
+    example: dict[str, list] = {"input_ids": ids, "labels": labels}
+    if spans:
+        example["weights"] = ([1.0] * len(p_ids) + a_weights)[:max_len]
+    return example
+
+
+def key_spans(text: str, keys: Sequence[str]) -> list[tuple[int, int]]:
+    """Character spans of ``text`` stating one of ``keys`` (alternatives split on "|", case-insensitive, whole
+    words), each widened to the start of the word before it: the word that leads into a fact ("for 17 years",
+    "by Halloran & Vesk") is where a small model's answer turns to another fact."""
+    spans = []
+    for key in keys:
+        for alternative in filter(None, (a.strip() for a in str(key).split("|"))):
+            for found in re.finditer(r"(?<!\w)" + re.escape(alternative) + r"(?!\w)", text, re.IGNORECASE):
+                before = re.search(r"(\S+\s+)$", text[:found.start()])
+                spans.append((before.start(1) if before else found.start(), found.end()))
+    return spans
 
 
 def encode_pairs(tok: PreTrainedTokenizerBase, pairs: list[dict[str, Any]], system_prompt: str | None = None,
-                 max_len: int = 512) -> list[dict[str, list[int]]]:
+                 max_len: int = 512, key_weight: float = 1.0) -> list[dict[str, list]]:
     out = []
     for pair in pairs:
-        ex = encode_pair(tok, pair["question"], pair["answer"], system_prompt, max_len)
+        ex = encode_pair(tok, pair["question"], pair["answer"], system_prompt, max_len,
+                         keys=pair.get("keys") or (), key_weight=key_weight)
         if any(label != IGNORE for label in ex["labels"]):  # a prompt longer than max_len teaches nothing
             out.append(ex)
     return out
@@ -83,10 +111,16 @@ class DynamicPadCollator:
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
+        weights = torch.ones((len(batch), width)) if any("weights" in ex for ex in batch) else None
         for i, ex in enumerate(batch):
             n = len(ex["input_ids"])
             ids[i, :n] = torch.tensor(ex["input_ids"])
             labels[i, :n] = torch.tensor(ex["labels"])
             mask[i, :n] = 1
+            if weights is not None and "weights" in ex:
+                weights[i, :n] = torch.tensor(ex["weights"])
         self.tokens_seen += int(mask.sum())
-        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        out = {"input_ids": ids, "labels": labels, "attention_mask": mask}
+        if weights is not None:
+            out[WEIGHTS] = weights
+        return out

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from . import models
-from .formatting import IGNORE
+from .formatting import IGNORE, WEIGHTS
 
 # The attention kernels that take a ready 4D mask from transformers' masking code: sdpa a boolean one (True =
 # attend), eager an additive one. FlashAttention and flex kernels build their own and are not packed here.
@@ -80,6 +80,7 @@ class PackingCollator:
     def __call__(self, batch: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         head = shared_head(batch)
         ids, labels = list(batch[0]["input_ids"][:head]), [IGNORE] * head
+        weights: list[float] = [1.0] * head
         positions, lengths = list(range(head)), []
         for ex in batch:
             own = ex["input_ids"][head:]
@@ -87,13 +88,17 @@ class PackingCollator:
             # the segment's first token is predicted from the head (ignored, see shared_head) or, with no head,
             # from nothing: in the row it would be the previous example's last target
             labels += [IGNORE] + list(ex["labels"][head + 1:])
+            weights += list(ex.get("weights") or [1.0] * len(ex["input_ids"]))[head:]
             positions += range(head, head + len(own))
             lengths.append(len(own))
         mask = attention_mask(head, lengths)
         self.tokens_seen += sum(len(ex["input_ids"]) for ex in batch)
-        return {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
-                "position_ids": torch.tensor([positions]),
-                "attention_mask": mask if self.additive_dtype is None else additive(mask, self.additive_dtype)}
+        out = {"input_ids": torch.tensor([ids]), "labels": torch.tensor([labels]),
+               "position_ids": torch.tensor([positions]),
+               "attention_mask": mask if self.additive_dtype is None else additive(mask, self.additive_dtype)}
+        if any("weights" in ex for ex in batch):
+            out[WEIGHTS] = torch.tensor([weights])
+        return out
 
 
 def kernel_of(model: torch.nn.Module) -> str | None:

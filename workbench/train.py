@@ -22,7 +22,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 
 from .errors import UserError
 from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay, statements
-from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
+from .config import ConfigError, GenParams, TrainConfig, check_device, to_dict, train_config_of
 from .formatting import DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
 from .rundir import CHECKPOINT_COMPLETE, CHECKPOINT_WRITING, RunDir, atomic_write_json, atomic_write_text
@@ -474,7 +474,13 @@ def train(run: RunDir) -> dict[str, Any]:
     if cfg.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
-    train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len)
+    answer_only = cfg.answer_only_logits and answer_loss.supported(model)
+    if cfg.key_weight != 1.0 and not answer_only:
+        raise ConfigError(f"key_weight {cfg.key_weight} weights the answer-only loss; this run computes the full "
+                          "loss (answer_only_logits off, or a method whose outputs do not line up with its labels): "
+                          "set key_weight to 1 or answer_only_logits on")
+    # the eval loss stays unweighted, so that runs with other key weights compare
+    train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight)
     train_ds += [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain_pairs)]
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
@@ -496,7 +502,7 @@ def train(run: RunDir) -> dict[str, Any]:
         callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold))
     trainer = PhasedTrainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
                             eval_dataset=eval_ds or None, callbacks=callbacks, phases=phases,
-                            answer_only=cfg.answer_only_logits and answer_loss.supported(model),
+                            answer_only=answer_only,
                             optimizers=(build_optimizer(model, method, params, args), None))
 
     summary = {"model": info.__dict__, "method": method.name, "summary": method.summary,
