@@ -82,12 +82,24 @@ def answer_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[to
     return nll, keep
 
 
+def full_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """What answer_token_nll gives, from the logits of every position (the path for models whose output layer
+    cannot be swapped); logits of tokens a method prepends (prompt tuning) are left out."""
+    labels = inputs["labels"]
+    targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)
+    keep = targets != IGNORE
+    logits = model(**{k: v for k, v in inputs.items() if k not in ("labels", WEIGHTS)}).logits
+    logits = logits[:, -labels.shape[1]:]
+    nll = F.cross_entropy(logits[keep].float(), targets[keep], reduction="none")
+    return nll, keep
+
+
 def answer_only_loss(model: torch.nn.Module, inputs: dict[str, Any],
-                     num_items_in_batch: torch.Tensor | int | None = None) -> torch.Tensor:
-    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there. With
-    per-label weights in the batch (formatting.WEIGHTS) each token's term is weighted; the divisor stays the
-    count of labelled tokens, so weights of 1 give the plain loss."""
-    nll, keep = answer_token_nll(model, inputs)
+                     num_items_in_batch: torch.Tensor | int | None = None, full_logits: bool = False) -> torch.Tensor:
+    """Cross-entropy of the next-token predictions at labelled positions, logits computed only there (or
+    everywhere with ``full_logits``). With per-label weights in the batch (formatting.WEIGHTS) each token's term
+    is weighted; the divisor stays the count of labelled tokens, so weights of 1 give the plain loss."""
+    nll, keep = (full_token_nll if full_logits else answer_token_nll)(model, inputs)
     weights = inputs.get(WEIGHTS)
     if weights is not None:
         shifted = torch.cat([weights[:, 1:], torch.ones_like(weights[:, :1])], dim=1)  # aligned with targets

@@ -22,8 +22,8 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 
 from .errors import UserError
 from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay, statements
-from .config import ConfigError, GenParams, TrainConfig, check_device, to_dict, train_config_of
-from .formatting import DynamicPadCollator, encode_pairs, encode_text
+from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
+from .formatting import WEIGHTS, DynamicPadCollator, encode_pairs, encode_text
 from .generation import answer_questions
 from .rundir import CHECKPOINT_COMPLETE, CHECKPOINT_WRITING, RunDir, atomic_write_json, atomic_write_text
 from .schedule import phase_bounds, phased_scheduler, restarts
@@ -246,8 +246,9 @@ class PhasedTrainer(Trainer):
         (examples, length, vocabulary) tensor of every eval batch."""
         inputs.pop("skip_logits", None)  # the Trainer's hint to Liger's fused loss, which is not applied
         wants_outputs = return_outputs and not self.args.prediction_loss_only
-        if self.answer_only and not wants_outputs:
-            loss = answer_loss.answer_only_loss(model, inputs, num_items_in_batch)
+        weighted = WEIGHTS in inputs  # key_weight: the Trainer's own loss knows no per-token weights
+        if (self.answer_only or weighted) and not wants_outputs:
+            loss = answer_loss.answer_only_loss(model, inputs, num_items_in_batch, full_logits=not self.answer_only)
             if self.args.average_tokens_across_devices and num_items_in_batch is not None:
                 # the count is of every rank's tokens and DDP averages gradients over ranks (as the Trainer's
                 # own loss does)
@@ -475,10 +476,6 @@ def train(run: RunDir) -> dict[str, Any]:
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
     answer_only = cfg.answer_only_logits and answer_loss.supported(model)
-    if cfg.key_weight != 1.0 and not answer_only:
-        raise ConfigError(f"key_weight {cfg.key_weight} weights the answer-only loss; this run computes the full "
-                          "loss (answer_only_logits off, or a method whose outputs do not line up with its labels): "
-                          "set key_weight to 1 or answer_only_logits on")
     # the eval loss stays unweighted, so that runs with other key weights compare
     train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight)
     train_ds += [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain_pairs)]
