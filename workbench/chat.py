@@ -119,64 +119,43 @@ class _StopOnEvent(StoppingCriteria):
 def stream_reply(model: Any, tok: PreTrainedTokenizerBase, messages: list[dict], gen: GenParams,
                  stop: threading.Event | None = None, threads: int = 0) -> Iterator[str]:
     """Text pieces as the model writes them. Closing the iterator (or setting ``stop``) ends generation.
-    ``threads`` > 0 caps the CPU threads of this generation."""
+    ``threads`` > 0 caps the CPU threads of this generation. With beam search the reply comes in one piece
+    (transformers streams a single candidate only)."""
     prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     device = next(model.parameters()).device
     enc = tok(prompt, return_tensors="pt", add_special_tokens=False).to(device)
-    if gen.num_beams > 1:  # transformers streams one candidate at a time only: a beam answer comes whole
-        yield whole_reply(model, tok, enc, gen, stop, threads)
-        return
-    streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True, timeout=STREAM_TIMEOUT_S)
+    streamer = None if gen.num_beams > 1 else TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True,
+                                                                   timeout=STREAM_TIMEOUT_S)
     closed = threading.Event()
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            if threads > 0:
-                torch.set_num_threads(threads)
-            with torch.inference_mode():
-                model.generate(**enc, **generate_kwargs(gen, tok), streamer=streamer,
-                               stopping_criteria=StoppingCriteriaList([_StopOnEvent(closed, stop)]))
-        except BaseException as exc:  # handed to the reading thread, which re-raises it
-            errors.append(exc)
-            streamer.end()
-
-    thread = threading.Thread(target=work, name="chat-generate", daemon=True)
-    thread.start()
-    try:
-        for piece in streamer:
-            if piece:
-                yield piece
-    finally:
-        closed.set()
-        thread.join()
-    if errors:
-        raise ChatError(f"generation failed: {errors[0]}") from errors[0]
-
-
-def whole_reply(model: Any, tok: PreTrainedTokenizerBase, enc: Any, gen: GenParams, stop: threading.Event | None,
-                threads: int) -> str:
-    """The reply to one encoded prompt, generated in full (beam search); ``stop`` ends it early. It runs in a
-    thread of its own, as a streamed reply does, so that ``threads`` caps that generation only."""
     result: list[torch.Tensor] = []
     errors: list[BaseException] = []
 
     def work() -> None:
         try:
-            if threads > 0:
+            if threads > 0:  # this thread only: the caller's own setting is left alone
                 torch.set_num_threads(threads)
             with torch.inference_mode():
-                result.append(model.generate(**enc, **generate_kwargs(gen, tok),
-                                             stopping_criteria=StoppingCriteriaList([_StopOnEvent(stop)])))
-        except BaseException as exc:  # re-raised below, in the caller's thread
+                result.append(model.generate(**enc, **generate_kwargs(gen, tok), streamer=streamer,
+                                             stopping_criteria=StoppingCriteriaList([_StopOnEvent(closed, stop)])))
+        except BaseException as exc:  # handed to the reading thread, which re-raises it
             errors.append(exc)
+            if streamer is not None:
+                streamer.end()
 
     thread = threading.Thread(target=work, name="chat-generate", daemon=True)
     thread.start()
-    thread.join()
+    try:
+        for piece in streamer if streamer is not None else ():
+            if piece:
+                yield piece
+    finally:
+        if streamer is not None:
+            closed.set()
+        thread.join()
     if errors:
         raise ChatError(f"generation failed: {errors[0]}") from errors[0]
-    return tok.decode(result[0][0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    if streamer is None:
+        yield tok.decode(result[0][0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 class ChatEngine:
