@@ -69,15 +69,23 @@ def _head_swapped(model: torch.nn.Module, keep: torch.Tensor) -> Iterator[None]:
         setattr(owner, name, head)
 
 
+def _targets(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the label each position predicts, position t -> t+1; the mask of positions that predict one)."""
+    targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)
+    return targets, targets != IGNORE
+
+
+def _model_inputs(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The batch without what only the loss reads."""
+    return {k: v for k, v in inputs.items() if k not in ("labels", WEIGHTS)}
+
+
 def answer_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """(negative log-likelihood in nats of each labelled next token, float32; the (batch, length) mask of the
     positions that predict them), with logits computed at those positions only."""
-    labels = inputs["labels"]
-    targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)  # position t -> t+1
-    keep = targets != IGNORE
-    forward = {k: v for k, v in inputs.items() if k not in ("labels", WEIGHTS)}
+    targets, keep = _targets(inputs["labels"])
     with _head_swapped(model, keep):
-        logits = model(**forward).logits
+        logits = model(**_model_inputs(inputs)).logits
     nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets[keep], reduction="none")
     return nll, keep
 
@@ -85,11 +93,8 @@ def answer_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[to
 def full_token_nll(model: torch.nn.Module, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """What answer_token_nll gives, from the logits of every position (the path for models whose output layer
     cannot be swapped); logits of tokens a method prepends (prompt tuning) are left out."""
-    labels = inputs["labels"]
-    targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)
-    keep = targets != IGNORE
-    logits = model(**{k: v for k, v in inputs.items() if k not in ("labels", WEIGHTS)}).logits
-    logits = logits[:, -labels.shape[1]:]
+    targets, keep = _targets(inputs["labels"])
+    logits = model(**_model_inputs(inputs)).logits[:, -targets.shape[1]:]
     nll = F.cross_entropy(logits[keep].float(), targets[keep], reduction="none")
     return nll, keep
 

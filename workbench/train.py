@@ -475,7 +475,6 @@ def train(run: RunDir) -> dict[str, Any]:
     if cfg.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
-    answer_only = cfg.answer_only_logits and answer_loss.supported(model)
     # the eval loss stays unweighted, so that runs with other key weights compare
     train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight)
     train_ds += [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain_pairs)]
@@ -499,7 +498,7 @@ def train(run: RunDir) -> dict[str, Any]:
         callbacks.append(EarlyStoppingCallback(cfg.early_stopping_patience, cfg.early_stopping_threshold))
     trainer = PhasedTrainer(model=model, args=args, data_collator=collator, train_dataset=train_ds,
                             eval_dataset=eval_ds or None, callbacks=callbacks, phases=phases,
-                            answer_only=answer_only,
+                            answer_only=cfg.answer_only_logits and answer_loss.supported(model),
                             optimizers=(build_optimizer(model, method, params, args), None))
 
     summary = {"model": info.__dict__, "method": method.name, "summary": method.summary,
