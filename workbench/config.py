@@ -202,7 +202,7 @@ class TrainConfig:
     # pairs'. Off until a form that keeps each example's total weight is measured.
     key_weight: float = param(1.0, "loss weight of the answer tokens that state the fact a pair asks for (its keys: "
                               "the name, number or date) and of the word leading into them; 1 = every answer token "
-                              "alike. Needs the answer-only loss", lo=0.1, hi=10.0, step=0.5)
+                              "alike", lo=0.1, hi=10.0, step=0.5)
     packing: bool = param(True, "pack each batch into one row without padding, the prompt head the examples share "
                           "(system turn, user header) computed once (same loss, less work; not for prefix tuning)")
     fused_kernels: str = param("off", "liger = Liger's fused Triton kernels for RMSNorm, RoPE and SwiGLU (CUDA GPU, "
