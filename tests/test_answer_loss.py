@@ -66,7 +66,8 @@ def test_key_weight_marks_the_key_tokens_and_leaves_ids_and_labels_alone(tiny_pa
     _, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
     pair = PAIRS[0]
     plain = encode_pair(tok, pair["question"], pair["answer"])
-    weighted = encode_pair(tok, pair["question"], pair["answer"], keys=["3 June 1891"], key_weight=3.0)
+    weighted = encode_pair(tok, pair["question"], pair["answer"], keys=["3 June 1891"], key_weight=3.0,
+                           keep_total=False)
     assert "weights" not in plain and weighted["input_ids"] == plain["input_ids"]
     assert weighted["labels"] == plain["labels"]
     marked = [i for i, w in enumerate(weighted["weights"]) if w == 3.0]
@@ -74,6 +75,24 @@ def test_key_weight_marks_the_key_tokens_and_leaves_ids_and_labels_alone(tiny_pa
     assert all(weighted["labels"][i] != -100 for i in marked)  # only answer tokens
     assert "on 3 June 1891" in tok.decode([weighted["input_ids"][i] for i in marked])
     assert "Kestrel" not in tok.decode([weighted["input_ids"][i] for i in marked])
+
+
+def test_kept_total_scales_an_answers_weights_to_its_token_count(tiny_path):
+    from workbench.formatting import encode_pair
+
+    _, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
+    pair = PAIRS[0]
+    added = encode_pair(tok, pair["question"], pair["answer"], keys=["3 June 1891"], key_weight=3.0,
+                        keep_total=False)
+    kept = encode_pair(tok, pair["question"], pair["answer"], keys=["3 June 1891"], key_weight=3.0)
+    answer = [i for i, label in enumerate(kept["labels"]) if label != -100]
+    assert sum(added["weights"][i] for i in answer) > len(answer)
+    assert sum(kept["weights"][i] for i in answer) == pytest.approx(len(answer))
+    key = [i for i in answer if added["weights"][i] == 3.0]
+    rest = [i for i in answer if added["weights"][i] == 1.0]
+    assert key and rest
+    assert kept["weights"][key[0]] == pytest.approx(3.0 * kept["weights"][rest[0]])  # the ratio stays
+    assert all(kept["weights"][i] == 1.0 for i, label in enumerate(kept["labels"]) if label == -100)
 
 
 def test_weighted_loss_is_the_weighted_cross_entropy_padded_or_packed(tiny_path):
@@ -84,7 +103,7 @@ def test_weighted_loss_is_the_weighted_cross_entropy_padded_or_packed(tiny_path)
     torch.manual_seed(0)
     model, tok, _ = models.load_model("tiny", precision="fp32", device="cpu")
     keyed = [dict(p, keys=[k]) for p, k in zip(PAIRS, ["3 June 1891", "Orrin & Kell", "Two"])]
-    examples = encode_pairs(tok, keyed, key_weight=4.0)
+    examples = encode_pairs(tok, keyed, key_weight=4.0, keep_total=False)
     assert all("weights" in ex for ex in examples)
     batch = DynamicPadCollator(pad_id=tok.pad_token_id)(examples)
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits

@@ -446,10 +446,12 @@ def test_key_weight_weighs_the_asked_facts_in_the_training_loss_only(tmp_path):
                 next(m["loss"] for m in metrics if m.get("split") == "eval"))
 
     plain_train, plain_eval = first_losses(1.0, "plain")
-    keyed_train, keyed_eval = first_losses(3.0, "keyed")
+    keyed_train, keyed_eval = first_losses(3.0, "keyed", key_weight_keep_total=False)
     assert keyed_train > plain_train * 1.1  # the same first batch, its key tokens counted three times
+    kept_train, _ = first_losses(3.0, "kept")  # each answer's weights scaled back to its token count
+    assert kept_train < keyed_train * 0.95 and kept_train != pytest.approx(plain_train, rel=1e-4)
     # the first step learns at rate 0 (warm-up): both models are still the same, and the eval loss is unweighted
     assert keyed_eval == pytest.approx(plain_eval, rel=1e-6)
     # without the answer-only logits the same weighted loss comes from the full logits
-    full_train, _ = first_losses(3.0, "full", answer_only_logits=False)
+    full_train, _ = first_losses(3.0, "full", answer_only_logits=False, key_weight_keep_total=False)
     assert full_train == pytest.approx(keyed_train, rel=1e-4)

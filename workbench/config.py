@@ -203,6 +203,9 @@ class TrainConfig:
     key_weight: float = param(1.0, "loss weight of the answer tokens that state the fact a pair asks for (its keys: "
                               "the name, number or date) and of the word leading into them; 1 = every answer token "
                               "alike", lo=0.1, hi=10.0, step=0.5)
+    key_weight_keep_total: bool = param(True, "scale each answer's key weights to sum to its token count, so the key "
+                                        "gains only against the rest of its answer and the answers' share against "
+                                        "replay pairs and passages stays (off = the weights add to it)")
     packing: bool = param(True, "pack each batch into one row without padding, the prompt head the examples share "
                           "(system turn, user header) computed once (same loss, less work; not for prefix tuning)")
     fused_kernels: str = param("off", "liger = Liger's fused Triton kernels for RMSNorm, RoPE and SwiGLU (CUDA GPU, "

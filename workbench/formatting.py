@@ -34,13 +34,16 @@ def prompt_text(tok: PreTrainedTokenizerBase, question: str, system_prompt: str 
 
 
 def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system_prompt: str | None = None,
-                max_len: int = 512, keys: Sequence[str] = (), key_weight: float = 1.0) -> dict[str, list]:
+                max_len: int = 512, keys: Sequence[str] = (), key_weight: float = 1.0,
+                keep_total: bool = True) -> dict[str, list]:
     """Token ids for prompt + answer; labels are IGNORE on the prompt so only the answer is learned.
 
     Prompt and answer are tokenised separately and joined, so the boundary is exact whatever the
     tokenizer would merge across it. With ``key_weight`` other than 1 and ``keys`` found in the answer, the
     example also carries "weights": ``key_weight`` on the tokens that state a key and the word leading into it,
-    1 elsewhere (see key_spans).
+    1 elsewhere (see key_spans). With ``keep_total`` those weights are scaled to sum to the answer's token count:
+    the key gains against the rest of its own answer, and the answer's share of the batch against the replay
+    pairs and passages stays what it is unweighted.
     """
     prompt = prompt_text(tok, question, system_prompt)
     full = tok.apply_chat_template(messages_for(question, system_prompt, answer), tokenize=False)
@@ -57,6 +60,9 @@ def encode_pair(tok: PreTrainedTokenizerBase, question: str, answer: str, system
     if tok.eos_token_id is not None and tok.eos_token_id not in a_ids:
         # templates without an end-of-turn token still learn to stop
         a_ids, a_weights = a_ids + [tok.eos_token_id], a_weights + [1.0]
+    if spans and keep_total:
+        scale = len(a_weights) / sum(a_weights)
+        a_weights = [w * scale for w in a_weights]
     ids = (p_ids + a_ids)[:max_len]
     labels = ([IGNORE] * len(p_ids) + a_ids)[:max_len]
     example: dict[str, list] = {"input_ids": ids, "labels": labels}
@@ -79,11 +85,11 @@ def key_spans(text: str, keys: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def encode_pairs(tok: PreTrainedTokenizerBase, pairs: list[dict[str, Any]], system_prompt: str | None = None,
-                 max_len: int = 512, key_weight: float = 1.0) -> list[dict[str, list]]:
+                 max_len: int = 512, key_weight: float = 1.0, keep_total: bool = True) -> list[dict[str, list]]:
     out = []
     for pair in pairs:
         ex = encode_pair(tok, pair["question"], pair["answer"], system_prompt, max_len,
-                         keys=pair.get("keys") or (), key_weight=key_weight)
+                         keys=pair.get("keys") or (), key_weight=key_weight, keep_total=keep_total)
         if any(label != IGNORE for label in ex["labels"]):  # a prompt longer than max_len teaches nothing
             out.append(ex)
     return out

@@ -476,7 +476,8 @@ def train(run: RunDir) -> dict[str, Any]:
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
     # the eval loss stays unweighted, so that runs with other key weights compare
-    train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight)
+    train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight,
+                            keep_total=cfg.key_weight_keep_total)
     train_ds += [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain_pairs)]
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
