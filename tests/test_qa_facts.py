@@ -285,6 +285,20 @@ def test_a_measure_inside_a_noun_phrase_is_asked_for_its_owner(bio):
     assert "9,500 litres" in cistern.answer and "with a capacity" not in cistern.subject
 
 
+def test_a_measure_each_of_a_plural_has_is_asked_for_each():
+    doc = ("# The Tarn Gill Lift\n\nThe Tarn Gill Lift is a cliff railway in Selby Marsh. The two cars are joined "
+           "by two steel cables, each 32 millimetres in diameter. Its track was laid on two piers of granite, "
+           "each 14 metres tall.\n")
+    found = fx.document_facts([{"id": "lift-0000", "source": "lift.md", "index": 0, "start": 0, "text": doc}])
+    cable, pier = _fact(found, "32 millimetres"), _fact(found, "14 metres")
+    assert cable.answer.startswith("The diameter of each of the two steel cables")
+    assert " is 32 millimetres" in cable.answer
+    assert any(q.startswith("How many millimetres across is each of the two steel cables") for q in
+               rewrite.questions(cable, 6))
+    assert all("in diameter" not in q for q in rewrite.questions(cable, 6))  # the unit is not said twice
+    assert any(q.startswith("How tall was each of the two piers of granite") for q in rewrite.questions(pier))
+
+
 def test_a_maker_on_a_noun_is_asked_with_who(bio):
     maker = _fact(bio, "the sculptor Ivo Brandt")
     assert maker.role == "np-maker" and "Mara Quill" in maker.subject  # "a bust of her": her is Mara Quill

@@ -49,7 +49,9 @@ def phrase_facts(sent: Any, ctx: F.Context, source: str, passage_id: str) -> lis
 
 def _present(sent: Any) -> bool:
     root = next((t for t in sent if t.dep_ == "ROOT"), None)
-    return root is not None and root.tag_ in ("VBZ", "VBP")
+    # "The two cars are joined by ...": a passive or perfect root is present through its auxiliary
+    return root is not None and (root.tag_ in ("VBZ", "VBP") or any(
+        c.dep_ in ("aux", "auxpass") and c.tag_ in ("VBZ", "VBP") for c in root.children))
 
 
 # life spans ----------------------------------------------------------------------------------------------
@@ -124,9 +126,11 @@ def _measure_facts(sent: Any, ctx: F.Context, tense: str) -> list[tuple]:
             noun, adj = measured_by, _ADJ_OF.get(measured_by, "")
         elif measured_by in DIMENSIONS:  # "387 metres long"
             adj, noun = measured_by, DIMENSIONS[measured_by]
-        amount = F._text([t for t in tok.subtree if t.dep_ != "prep" and t.i <= tok.i or t.i == tok.i])
+        each = [t for t in tok.children if t.lower_ == "each"]  # "two towers, each 96 metres tall"
+        amount = F._text([t for t in tok.subtree if (t.dep_ != "prep" and t.i <= tok.i or t.i == tok.i)
+                          and t not in each])
         skip = {t.i for t in tok.head.subtree} if tok.dep_ == "pobj" else {t.i for t in tok.subtree}
-        if measured_by in MEASURE_NOUNS:  # "a tank with a capacity of ...": the owner is "a tank"
+        if measured_by in MEASURE_NOUNS and tok.dep_ == "pobj":  # "a tank with a capacity of ...": owner "a tank"
             skip |= {t.i for t in tok.head.head.head.subtree}
         if measured_by in DIMENSIONS:
             skip |= {t.i for t in tok.head.subtree}
@@ -136,7 +140,10 @@ def _measure_facts(sent: Any, ctx: F.Context, tense: str) -> list[tuple]:
         if not owner_tokens:
             continue
         thing = F.mid_sentence(F._resolve_np(owner_tokens, ctx))
-        unit_words = F._text([t for t in tok.subtree if t.i >= tok.i or t.dep_ == "amod"])
+        if each:  # the measure is each one's: "How tall was each of the two towers?"
+            thing = "each of " + (thing if re.match(r"(?:the|its|their|his|her) ", thing) else "the " + thing)
+        said = {t.i for c in tok.children if c.dep_ == "prep" and c.lower_ == "in" for t in c.subtree}  # "in diameter"
+        unit_words = F._text([t for t in tok.subtree if (t.i >= tok.i or t.dep_ == "amod") and t.i not in said])
         answer = (f"{F._cap(thing)} {tense} {amount} {adj}." if adj and noun != "capacity" else
                   f"The {noun} of {thing} {tense} {amount}.")
         frame = {"subject": thing, "copula": tense, "dimension": adj, "noun": noun, "unit": unit_words}
@@ -157,6 +164,16 @@ def _measure_owner(unit: Any) -> tuple[Any | None, str]:
     if unit.dep_ == "npadvmod" and unit.head.lower_ in DIMENSIONS and unit.head.head.pos_ in ("NOUN", "PROPN") \
             and unit.head.dep_ in ("amod", "appos"):
         return unit.head.head, unit.head.lower_  # "the new wall, 387 metres long,"
+    if unit.dep_ == "appos" and unit.head.pos_ in ("NOUN", "PROPN"):  # "two steel cables, each 32 mm in diameter"
+        measured = [p.lower_ for c in unit.children if c.dep_ == "prep" and c.lower_ == "in"
+                    for p in c.children if p.dep_ == "pobj" and p.lower_ in MEASURE_NOUNS]
+        return unit.head, measured[0] if measured else ""
+    if unit.dep_ == "npadvmod" and unit.head.lower_ in DIMENSIONS and unit.head.dep_ in ("advcl", "ccomp", "conj") \
+            and any(c.lower_ == "each" for c in unit.children):
+        # "two towers of reinforced concrete, each 96 metres tall": the parser hangs the adjective on the verb;
+        # "each" says it belongs to the nearest plural noun before it
+        before = [t for t in unit.sent if t.i < unit.i and t.tag_ in ("NNS", "NNPS")]
+        return (before[-1], unit.head.lower_) if before else (None, "")
     return None, ""
 
 

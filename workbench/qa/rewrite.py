@@ -386,6 +386,8 @@ def np_measure_questions(fact: Fact) -> list[str]:
         found += [_q(f"How much {'does' if be == 'is' else 'did'} {thing} hold"),
                   _q(f"How many {unit} {'does' if be == 'is' else 'did'} {thing} hold") if unit else None,
                   _q(f"What capacity {have} {thing}")]
+    elif noun == "diameter" and unit:
+        found.append(_q(f"How many {unit} across {be} {thing}"))
     found.append(_q(f"The {noun} of {thing} {be} how many {unit}") if unit else None)
     return [q for q in found if q]
 
