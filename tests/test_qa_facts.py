@@ -299,6 +299,19 @@ def test_a_measure_each_of_a_plural_has_is_asked_for_each():
     assert any(q.startswith("How tall was each of the two piers of granite") for q in rewrite.questions(pier))
 
 
+def test_an_amount_inside_a_phrase_is_also_asked_with_its_phrase_fronted():
+    doc = ("# The Tarn Gill Lift\n\nThe Tarn Gill Lift is a cliff railway in Selby Marsh. The rebuilding of the upper "
+           "station finished in May 2019 at a cost of £1.2 million. In 1953 Selby Council bought the lift for "
+           "£8,750.\n")
+    found = fx.document_facts([{"id": "lift-0000", "source": "lift.md", "index": 0, "start": 0, "text": doc}])
+    cost = rewrite.questions(_fact(found, "£1.2 million"), 6)
+    assert "What was the cost of the rebuilding of the upper station?" in cost
+    assert "How much did the rebuilding of the upper station cost?" in cost
+    assert any(q.startswith("At a cost of how much did the rebuilding of the upper station finish") for q in cost)
+    bought = rewrite.questions(_fact(found, "8,750"), 6)
+    assert any(q.startswith("For how much did Selby Council buy the lift") for q in bought)  # no "£ how much"
+
+
 def test_a_maker_on_a_noun_is_asked_with_who(bio):
     maker = _fact(bio, "the sculptor Ivo Brandt")
     assert maker.role == "np-maker" and "Mara Quill" in maker.subject  # "a bust of her": her is Mara Quill

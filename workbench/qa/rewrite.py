@@ -315,6 +315,42 @@ def measure_questions(fact: Fact) -> list[str]:
     return found
 
 
+_AMOUNT_KINDS = {"money", "quantity", "number", "percent", "date", "time"}
+_PREPS = r"(?:at|for|after|before|in|on|by|with|to|from|of|during|until|since|within|over|under)"
+# a preposition alone or with the noun it measures: "after", "at a cost of" (not "to an engineer under")
+_FRONTABLE = re.compile(rf"^(?:{_PREPS}(?:\s+(?:a|an|the)\s+[a-z]+\s+of)?)?$")
+_NOMINAL = re.compile(r"^(?:at|for|with|to|of|by)?\s*(?:a|an|the)\s+(?P<noun>[a-z]+)\s+of$")
+
+
+def inner_questions(fact: Fact) -> list[str]:
+    """An amount inside a phrase asked with that phrase fronted, as a reader asks it: "finished in February 2022
+    at a cost of £7.6 million" -> "What was the cost of the reconstruction of the North Quay wall?", "How much
+    did the reconstruction of the North Quay wall cost?", "At a cost of how much did ... finish in February
+    2022?"; "removed 96,500 cubic metres of silt" -> "How many cubic metres of silt did ... remove?". Only short
+    holding phrases: a long one fronted ("The three working quays of the fishing town of which ...") reads as
+    no question."""
+    f = fact.frame
+    if "inner" not in fact.role or fact.kind not in _AMOUNT_KINDS or not f:
+        return []
+    hole = next((p for p in f.get("parts", []) if p.get("hole")), None)
+    before = re.sub(r"\s*[£$€]$", "", hole["before"]) if hole else ""  # "for £8,750": the wh word asks the sum
+    if hole is None or hole.get("gap") or not _FRONTABLE.match(before) or len(hole["after"].split()) > 3:
+        return []
+    _, wh_in, _ = wh_words(fact)
+    post, pre = _parts(fact)
+    aux, verb = _verb_bits(fact)
+    subject = mid_sentence(f["subject"])
+    found = []
+    nominal = _NOMINAL.match(before) if not hole["after"] else None
+    if nominal:  # "at a cost of": the cost of the subject
+        be = "is" if f.get("tag") in ("VBZ", "VBP") else "was"
+        found.append(_q(f"What {be} the {nominal['noun']} of {subject}"))
+        if nominal["noun"] in ("cost", "price") and fact.kind == "money":
+            found.append(_q(f"How much {'does' if be == 'is' else 'did'} {subject} cost"))
+    found.append(_q(f"{before} {wh_in} {hole['after']} {aux} {subject} {verb} {post} {pre}"))
+    return found
+
+
 def how_old(fact: Fact) -> str | None:
     """"At the age of twelve she built a model bridge": "How old was X when X built a model bridge?"."""
     f = fact.frame
@@ -451,6 +487,7 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
                  (other_voice(fact, wh), None), (fronted(fact, wh, synonym) if synonym else None, synonym)]
         if _AGE.match(fact.span):
             found.insert(1, (how_old(fact), None))
+        found[:0] = [(q, None) for q in inner_questions(fact)]
         if fact.role != "subject":
             for other in reversed(_other_subjects(fact)):
                 found.insert(1, (fronted(_about(fact, other), wh_alt or wh), None))
