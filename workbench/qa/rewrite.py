@@ -326,9 +326,9 @@ def inner_questions(fact: Fact) -> list[str]:
     """An amount inside a phrase asked with that phrase fronted, as a reader asks it: "finished in February 2022
     at a cost of £7.6 million" -> "What was the cost of the reconstruction of the North Quay wall?", "How much
     did the reconstruction of the North Quay wall cost?", "At a cost of how much did ... finish in February
-    2022?"; "removed 96,500 cubic metres of silt" -> "How many cubic metres of silt did ... remove?". Only short
-    holding phrases: a long one fronted ("The three working quays of the fishing town of which ...") reads as
-    no question."""
+    2022?"; "bought the line for £8,750" -> "For how much did ... buy the line?". Only a preposition, alone or
+    with the noun it measures, is fronted: a longer phrase ("To an engineer under what age ...") reads as no
+    question."""
     f = fact.frame
     if "inner" not in fact.role or fact.kind not in _AMOUNT_KINDS or not f:
         return []
