@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -176,6 +177,28 @@ def test_a_reused_pid_does_not_keep_a_dead_run_running(tmp_path):
     assert run.effective_state() == "crashed"
     run.write_status(state="running", pid=me, pid_started=None)  # a run written before start times
     assert run.effective_state() == "running"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's start ticks are read from /proc")
+def test_a_step_of_the_wall_clock_does_not_make_a_live_worker_look_crashed(tmp_path):
+    """A virtual machine restored from a snapshot (or an NTP step, or a laptop's resume) moves the wall clock and
+    with it every process's start time in seconds since the epoch; the kernel's start tick does not move."""
+    import os
+
+    from workbench.rundir import RunDir, process_identity, process_started
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir()
+    me = os.getpid()
+    identity, started = process_identity(me), process_started(me)
+    assert identity and identity == process_identity(me)
+    run.write_status(state="running", pid=me, pid_started=started - 3600, pid_identity=identity)  # clock stepped
+    assert run.effective_state() == "running"
+    boot, tick = identity.rsplit(":", 1)
+    run.write_status(state="running", pid=me, pid_started=started, pid_identity=f"{boot}:{int(tick) + 1}")
+    assert run.effective_state() == "crashed"  # the pid is another process's now
+    run.write_status(state="running", pid=me, pid_started=started, pid_identity=f"another-boot:{tick}")
+    assert run.effective_state() == "crashed"  # recorded before a reboot
 
 
 def test_a_run_whose_launcher_died_before_starting_it_is_not_queued_forever(tmp_path):

@@ -22,7 +22,7 @@ from filelock import FileLock, Timeout
 from . import COMPUTES_ALONE
 from .errors import UserError
 from .distributed import worker_command
-from .rundir import FINAL_STATES, RunDir, pid_alive, train_settings
+from .rundir import FINAL_STATES, RunDir, train_settings, worker_alive
 from .workspace import Workspace, check_name
 
 ACTIVE = ("queued", "running")
@@ -135,7 +135,7 @@ def _older_waiting(run: RunDir) -> bool:
         if other == run.path or not (other / "status.json").exists():
             continue
         status = RunDir(other).read_status()
-        if (status.get("state") == "queued" and pid_alive(status.get("pid"), status.get("pid_started"))
+        if (status.get("state") == "queued" and worker_alive(status)
                 and (status.get("queued_at") or 0) < mine):
             return True
     return False

@@ -63,9 +63,24 @@ def process_started(pid: int) -> float | None:
         return None
 
 
-def pid_alive(pid: int | None, started: float | None = None) -> bool:
-    """Whether process ``pid`` runs (zombies count as dead); with ``started`` (the start time recorded with
-    the pid), a process that has the pid now but started at another time is a reused pid, not the worker."""
+def process_identity(pid: int) -> str | None:
+    """"<boot id>:<start tick>" of a Linux process, or None elsewhere (or with no such process). The kernel counts
+    a process's start in ticks since boot, which no step of the wall clock moves; a start time in seconds since
+    the epoch (``process_started``) moves with it: after an NTP correction, a suspended laptop or a virtual machine
+    restored from a snapshot, a live worker's recomputed start time no longer matched and its run showed as
+    crashed while it trained on."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}:{fields[19]}"  # field 22 of stat, counted from the state after the command's name
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int | None, started: float | None = None, identity: str | None = None) -> bool:
+    """Whether process ``pid`` runs (zombies count as dead). A process that has the pid now but is another than
+    the one recorded is a reused pid, not the worker: told by ``identity`` (process_identity) where it was
+    recorded and can be read now, else by ``started`` (the start time recorded with the pid)."""
     import psutil
 
     if not pid:
@@ -74,11 +89,19 @@ def pid_alive(pid: int | None, started: float | None = None) -> bool:
         proc = psutil.Process(pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
+        now = process_identity(pid) if identity else None
+        if now is not None:
+            return now == identity
         return started is None or abs(proc.create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:
         return True
+
+
+def worker_alive(status: dict[str, Any]) -> bool:
+    """Whether the process a run's status names is alive and is that run's worker."""
+    return pid_alive(status.get("pid"), status.get("pid_started"), status.get("pid_identity"))
 
 log = logging.getLogger(__name__)
 
@@ -273,8 +296,7 @@ class RunDir:
         so has one queued with no process long after its launch (the launcher died before starting it)."""
         status = self.read_status()
         state = status.get("state", "queued")
-        if state in ("queued", "running") and status.get("pid") and not pid_alive(
-                status.get("pid"), status.get("pid_started")):
+        if state in ("queued", "running") and status.get("pid") and not worker_alive(status):
             return "crashed"
         if state == "queued" and not status.get("pid") and time.time() - (status.get("queued_at") or time.time()) \
                 > NEVER_STARTED_S:

@@ -20,7 +20,7 @@ from typing import Any
 
 from . import distributed
 from .jobs import AcceleratorLock
-from .rundir import RunDir, process_started
+from .rundir import RunDir, process_identity, process_started
 
 log = logging.getLogger("workbench.worker")
 
@@ -116,7 +116,8 @@ def run(run_dir: Path) -> int:
     # under torchrun the launcher's pid stands for the group: it lives exactly as long as the job
     pid = os.getppid() if distributed.under_torchrun() else os.getpid()
     # A resumed run starts a new life: clear what the previous one reported.
-    run.write_status(state="queued", pid=pid, pid_started=process_started(pid), kind=kind,
+    run.write_status(state="queued", pid=pid, pid_started=process_started(pid), pid_identity=process_identity(pid),
+                     kind=kind,
                      queued_at=run.read_status().get("queued_at") or time.time(), error=None, result=None,
                      finished_at=None, started_at=None)
     with contextlib.suppress(OSError):  # without room for it, a failure is still reported by status.json
