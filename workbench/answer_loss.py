@@ -69,9 +69,14 @@ def _head_swapped(model: torch.nn.Module, keep: torch.Tensor) -> Iterator[None]:
         setattr(owner, name, head)
 
 
+def _next(values: torch.Tensor, fill: float | int) -> torch.Tensor:
+    """Each position's value taken from the position after it (t -> t+1), ``fill`` at the end of each row."""
+    return torch.cat([values[:, 1:], torch.full_like(values[:, :1], fill)], dim=1)
+
+
 def _targets(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(the label each position predicts, position t -> t+1; the mask of positions that predict one)."""
-    targets = torch.cat([labels[:, 1:], torch.full_like(labels[:, :1], IGNORE)], dim=1)
+    """(the label each position predicts; the mask of positions that predict one)."""
+    targets = _next(labels, IGNORE)
     return targets, targets != IGNORE
 
 
@@ -107,8 +112,7 @@ def answer_only_loss(model: torch.nn.Module, inputs: dict[str, Any],
     nll, keep = (full_token_nll if full_logits else answer_token_nll)(model, inputs)
     weights = inputs.get(WEIGHTS)
     if weights is not None:
-        shifted = torch.cat([weights[:, 1:], torch.ones_like(weights[:, :1])], dim=1)  # aligned with targets
-        nll = nll * shifted[keep].to(nll.device, nll.dtype)
+        nll = nll * _next(weights, 1.0)[keep].to(nll.device, nll.dtype)  # aligned with the targets
     loss = nll.sum()
     count = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     if isinstance(count, torch.Tensor):

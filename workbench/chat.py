@@ -149,7 +149,7 @@ def stream_reply(model: Any, tok: PreTrainedTokenizerBase, messages: list[dict],
             if piece:
                 yield piece
     finally:
-        if streamer is not None:
+        if streamer is not None:  # a reader that stops early ends generation; a beam reply is read once complete
             closed.set()
         thread.join()
     if errors:

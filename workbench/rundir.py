@@ -8,6 +8,7 @@ process management. Standard library only (layer 1).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -71,10 +72,19 @@ def process_identity(pid: int) -> str | None:
     crashed while it trained on."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        return f"{boot}:{fields[19]}"  # field 22 of stat, counted from the state after the command's name
+        boot = _boot_id()
+        return f"{boot}:{fields[19]}" if boot else None  # field 22 of stat, counted from the state after the name
     except (OSError, IndexError):
         return None
+
+
+@functools.cache
+def _boot_id() -> str:
+    """This boot's id (read once: the Runs tab asks for every live run's identity at each poll), "" without one."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
 
 
 def pid_alive(pid: int | None, started: float | None = None, identity: str | None = None) -> bool:
@@ -102,6 +112,7 @@ def pid_alive(pid: int | None, started: float | None = None, identity: str | Non
 def worker_alive(status: dict[str, Any]) -> bool:
     """Whether the process a run's status names is alive and is that run's worker."""
     return pid_alive(status.get("pid"), status.get("pid_started"), status.get("pid_identity"))
+
 
 log = logging.getLogger(__name__)
 
