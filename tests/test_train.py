@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -455,3 +456,32 @@ def test_key_weight_weighs_the_asked_facts_in_the_training_loss_only(tmp_path):
     # without the answer-only logits the same weighted loss comes from the full logits
     full_train, _ = first_losses(3.0, "full", answer_only_logits=False, key_weight_keep_total=False)
     assert full_train == pytest.approx(keyed_train, rel=1e-4)
+
+
+def test_question_dropout_shortens_the_domain_questions_only_and_trains(tmp_path):
+    """With question dropout the domain pairs reach the trainer with fewer question tokens on each draw and the
+    same answer tokens; replay pairs are encoded as they are; and a run with it trains to the end."""
+    from workbench import models
+    from workbench.config import TrainConfig
+    from workbench.formatting import IGNORE
+    from workbench.train import training_examples
+
+    data = write_qa_dataset(tmp_path / "d")
+    pairs = [json.loads(line) for line in (data / "train.jsonl").read_text().splitlines()]
+    replayed = [{"question": "What is the capital of the country of France today?", "answer": "Paris."}]
+    _, tok, _ = models.load_model("tiny")
+    cfg = TrainConfig(data=str(data), replay=0.0, train_on_passages=False)
+    plain = training_examples(cfg, tok, pairs, replayed)
+    dropped = training_examples(dataclasses.replace(cfg, question_dropout=0.6), tok, pairs, replayed)
+    assert len(dropped) == len(plain) == len(pairs) + 1
+
+    def answer(ex):
+        return [t for t, label in zip(ex["input_ids"], ex["labels"]) if label != IGNORE]
+
+    draws = [dropped[i] for _ in range(3) for i in range(len(pairs))]
+    assert sum(len(ex["input_ids"]) for ex in draws) < 3 * sum(len(ex["input_ids"]) for ex in plain[:len(pairs)])
+    assert all(answer(ex) == answer(plain[i % len(pairs)]) for i, ex in enumerate(draws))
+    assert dropped[len(pairs)] == plain[len(pairs)]  # the replay pair, as the base model answered it
+
+    run = make_run(tmp_path, max_steps=3, eval_steps=0, question_dropout=0.3)
+    assert train(run)["steps"] == 3

@@ -207,6 +207,10 @@ class TrainConfig:
     key_weight_keep_total: bool = param(True, "scale each answer's key weights to sum to its token count, so the key "
                                         "gains only against the rest of its answer and the answers' share against "
                                         "replay pairs and passages stays (off = the weights add to it)")
+    question_dropout: float = param(0.0, "share of each training question's common words left out, a new choice "
+                                    "every time the pair is drawn (names, numbers and the question word stay), so "
+                                    "that an answer does not hang on the question's exact words; 0 = off",
+                                    lo=0.0, hi=0.9, step=0.05)
     packing: bool = param(True, "pack each batch into one row without padding, the prompt head the examples share "
                           "(system turn, user header) computed once (same loss, less work; not for prefix tuning)")
     fused_kernels: str = param("off", "liger = Liger's fused Triton kernels for RMSNorm, RoPE and SwiGLU (CUDA GPU, "

@@ -84,15 +84,18 @@ def key_spans(text: str, keys: Sequence[str]) -> list[tuple[int, int]]:
     return spans
 
 
+def encode_trainable(tok: PreTrainedTokenizerBase, pair: dict[str, Any], system_prompt: str | None = None,
+                     max_len: int = 512, key_weight: float = 1.0, keep_total: bool = True) -> dict[str, list] | None:
+    """One pair encoded as encode_pair does, or None when its prompt alone fills ``max_len`` (it teaches nothing)."""
+    ex = encode_pair(tok, pair["question"], pair["answer"], system_prompt, max_len, keys=pair.get("keys") or (),
+                     key_weight=key_weight, keep_total=keep_total)
+    return ex if any(label != IGNORE for label in ex["labels"]) else None
+
+
 def encode_pairs(tok: PreTrainedTokenizerBase, pairs: list[dict[str, Any]], system_prompt: str | None = None,
                  max_len: int = 512, key_weight: float = 1.0, keep_total: bool = True) -> list[dict[str, list]]:
-    out = []
-    for pair in pairs:
-        ex = encode_pair(tok, pair["question"], pair["answer"], system_prompt, max_len,
-                         keys=pair.get("keys") or (), key_weight=key_weight, keep_total=keep_total)
-        if any(label != IGNORE for label in ex["labels"]):  # a prompt longer than max_len teaches nothing
-            out.append(ex)
-    return out
+    encoded = (encode_trainable(tok, pair, system_prompt, max_len, key_weight, keep_total) for pair in pairs)
+    return [ex for ex in encoded if ex is not None]
 
 
 def encode_text(tok: PreTrainedTokenizerBase, text: str, max_len: int = 512) -> dict[str, list[int]]:

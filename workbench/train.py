@@ -21,9 +21,9 @@ import torch
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
 
 from .errors import UserError
-from . import answer_loss, distributed, lane_dropout, methods, models, packing, provenance, replay, statements
+from . import answer_loss, augment, distributed, lane_dropout, methods, models, packing, provenance, replay, statements
 from .config import GenParams, TrainConfig, check_device, to_dict, train_config_of
-from .formatting import WEIGHTS, DynamicPadCollator, encode_pairs, encode_text
+from .formatting import WEIGHTS, DynamicPadCollator, encode_pairs, encode_text, encode_trainable
 from .generation import answer_questions
 from .rundir import CHECKPOINT_COMPLETE, CHECKPOINT_WRITING, RunDir, atomic_write_json, atomic_write_text
 from .schedule import phase_bounds, phased_scheduler, restarts
@@ -365,6 +365,23 @@ def plain_texts(cfg: TrainConfig, pairs: list[dict[str, Any]]) -> list[str]:
     return texts
 
 
+def training_examples(cfg: TrainConfig, tok, domain: list[dict[str, Any]], replayed: list[dict[str, Any]],
+                      ) -> list[dict[str, list]] | augment.TrainExamples:
+    """The encoded training set: the domain pairs, the replay pairs and the plain texts. With question dropout the
+    domain pairs are re-encoded on each draw with some question words left out (augment.py); the replay pairs stay
+    the base model's exact questions and answers."""
+    def encode(pair: dict[str, Any]) -> dict[str, list] | None:
+        # the eval loss stays unweighted (encode_pairs' defaults), so that runs with other key weights compare
+        return encode_trainable(tok, pair, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight,
+                                keep_total=cfg.key_weight_keep_total)
+
+    texts = [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain)]
+    if cfg.question_dropout > 0:
+        fixed = [ex for ex in map(encode, replayed) if ex is not None] + texts
+        return augment.TrainExamples(fixed, domain, encode, cfg.question_dropout, cfg.seed)
+    return [ex for ex in map(encode, domain + replayed) if ex is not None] + texts
+
+
 def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelInfo, n_train: int,
                  ) -> list[dict[str, Any]]:
     """The base model's own answers to general questions (replay.py), before any adapter is built; written
@@ -475,10 +492,7 @@ def train(run: RunDir) -> dict[str, Any]:
     if cfg.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
-    # the eval loss stays unweighted, so that runs with other key weights compare
-    train_ds = encode_pairs(tok, train_pairs, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight,
-                            keep_total=cfg.key_weight_keep_total)
-    train_ds += [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain_pairs)]
+    train_ds = training_examples(cfg, tok, domain_pairs, train_pairs[len(domain_pairs):])
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
