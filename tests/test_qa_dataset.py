@@ -59,6 +59,22 @@ def test_split_by_paraphrase_holds_out_rewordings_of_trained_facts():
     assert {p["group"] for p in test} <= {p["group"] for p in train}
 
 
+def test_split_by_paraphrase_takes_wordings_from_the_facts_that_have_most():
+    """A fact asked in two wordings keeps both while others have wordings to spare; none loses its last."""
+    pairs = [{"id": f"{g}-{k}", "question": f"Q {g} {k}?", "answer": f"A {g}.", "group": g}
+             for g, n in (("six", 6), ("four", 4), ("three", 3), ("two-a", 2), ("two-b", 2), ("one", 1))
+             for k in range(n)]
+    train, test = dataset.split_pairs(pairs, 0.2, seed=5, by="paraphrase")
+    assert len(test) == 4  # 18 pairs * 0.2
+    taken = {g: sum(p["group"] == g for p in test) for g in ("six", "four", "three", "two-a", "two-b", "one")}
+    # six and four wordings are taken down to three each (six 6 -> 3, four 4 -> 3); three and two keep all
+    assert taken == {"six": 3, "four": 1, "three": 0, "two-a": 0, "two-b": 0, "one": 0}
+    assert dataset.split_pairs(pairs, 0.2, seed=5, by="paraphrase") == (train, test)
+    # asked for more than the spare wordings: every fact keeps one in train
+    train, test = dataset.split_pairs(pairs, 0.9, seed=5, by="paraphrase")
+    assert len(test) == 18 - 6 and {p["group"] for p in train} == {p["group"] for p in pairs}
+
+
 def test_split_edge_cases():
     assert dataset.split_pairs(make_pairs(1, 2), 0.5, by="passage") == (make_pairs(1, 2), [])  # one passage only
     assert dataset.split_pairs(make_pairs(), 0.0)[1] == []
