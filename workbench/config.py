@@ -208,8 +208,9 @@ class TrainConfig:
                                         "gains only against the rest of its answer and the answers' share against "
                                         "replay pairs and passages stays (off = the weights add to it)")
     # Measured (bench/knowledge.py, 2026-12-06, knowledge_question_dropout0.3.json): 0.3 answered 8 and 5 of the
-    # validation documents' 30 reworded questions against 11 and 8 without it the same day. Off: a question that
-    # lost its topic words asks for any fact of its subject, and the model learns to answer it with one.
+    # validation documents' 30 reworded questions against 11 and 8 without it the same day. Off. Probably
+    # because a question that lost its topic words asks for any fact of its subject, so the model learns to answer
+    # such a question with whichever fact it holds best.
     question_dropout: float = param(0.0, "share of each training question's common words left out, a new choice "
                                     "every time the pair is drawn (names, numbers and the question word stay), so "
                                     "that an answer does not hang on the question's exact words; 0 = off",
