@@ -568,3 +568,21 @@ def test_a_verb_idiom_is_not_asked_as_an_object_and_broken_question_words_are_re
     assert published and "Who published a third book of the Orl Press in 1984?" in rewrite.questions(published[0], 6)
     assert not any(q.startswith("Whom ") and not q.startswith(("Whom did", "Whom was"))
                                  for q in rewrite.questions(published[0], 6))
+
+
+def test_a_described_thing_that_does_something_is_also_asked_by_its_kind():
+    """"What was handed over to X?" has a second wording that names the kind of thing asked for, as readers ask;
+    a bare noun ("Work began ...") is not asked as "Which work ...", and the kind is never taken from a name."""
+    text = ("# The Selby Marsh Depot\n\nThe disused signal tower on Tern Stack was handed over to the Selby Marsh "
+            "Heritage Society in 2019. The local fishing fleet landed 6,318 tonnes of fish. Work began in May 2021.")
+    found = fx.document_facts([{"id": "k-0", "source": "k.md", "index": 0, "start": 0, "text": text}])
+    tower = [f for f in found if f.role == "subject" and "signal tower" in f.span]
+    assert tower and "Which tower was handed over to the Selby Marsh Heritage Society in 2019?" in \
+        rewrite.questions(tower[0], 6)
+    fleet = [f for f in found if f.role == "subject" and "fishing fleet" in f.span]
+    assert fleet and any(q.startswith("Which fleet landed 6,318 tonnes of fish")
+                         for q in rewrite.questions(fleet[0], 6))
+    work = [f for f in found if f.role == "subject" and f.span.startswith("Work")]
+    assert work and not any(q.startswith("Which work") for q in rewrite.questions(work[0], 6))
+    assert rewrite.head_noun("the Brackwater Sound Harbour Authority") == ""
+    assert rewrite.head_noun("the disused signal tower on Tern Stack") == "tower"

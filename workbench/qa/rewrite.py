@@ -168,7 +168,20 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         return f"Which {noun or 'place'}", f"which {noun or 'place'}", f"What {noun or 'place'}"
     if noun:  # "the Tansy Spring" is asked as "Which spring ...", "Storm Idris" as "Which storm ..."
         return f"Which {noun}", f"which {noun}", "What"
-    return "What", "what", ""
+    head = head_noun(span) if fact.role == "subject" else ""
+    return "What", "what", f"Which {head}" if head else ""
+
+
+_HEAD_END = re.compile(r"\s+(?:of|on|in|at|for|with|from|by|to|near)\s+")
+
+
+def head_noun(span: str) -> str:
+    """The common noun a described thing is named by: "the disused signal tower on Tern Stack" -> tower, "the
+    local fishing fleet of X" -> fleet; "" for a bare noun ("Work") or a name. Asked as "Which tower was handed
+    over to ...?" beside "What was handed over to ...?", as readers ask for a thing by its kind."""
+    words = re.sub(r"^(?:the|a|an)\s+", "", _HEAD_END.split(span, 1)[0], flags=re.IGNORECASE).split()
+    head = words[-1] if len(words) >= 2 else ""
+    return head if head.isalpha() and head.islower() and is_noun(head) else ""
 
 
 _RANGE_END = re.compile(r"^(?:to|until|till|from)\s+(?:\w+\s+)?\d{3,4}\b")
