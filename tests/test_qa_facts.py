@@ -586,3 +586,13 @@ def test_a_described_thing_that_does_something_is_also_asked_by_its_kind():
     assert work and not any(q.startswith("Which work") for q in rewrite.questions(work[0], 6))
     assert rewrite.head_noun("the Brackwater Sound Harbour Authority") == ""
     assert rewrite.head_noun("the disused signal tower on Tern Stack") == "tower"
+
+
+def test_a_verb_with_a_state_after_it_keeps_its_own_word():
+    """"was left unfinished" is not "was quitted unfinished": the synonym table's verb is for the verb alone."""
+    text = "# Ferries\n\nAda Pell left the firm in 1931. A third book was left unfinished at her death."
+    found = fx.document_facts([{"id": "s-0", "source": "s.md", "index": 0, "start": 0, "text": text}])
+    book = [f for f in found if f.role == "subject" and "book" in f.span]
+    assert book and not any("quit" in q for q in rewrite.questions(book[0], 6))
+    firm = [f for f in found if f.span == "the firm"]
+    assert firm and any("quit" in q for q in rewrite.questions(firm[0], 6))  # the verb alone still has one

@@ -516,8 +516,10 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
 
 def _synonym(fact: Fact) -> str | None:
     """The table's other verb for the clause's verb; none for a phrasal verb ("carried out" is not
-    "transported out")."""
-    return None if fact.frame.get("prt") else SYNONYMS.get(fact.frame.get("lemma", ""))
+    "transported out") or a verb with a state after it ("was left unfinished" is not "was quitted unfinished")."""
+    if fact.frame.get("prt") or any(p.get("dep") in ("oprd", "acomp") for p in fact.frame.get("parts", [])):
+        return None
+    return SYNONYMS.get(fact.frame.get("lemma", ""))
 
 
 def statement(fact: Fact, lemma: str | None = None) -> str | None:
