@@ -125,8 +125,8 @@ def split_pairs(pairs: list[dict[str, Any]], test_fraction: float = 0.2, seed: i
     """(train, test), both in input order.
     passage: all pairs of a passage on the same side (tests questions about unseen text).
     pair: a fact with its paraphrases on the same side (no reworded copy of a test question in train).
-    paraphrase: reworded phrasings of some facts go to test while the others stay in train, taken from the
-    facts with the most wordings (tests whether trained facts are recalled under new wording)."""
+    paraphrase: one reworded phrasing of some facts goes to test while the others stay in train, from the facts
+    with three or more wordings first (tests whether trained facts are recalled under new wording)."""
     if not 0 <= test_fraction < 1:
         raise DatasetError(f"test fraction {test_fraction} must be at least 0 and below 1")
     groups: dict[str, list[int]] = defaultdict(list)
@@ -142,27 +142,19 @@ def split_pairs(pairs: list[dict[str, Any]], test_fraction: float = 0.2, seed: i
 
 
 def _split_paraphrase(pairs: list[dict[str, Any]], test_fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
-    """Each test pair is a wording of the fact that has the most wordings left in train (ties in seeded order),
-    and every fact keeps at least one wording in train. A fact asked in one wording was recalled from a reader's
-    new wording about a fifth as often as one asked in two or more (bench/knowledge.py), so the held-out
-    wordings come from the facts that have wordings to spare: a fact with two keeps both while another has
-    three or more."""
+    """One wording of some facts goes to test, each fact keeping the others in train; the facts with three or more
+    wordings give theirs first (in seeded order), those with two only when the others are not enough. A fact
+    asked in one training wording was recalled from a reader's new wording about a fifth as often as one asked in
+    two or more (bench/knowledge.py), so a fact with two keeps both while others have wordings to spare."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(pairs):
         groups[str(p.get("group") or p.get("id") or i)].append(i)
-    order = sorted(groups)
-    random.Random(seed).shuffle(order)
-    rank = {g: n for n, g in enumerate(order)}
-    left = {g: len(ix) for g, ix in groups.items()}
-    has_spare = any(n > 1 for n in left.values())
-    target = max(1 if test_fraction > 0 and has_spare else 0, round(len(pairs) * test_fraction))
-    test: set[int] = set()
-    while len(test) < target:
-        g = max(order, key=lambda k: (left[k], -rank[k]))
-        if left[g] < 2:
-            break
-        left[g] -= 1
-        test.add(groups[g][left[g]])  # the fact's last wording still in train
+    rng = random.Random(seed)
+    candidates = [g for g in sorted(groups) if len(groups[g]) > 1]
+    rng.shuffle(candidates)
+    candidates.sort(key=lambda g: len(groups[g]) < 3)  # stable: the seeded order within each side
+    target = max(1 if test_fraction > 0 and candidates else 0, round(len(pairs) * test_fraction))
+    test = {groups[g][-1] for g in candidates[:target]}
     return ([p for i, p in enumerate(pairs) if i not in test], [p for i, p in enumerate(pairs) if i in test])
 
 
