@@ -371,7 +371,6 @@ def training_examples(cfg: TrainConfig, tok, domain: list[dict[str, Any]], repla
     domain pairs are re-encoded on each draw with some question words left out (augment.py); the replay pairs stay
     the base model's exact questions and answers."""
     def encode(pair: dict[str, Any]) -> dict[str, list] | None:
-        # the eval loss stays unweighted (encode_pairs' defaults), so that runs with other key weights compare
         return encode_trainable(tok, pair, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight,
                                 keep_total=cfg.key_weight_keep_total)
 
@@ -480,8 +479,7 @@ def train(run: RunDir) -> dict[str, Any]:
     model, tok, info = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code, **load_kwargs)
     dtype = getattr(torch, info.dtype)  # what load_model chose: bf16 or fp16 switches on mixed precision
-    domain_pairs = train_pairs
-    train_pairs = train_pairs + replay_pairs(run, cfg, model, tok, info, len(train_pairs))
+    replayed = replay_pairs(run, cfg, model, tok, info, len(train_pairs))
     run.write_status(phase="training")
     model = method.build(model, params)
     if device == "cpu":
@@ -492,7 +490,8 @@ def train(run: RunDir) -> dict[str, Any]:
     if cfg.gradient_checkpointing and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()  # frozen embeddings would otherwise cut the gradient path
 
-    train_ds = training_examples(cfg, tok, domain_pairs, train_pairs[len(domain_pairs):])
+    train_ds = training_examples(cfg, tok, train_pairs, replayed)
+    # the eval loss stays unweighted, so that runs with other key weights compare
     eval_ds = encode_pairs(tok, eval_pairs, cfg.system_message(), cfg.max_seq_len)
     if not train_ds:
         raise DataError("every training example is longer than max_seq_len in its prompt alone; raise max_seq_len")
