@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "models": 3, "methods": 3, "formatting": 3, "generation": 3, "schedule": 3, "qa.generate": 3, "qa.rewrite": 3,
     "chat": 3, "cora": 3, "judge": 3,
     "provenance": 3, "decode": 3, "answer_loss": 3, "packing": 3, "lane_dropout": 3, "replay": 3,  # not in DESIGN
+    "augment": 3,  # not in DESIGN
     # 4
     "train": 4, "evaluate": 4, "qa.pipeline": 4, "export": 4,
     # 5
