@@ -107,7 +107,7 @@ def spread(rows: list[dict]) -> str:
              f"{'largest probe drop':>18}"]
     for doc in dict.fromkeys(r["document"] for r in rows):
         runs = [r for r in rows if r["document"] == doc]
-        answered = [round((r["tuned_fact_acc"] or 0) * r.get("questions", 30)) for r in runs]
+        answered = [round((r["tuned_fact_acc"] or 0) * r["questions"]) for r in runs]
         drop = max((r["forgetting_before"] or 0) - (r["forgetting_after"] or 0) for r in runs)
         lines.append(f"{doc:24} {len(runs):>5} {sum(answered) / len(runs):>10.1f} {min(answered):>6} "
                      f"{max(answered):>7} {drop * 100:>17.1f}")

@@ -47,10 +47,10 @@ class TrainExamples(Dataset):
 
     def __init__(self, fixed: list[dict[str, Any]], pairs: list[dict[str, Any]],
                  encode: Callable[[dict[str, Any]], dict[str, list] | None], p: float, seed: int):
-        self.fixed, self.pairs, self.encode, self.p = list(fixed), list(pairs), encode, p
+        self.fixed, self.encode, self.p = list(fixed), encode, p
         self.rng = random.Random(seed)
         # a pair whose prompt alone fills max_seq_len teaches nothing, with or without dropped words
-        self.pairs = [pair for pair in self.pairs if encode(pair) is not None]
+        self.pairs = [pair for pair in pairs if encode(pair) is not None]
 
     def __len__(self) -> int:
         return len(self.pairs) + len(self.fixed)

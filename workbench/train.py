@@ -370,15 +370,13 @@ def training_examples(cfg: TrainConfig, tok, domain: list[dict[str, Any]], repla
     """The encoded training set: the domain pairs, the replay pairs and the plain texts. With question dropout the
     domain pairs are re-encoded on each draw with some question words left out (augment.py); the replay pairs stay
     the base model's exact questions and answers."""
-    def encode(pair: dict[str, Any]) -> dict[str, list] | None:
-        return encode_trainable(tok, pair, cfg.system_message(), cfg.max_seq_len, key_weight=cfg.key_weight,
-                                keep_total=cfg.key_weight_keep_total)
-
+    settings = (cfg.system_message(), cfg.max_seq_len, cfg.key_weight, cfg.key_weight_keep_total)
     texts = [encode_text(tok, text, cfg.max_seq_len) for text in plain_texts(cfg, domain)]
     if cfg.question_dropout > 0:
-        fixed = [ex for ex in map(encode, replayed) if ex is not None] + texts
-        return augment.TrainExamples(fixed, domain, encode, cfg.question_dropout, cfg.seed)
-    return [ex for ex in map(encode, domain + replayed) if ex is not None] + texts
+        return augment.TrainExamples(encode_pairs(tok, replayed, *settings) + texts, domain,
+                                     lambda pair: encode_trainable(tok, pair, *settings), cfg.question_dropout,
+                                     cfg.seed)
+    return encode_pairs(tok, domain + replayed, *settings) + texts
 
 
 def replay_pairs(run: RunDir, cfg: TrainConfig, model, tok, info: models.ModelInfo, n_train: int,
