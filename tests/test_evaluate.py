@@ -422,6 +422,13 @@ def cli_home(trained, tmp_path_factory) -> Path:
     (["eval", "--run", "tuned", "--max-new-tokens", "0"], "max_new_tokens: 0 is below the minimum 1"),
     (["eval", "--run", "tuned", "--temperature", "warm"], "temperature: cannot read 'warm'"),
     (["eval", "--run", "tuned", "--limit", "some"], "not a whole number"),
+    (["eval", "--run", "tuned", "--serve-model", "tuned"], "need --serve-url"),
+    (["eval", "--run", "tuned", "--serve-url", "ftp://host/v1", "--serve-model", "t"], "must start with http"),
+    (["eval", "--run", "tuned", "--serve-url", "http://127.0.0.1:9/v1"], "name the tuned model"),
+    (["eval", "--run", "tuned", "--serve-url", "http://127.0.0.1:9/v1", "--serve-model", "t", "--num-beams", "2"],
+     "beam search"),
+    (["eval", "--run", "tuned", "--serve-url", "http://127.0.0.1:9/v1", "--serve-model", "t", "--parity", "x"],
+     "0 = no parity check"),
     (["chat", "hello"], "give --run RUN"),
     (["chat", "--run", "tuned", "--gate", "hello"], "has no topic gate"),
     (["chat", "--model", "tiny", "--base", "hello"], "--base needs --run"),
@@ -517,3 +524,99 @@ def test_beam_search_is_a_decoding_setting_of_evaluation_and_chat_greedy_by_defa
     assert gen_from_args(parser.parse_args(["chat", "hello", "--num-beams", "2"])).num_beams == 2
     with pytest.raises(Exception, match="num_beams"):
         GenParams(num_beams=0)
+
+
+# answers from a serving engine -------------------------------------------------------------------------
+
+class FakeServer(http.server.BaseHTTPRequestHandler):
+    """An OpenAI-compatible server such as `vllm serve`: each model name answers from its own table."""
+
+    replies: ClassVar[dict[str, dict[str, str]]] = {}
+    requests: ClassVar[list[dict]] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeServer.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+        question = body["messages"][-1]["content"]
+        content = FakeServer.replies[body["model"]].get(question, "no idea")
+        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture()
+def fake_server():
+    FakeServer.requests = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_serving_engine_answers_with_the_same_requests_and_a_parity_check_counts_its_differences(
+        trained, fake_server, tmp_path, monkeypatch):
+    from workbench.served import API_KEY_ENV, ServeSpec
+
+    local = ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=False), [tmp_path / "a"])
+    rows = read_jsonl(tmp_path / "a" / "predictions.jsonl")
+    questions = [r["question"] for r in rows]
+    served = {r["question"]: r["tuned"] for r in rows}
+    served[questions[1]] = "An answer the local model never gave."
+    FakeServer.replies = {"tuned-lora": served, "base": {q: f"base: {q}" for q in questions}}
+    monkeypatch.setenv(API_KEY_ENV, "serve-secret")
+
+    spec = ServeSpec(url=fake_server, tuned_model="tuned-lora", parity=6)
+    scores = ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=False, serve=spec),
+                         [tmp_path / "b"])
+    got = read_jsonl(tmp_path / "b" / "predictions.jsonl")
+    assert [r["tuned"] for r in got] == [served[q] for q in questions]
+    assert [r["base"] for r in got] == [r["base"] for r in rows], "the base side is the local model's"
+    assert scores["base"]["perplexity"] == local["base"]["perplexity"], "perplexity stays the local model's"
+    parity = scores["settings"]["served"]["tuned"]
+    assert (parity["checked"], parity["same"]) == (6, 5) and parity["differ"][0]["question"] == questions[1]
+    assert "base" not in scores["settings"]["served"]
+    body = FakeServer.requests[0]["body"]
+    assert body["model"] == "tuned-lora" and body["max_tokens"] == GEN.max_new_tokens
+    assert body["temperature"] == 0 and body["repetition_penalty"] == GEN.repetition_penalty
+    assert body["messages"][-1]["role"] == "user" and FakeServer.requests[0]["auth"] == "Bearer serve-secret"
+    assert len(FakeServer.requests) == 6
+
+    FakeServer.requests = []
+    both = ServeSpec(url=fake_server, tuned_model="tuned-lora", base_model="base", parity=0)
+    cache = tmp_path / "base-cache"
+    scores = ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=False, serve=both,
+                                    base_cache=str(cache)), [tmp_path / "c"])
+    got = read_jsonl(tmp_path / "c" / "predictions.jsonl")
+    assert [r["base"] for r in got] == [f"base: {q}" for q in questions]
+    assert scores["settings"]["served"]["base"]["checked"] == 0 and len(FakeServer.requests) == 12
+    assert not cache.exists() or not any(cache.iterdir()), "served base answers must not be cached as local ones"
+
+
+def test_a_serving_engine_that_is_down_fails_the_evaluation_with_what_to_check(trained, tmp_path):
+    from workbench.endpoint import EndpointError
+    from workbench.served import ServeSpec
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    spec = ServeSpec(url=f"http://127.0.0.1:{port}/v1", tuned_model="tuned")
+    with pytest.raises(EndpointError, match="cannot connect"):
+        ev.evaluate(ev.EvalJob(run=str(trained.path), gen=GEN, settings=METRICS, probe=False, serve=spec),
+                    [tmp_path / "x"])
+
+
+def test_a_served_evaluation_survives_its_trip_through_the_run_folder(trained):
+    from workbench.served import ServeSpec
+
+    job = ev.EvalJob(run=str(trained.path), gen=GEN, serve=ServeSpec(url="http://127.0.0.1:8000/v1",
+                                                                     tuned_model="t", base_model="b", parity=3))
+    again = ev.EvalJob.from_dict(json.loads(json.dumps(job.to_dict())))
+    assert again.serve == job.serve
+    assert ev.EvalJob.from_dict(ev.EvalJob(run=str(trained.path)).to_dict()).serve is None

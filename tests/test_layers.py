@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     # 2: no torch
     "corpus": 2, "qa.dataset": 2, "qa.filters": 2, "qa.fallback": 2, "qa.facts": 2, "metrics": 2, "wordnet": 2,
     "plots": 2, "gate": 2, "eval_results": 2, "studies.results": 2, "studies.specs": 2, "studies.report": 2,
-    "endpoint": 2,
+    "endpoint": 2, "served": 2,
     "qa": 2, "studies": 2, "qa.ledger": 2, "qa.lexicon": 2, "qa.phrases": 2, "qa.formats": 2,  # not in DESIGN
     "qa.mentions": 2,  # not in DESIGN
     "base_answers": 2, "estimate": 2, "card": 2, "timed_read": 2,  # not in DESIGN
@@ -46,7 +46,7 @@ NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "work
             "workbench.card", "workbench.timed_read", "workbench.distributed", "workbench.estimate",
             "workbench.errors", "workbench.jsonl", "workbench.endpoint", "workbench.eval_results",
             "workbench.studies.specs", "workbench.studies.results", "workbench.launch", "workbench.cli",
-            "workbench.statements"]
+            "workbench.statements", "workbench.served"]
 
 
 def layer_of(module: str) -> int | None:

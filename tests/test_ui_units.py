@@ -3,6 +3,7 @@ run-folder readers, corpus uploads, chat side names, evaluation tables and login
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -15,6 +16,7 @@ from helpers import tiny_train_config, write_qa_dataset
 from workbench import methods
 from workbench.config import PRESETS, TrainConfig, describe
 from workbench.rundir import RunDir
+from workbench.served import describe as served_lines
 from workbench.ui import chat as ui_chat
 from workbench.ui import compare as ui_compare
 from workbench.ui import data as ui_data
@@ -452,6 +454,30 @@ def test_a_reload_shows_the_collection_changed_last(workspace, tmp_path):
     (tmp_path / "b.txt").write_text("The ferry sailed in 1950.")
     ui_data.add_files(workspace, "cranes", [str(tmp_path / "b.txt")])
     assert ui_data.recent_corpus(workspace) == "cranes"
+
+
+def test_the_evaluate_tab_sends_a_serving_engine_on_an_allowed_endpoint_and_shows_its_parity(workspace, monkeypatch):
+    from workbench import launch
+
+    run = fake_run(workspace)
+    started = []
+    monkeypatch.setattr(launch, "eval_job", lambda *a, **k: None)
+    monkeypatch.setattr(launch, "start_eval", lambda ws, path, data, **k: started.append(k["serve"]) or run)
+    ask = functools.partial(ui_eval.launch_evaluations, workspace, [run.id], None, ["fact_acc"], False, False, 0, {})
+    with pytest.raises(UIError, match="not allowed"):
+        ask(serve={"url": "http://169.254.169.254/v1", "tuned_model": "t"})
+    with pytest.raises(UIError, match="needs the serving engine's URL"):
+        ask(serve={"url": "", "tuned_model": "t"})
+    with pytest.raises(ValueError, match="name the tuned model"):
+        ask(serve={"url": "http://127.0.0.1:8000/v1", "tuned_model": " "})
+    assert not started
+    ask(serve={"url": "", "tuned_model": "", "base_model": "", "parity": 8})
+    ask(serve={"url": "http://127.0.0.1:8000/v1", "tuned_model": "tuned", "base_model": "", "parity": 4})
+    assert started[0] is None and (started[1].url, started[1].tuned_model, started[1].parity) == (
+        "http://127.0.0.1:8000/v1", "tuned", 4)
+    lines = served_lines({"tuned": {"url": "http://h/v1", "model": "tuned", "checked": 4, "same": 3,
+                                    "differ": [{"question": "Q?", "served": "a", "local": "b"}]}})
+    assert "same answer to 3 of the first 4" in lines[0] and "first difference: 'Q?'" in lines[1]
 
 
 def test_the_evaluate_tab_sends_a_judge_on_an_allowed_endpoint_and_shows_its_marks(workspace, monkeypatch):

@@ -37,6 +37,7 @@ from .config import EvalConfig, GenParams, from_dict, to_dict
 from .rundir import RunDir, atomic_write_json, atomic_write_text, read_json
 from .eval_results import SIDES, EvalError, delta, numbers_only
 from .judge import JudgeSpec, run_judge
+from .served import ServeSpec, parity_report, served_answers
 
 log = logging.getLogger(__name__)
 
@@ -59,22 +60,27 @@ class EvalJob:
     limit: int = 0  # use only the first N questions; 0 = all
     probe: bool = True  # also answer the general-knowledge forgetting probe
     base_cache: str = ""  # folder of base-side results shared by evaluations of the same base (a study's cells)
+    serve: ServeSpec | None = None  # answers from a serving engine (served.py) instead of the local model
 
     def __post_init__(self) -> None:
         if self.limit < 0:
             raise EvalError(f"limit {self.limit} must be 0 (all questions) or a positive number")
+        if self.serve is not None and self.gen.num_beams > 1:
+            raise EvalError("a serving engine answers greedily or by sampling through the chat API: beam search "
+                            "(num_beams > 1) needs the local model; drop --serve-url or set num_beams to 1")
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": str(self.run), "data": str(self.data or ""), "gen": to_dict(self.gen),
                 "metrics": self.settings.metric_names(), "lang": self.settings.lang,
                 "judge": {"model": self.judge.model, "url": self.judge.url} if self.judge else None,
-                "limit": self.limit, "probe": self.probe, "base_cache": str(self.base_cache or "")}
+                "limit": self.limit, "probe": self.probe, "base_cache": str(self.base_cache or ""),
+                "serve": self.serve.to_dict() if self.serve else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EvalJob:
         if not isinstance(data, dict) or not data.get("run"):
             raise EvalError("the eval config needs 'run': the folder of the trained run to evaluate")
-        known = {"run", "data", "gen", "metrics", "lang", "judge", "limit", "probe", "base_cache"}
+        known = {"run", "data", "gen", "metrics", "lang", "judge", "limit", "probe", "base_cache", "serve"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise EvalError(f"unknown eval setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -85,7 +91,8 @@ class EvalJob:
         return cls(run=str(data["run"]), data=str(data.get("data") or ""),
                    gen=from_dict(GenParams, data.get("gen") or {}), settings=from_dict(EvalConfig, settings),
                    judge=JudgeSpec(**judge) if judge else None, limit=int(data.get("limit") or 0),
-                   probe=bool(data.get("probe", True)), base_cache=str(data.get("base_cache") or ""))
+                   probe=bool(data.get("probe", True)), base_cache=str(data.get("base_cache") or ""),
+                   serve=ServeSpec.from_dict(data.get("serve")))
 
 
 # progress and stopping ------------------------------------------------------------------------------
@@ -173,6 +180,7 @@ class SideResult:
     nll: list[tuple[float, int]]  # per reference: summed negative log-likelihood of its answer tokens, count
     seconds: float
     tokens: int
+    parity: dict[str, Any] | None = None  # served answers checked against the local model's (served.py)
 
 
 def answer_in_batches(model: Any, tok: Any, questions: Sequence[str], gen: GenParams, system_prompt: str | None,
@@ -262,21 +270,40 @@ def perplexity(nll: Sequence[tuple[float, int]]) -> float | None:
 
 def run_side(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], probe: Sequence[dict[str, Any]],
              gen: GenParams, system_prompt: str | None, progress: Progress, side: str,
-             known: BaseAnswers | None = None) -> SideResult:
+             known: BaseAnswers | None = None, served: tuple[ServeSpec, str] | None = None) -> SideResult:
     """Answers to the pairs and the probe, asked together in one set of batches (fewer, fuller batches), and
     the references' NLL; with ``known``, a question or reference it holds is not computed again (its time and
-    tokens are then not counted)."""
+    tokens are then not counted). With ``served`` (a serving spec and the model name there), the server
+    answers and the local model answers only the spec's parity questions, for the check."""
     t0 = time.perf_counter()
     questions = [p["question"] for p in [*pairs, *probe]]
     phase = f"{side} answers" + (" and forgetting probe" if probe else "")
-    replies = _answers(model, tok, questions, gen, system_prompt, progress, phase, known)
+    parity = None
+    if served is None:
+        replies = _answers(model, tok, questions, gen, system_prompt, progress, phase, known)
+    else:
+        replies, parity = _served(model, tok, questions, gen, system_prompt, progress, phase, served)
     answers, probe_answers = replies[:len(pairs)], replies[len(pairs):]
     seconds = time.perf_counter() - t0
     progress.check(f"{side} perplexity")
     nll = _nll(model, tok, pairs, system_prompt, known)
     asked = [a for a, q in zip(replies, questions) if known is None or q in known.asked]
     tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for a in asked)
-    return SideResult(answers, probe_answers, nll, seconds, tokens)
+    return SideResult(answers, probe_answers, nll, seconds, tokens, parity)
+
+
+def _served(model: Any, tok: Any, questions: list[str], gen: GenParams, system_prompt: str | None,
+            progress: Progress, phase: str, served: tuple[ServeSpec, str]) -> tuple[list[str], dict[str, Any]]:
+    """The server's answers, then the parity check's local answers (not counted as progress)."""
+    from .formatting import messages_for
+
+    spec, name = served
+    conversations = [messages_for(q, system_prompt) for q in questions]
+    replies = served_answers(spec, name, conversations, gen, lambda n: progress.advance(n, f"{phase} ({name})"))
+    checked = questions[:spec.parity]
+    progress.check(f"{phase}: parity check of {len(checked)} against the local model")
+    local = answer_in_batches(model, tok, checked, gen, system_prompt, Progress(), phase) if checked else []
+    return replies, {"url": spec.url, "model": name, **parity_report(replies[:len(checked)], local, checked)}
 
 
 def _answers(model: Any, tok: Any, questions: list[str], gen: GenParams, system_prompt: str | None,
@@ -351,9 +378,11 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     sp = cfg.system_message()
     info = {"model": tuned.info.spec, "method": cfg.method, "device": tuned.info.device, "dtype": tuned.info.dtype,
             "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
-    cache = base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
+    serve = job.serve
+    served_base = (serve, serve.base_model) if serve and serve.base_model else None
+    cache = None if served_base else base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
     cached = read_cached_side(cache)
-    known = None if cached is not None else BaseAnswers(
+    known = None if cached is not None or served_base else BaseAnswers(
         {**{k: info[k] for k in ("model", "device", "dtype", "system_prompt")}, "quantized": cfg.method == "qlora",
          "gen": to_dict(job.gen), **model_identity(tuned.info)})
     results: dict[str, SideResult] = {}
@@ -363,10 +392,11 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     elif tuned.shares_base:  # the base side first: the tuned side may then fold its adapter into the weights
         with adapters_disabled(tuned.model):
             results["base"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "base",
-                                       known)
+                                       known, served_base)
     if merge_lora_for_answers(tuned.model):
         info["tuned_from"] = "the LoRA adapter folded into the base weights (methods.common.merge_lora_for_answers)"
-    results["tuned"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned")
+    results["tuned"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned",
+                                served=(serve, serve.tuned_model) if serve else None)
     device = tuned.info.device
     del tuned
     free_memory()
@@ -375,12 +405,15 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
         progress.check("loading the base model")
         base, tok, _ = models.load_model(cfg.model, precision=precision, device=device,
                                          trust_remote_code=cfg.trust_remote_code)
-        results["base"] = run_side(base, tok, pairs, probe, job.gen, sp, progress, "base", known)
+        results["base"] = run_side(base, tok, pairs, probe, job.gen, sp, progress, "base", known, served_base)
         del base
         free_memory()
     if cache is not None and cached is None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(cache, results["base"].__dict__)
+    for side in SIDES:
+        if results[side].parity is not None:
+            info.setdefault("served", {})[side] = results[side].parity
     if known is not None:
         known.save()
         reused = len(pairs) + len(probe) - len(known.asked)

@@ -100,7 +100,7 @@ def trained_run(workspace: Workspace, name: str, refuse: type[Exception]) -> Run
 
 def eval_job(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
              gen: GenParams | None = None, settings: EvalConfig | None = None, judge: Any = None,
-             limit: int = 0, probe: bool = True) -> Any:
+             limit: int = 0, probe: bool = True, serve: Any = None) -> Any:
     """A validated EvalJob with resolved paths; raises EvalError (or another project error) with what to fix."""
     from .evaluate import EvalError, EvalJob, explicit_pairs
     from .judge import JudgeSpec
@@ -113,7 +113,7 @@ def eval_job(workspace: Workspace, train_run: str | Path, data: str | Path | Non
     if data_path:
         explicit_pairs(Path(data_path))  # refuse unreadable or empty data before a process starts
     return EvalJob(run=str(train.path), data=data_path, gen=gen or GenParams(), settings=settings, judge=judge,
-                   limit=limit, probe=probe)
+                   limit=limit, probe=probe, serve=serve)
 
 
 def eval_settings(metrics_text: str | None, lang: str = "auto") -> EvalConfig:
@@ -131,14 +131,17 @@ def eval_settings(metrics_text: str | None, lang: str = "auto") -> EvalConfig:
 
 def start_eval(workspace: Workspace, train_run: str | Path, data: str | Path | None = None, *,
                gen: GenParams | None = None, settings: EvalConfig | None = None, judge: Any = None,
-               limit: int = 0, probe: bool = True, run_id: str | None = None) -> RunDir:
+               limit: int = 0, probe: bool = True, run_id: str | None = None, serve: Any = None) -> RunDir:
     """Check the request, write an eval run folder and launch its worker; returns the eval run.
 
     ``train_run`` is a run id or folder; ``data`` a dataset name/folder or QA file (None = the run's held-out
     pairs). A judge set in ``settings`` (judge_model, with judge_url for an API) is used when ``judge`` is not
     given; its API key is read from $WORKBENCH_JUDGE_KEY at run time and never stored in the run folder.
+    ``serve`` (a served.ServeSpec) has a serving engine answer instead of the local model; its key is read
+    from $WORKBENCH_SERVE_API_KEY the same way.
     """
-    job = eval_job(workspace, train_run, data, gen=gen, settings=settings, judge=judge, limit=limit, probe=probe)
+    job = eval_job(workspace, train_run, data, gen=gen, settings=settings, judge=judge, limit=limit, probe=probe,
+                   serve=serve)
     run = jobs.create_run(workspace, "eval", {"eval": job.to_dict()}, run_id=run_id,
                           label=f"eval-{RunDir(Path(job.run)).id}"[:60])
     jobs.start(run)

@@ -20,6 +20,8 @@ from ..judge import JUDGE_CRITERIA, JudgeSpec
 from . import commands as cmds
 from ..config import GenParams, describe, from_dict
 from ..rundir import FINAL_STATES, RunDir
+from .. import served
+from ..served import ServeSpec
 from ..workspace import Workspace
 
 TABLE_KEYS = ("bleu4", "bleu4_corpus", "sacrebleu", "rouge1", "rouge2", "rougeL", "meteor", "bertscore", "fact_acc",
@@ -62,12 +64,23 @@ def eval_cmd(args: argparse.Namespace) -> int:
     judge = JudgeSpec.parse(args.judge, args.judge_model or "") if args.judge else None
     run = launch.start_eval(ws, args.run, args.data, gen=gen_from_args(args),
                             settings=launch.eval_settings(args.metrics, args.lang), judge=judge,
-                            limit=args.limit, probe=not args.no_probe, run_id=args.run_dir)
+                            limit=args.limit, probe=not args.no_probe, run_id=args.run_dir,
+                            serve=serve_from_args(args))
     if args.detach:
         print(run.id)
         return 0
     print(f"evaluation {run.id} of {Path(run.read_config()['eval']['run']).name} (stop with Ctrl-C)")
     return follow_eval(run)
+
+
+def serve_from_args(args: argparse.Namespace) -> ServeSpec | None:
+    """--serve-url and its model names, or None; a name without a URL is refused, not ignored."""
+    if not args.serve_url:
+        if args.serve_model or args.serve_base_model:
+            raise CliInputError("--serve-model and --serve-base-model need --serve-url: the server's base URL")
+        return None
+    return ServeSpec(url=args.serve_url, tuned_model=args.serve_model or "", base_model=args.serve_base_model or "",
+                     parity=args.parity)
 
 
 def follow_eval(run: RunDir, poll: float = 0.5) -> int:
@@ -138,6 +151,7 @@ def format_scores(scores: dict[str, Any]) -> str:
                          f" {_fmt(judge['delta'].get(key), True):>10}")
     if scores.get("sacrebleu_signature"):
         lines.append(f"sacreBLEU signature: {scores['sacrebleu_signature']}")
+    lines += served.describe((scores.get("settings") or {}).get("served"))
     timings = scores.get("timings") or {}
     if timings:
         lines.append(f"took {timings.get('total_s')} s; tuned side {timings.get('tuned_questions_per_min')} "
@@ -305,6 +319,12 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _parity(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of questions (0 = no parity check)")
+    return int(text)
+
+
 def eval_parser(sub: Any) -> None:
     p = sub.add_parser("eval", help="evaluate a tuned run against its base model",
                        description="Answer a QA set with the run's base and tuned model (same decoding), score "
@@ -320,6 +340,15 @@ def eval_parser(sub: Any) -> None:
     p.add_argument("--judge-model", help="model name sent to the judge API")
     p.add_argument("--limit", type=_count, default=0, help="evaluate only the first N questions (0 = all)")
     p.add_argument("--no-probe", action="store_true", help="skip the general-knowledge forgetting probe")
+    s = p.add_argument_group("answers from a serving engine (vLLM, SGLang, llama.cpp's server) over the OpenAI "
+                             "chat API; the key, if any, is read from $WORKBENCH_SERVE_API_KEY")
+    s.add_argument("--serve-url", metavar="URL", help="the server's base URL, e.g. http://127.0.0.1:8000/v1")
+    s.add_argument("--serve-model", metavar="NAME", help="the tuned model's name there (vLLM: the NAME of "
+                   "--lora-modules NAME=RUN/adapter, or a merged export's folder)")
+    s.add_argument("--serve-base-model", metavar="NAME", help="the base model's name there; default: the base "
+                   "side is answered by the local model")
+    s.add_argument("--parity", type=_parity, default=8, help="questions of each served side also answered by the "
+                   "local model and compared (default 8; 0 = no check)")
     p.add_argument("--run-dir", help="id for the eval run folder (default: time-eval-run-random)")
     p.add_argument("--detach", action="store_true", help="start in the background and print the eval run id")
     p.add_argument("--compare", nargs="+", metavar="RUN", help="print the last scores of several runs side by side "

@@ -20,6 +20,7 @@ from .. import gate as gates
 from ..config import EVAL_METRICS, EvalConfig, GenParams, from_dict
 from ..qa import ledger
 from ..rundir import RunDir
+from ..served import ServeSpec, describe as describe_served
 from ..workspace import Workspace
 from .common import (UIError, active_jobs, dataset_folder, dataset_names, friendly, number_text, run_line, run_of)
 from .forms import Form, build_form
@@ -103,11 +104,13 @@ def forgetting_table(scores: dict[str, Any] | None) -> list[list[Any]]:
 
 def launch_evaluations(ws: Workspace, run_ids: list[str], dataset: str | None, metrics: list[str],
                        bertscore: bool, probe: bool, limit: int, gen: dict[str, Any], judge_url: str = "",
-                       judge_model: str = "") -> list[RunDir]:
+                       judge_model: str = "", serve: dict[str, Any] | None = None) -> list[RunDir]:
     """Validate everything first, then start one eval job per run (they queue for the accelerator). A judge is a
-    model behind an OpenAI-compatible API on a host the server allows (loopback unless told more)."""
+    model behind an OpenAI-compatible API on a host the server allows (loopback unless told more); so is a
+    serving engine that answers instead of the local model (``serve``: url, tuned_model, base_model, parity)."""
     if not run_ids:
         raise UIError("choose at least one trained run to evaluate")
+    serve_spec = serving_spec(serve or {})
     judge_url, judge_model = (judge_url or "").strip(), (judge_model or "").strip()
     if judge_url:
         try:
@@ -124,9 +127,24 @@ def launch_evaluations(ws: Workspace, run_ids: list[str], dataset: str | None, m
     data = None if dataset in (None, "", OWN_HELD_OUT) else str(dataset_folder(ws, dataset))
     for rid in run_ids:  # refuse the whole request before starting any job
         launch.eval_job(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
-                          limit=int(limit or 0), probe=probe)
+                        limit=int(limit or 0), probe=probe, serve=serve_spec)
     return [launch.start_eval(ws, run_of(ws, rid).path, data, gen=gen_params, settings=settings,
-                                limit=int(limit or 0), probe=probe) for rid in run_ids]
+                              limit=int(limit or 0), probe=probe, serve=serve_spec) for rid in run_ids]
+
+
+def serving_spec(serve: dict[str, Any]) -> ServeSpec | None:
+    """The serving engine the form names, on a host the server allows; None when its URL is empty."""
+    url = str(serve.get("url") or "").strip()
+    names = [str(serve.get(k) or "").strip() for k in ("tuned_model", "base_model")]
+    if not url:
+        if any(names):
+            raise UIError("a served model name needs the serving engine's URL (e.g. http://127.0.0.1:8000/v1)")
+        return None
+    try:
+        endpoint.check_url(url)
+    except endpoint.EndpointNotAllowed as exc:
+        raise UIError(str(exc)) from None
+    return ServeSpec(url=url, tuned_model=names[0], base_model=names[1], parity=int(serve.get("parity") or 0))
 
 
 def progress_text(ws: Workspace, eval_ids: list[str]) -> tuple[str, bool]:
@@ -159,6 +177,10 @@ class EvalTab:
     gen_form: Form
     judge_url: gr.Textbox
     judge_model: gr.Textbox
+    serve_url: gr.Textbox
+    serve_model: gr.Textbox
+    serve_base_model: gr.Textbox
+    parity: gr.Number
     start: gr.Button
     settings: gr.JSON
     message: gr.Markdown
@@ -214,9 +236,26 @@ def _request_panel(ws: Workspace) -> dict[str, Any]:
                                    elem_id="eval-judge-url")
             judge_model = gr.Textbox("", label="judge model name", placeholder="the name the API serves",
                                      elem_id="eval-judge-model")
+    with gr.Accordion("Answers from a serving engine (optional)", open=False):
+        gr.Markdown("On a GPU, a serving engine answers far faster: start `vllm serve BASE --enable-lora "
+                    "--lora-modules tuned=RUN/adapter` (or SGLang, llama.cpp's server) and name the models it serves. "
+                    "The first questions are also answered here and compared (parity); perplexity stays the local "
+                    "model's. The API key comes from `$WORKBENCH_SERVE_API_KEY` on the server; hosts other than "
+                    "this machine need `--allow-endpoint` at launch.", elem_classes="wb-hint")
+        with gr.Row():
+            serve_url = gr.Textbox("", label="serving API URL", placeholder="http://127.0.0.1:8000/v1",
+                                   elem_id="eval-serve-url")
+            serve_model = gr.Textbox("", label="tuned model's name there", placeholder="tuned",
+                                     elem_id="eval-serve-model")
+            serve_base_model = gr.Textbox("", label="base model's name there", placeholder="empty = answered here",
+                                          elem_id="eval-serve-base-model")
+            parity = gr.Number(8, minimum=0, precision=0, label="parity questions",
+                               info="also answered here and compared; 0 = none")
     start = gr.Button("Start evaluation", variant="primary", elem_id="eval-start")
     return {"runs": runs, "dataset": dataset, "limit": limit, "metrics": metrics, "bertscore": bertscore,
             "probe": probe, "gen_form": gen_form, "judge_url": judge_url, "judge_model": judge_model,
+            "serve_url": serve_url, "serve_model": serve_model, "serve_base_model": serve_base_model,
+            "parity": parity,
             "start": start, "settings": gr.JSON(visible=False),
             "message": gr.Markdown(elem_id="eval-message"), "pending": gr.State([]),
             "timer": gr.Timer(2.0, active=False)}
@@ -278,6 +317,8 @@ def results_view(ws: Workspace, run_id: str | None, metric: str, show: str) -> l
     report = gates.saved_report(run.path / "gate")
     info = run_line(run) + (f" · evaluated on {scores.get('n')} questions ({scores.get('data')})\n\n"
                             f"{meaning(scores)}" if scores else " · not evaluated yet")
+    served = describe_served(((scores or {}).get("settings") or {}).get("served"))
+    info += "".join(f"\n\n{line.strip()}" for line in served)
     return [info, scores_table(scores), bars, styled(frame), forgetting_table(scores), comparison(ws),
             gate_text(report), plots.confusion_figure((report or {}).get("confusion") or []),
             fact_rows(run, predictions)]
@@ -342,10 +383,14 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
     view = friendly(lambda rid, metric, show: results_view(ws, rid, metric, show))
 
     def collect(runs: list[str], dataset: str, metrics: list[str], bertscore: bool, probe: bool, limit: float,
-                judge_url: str, judge_model: str, *gen: Any) -> dict[str, Any]:
+                judge_url: str, judge_model: str, serve_url: str, serve_model: str, serve_base_model: str,
+                parity: float, *gen: Any) -> dict[str, Any]:
         return {"runs": list(runs or []), "dataset": dataset, "metrics": list(metrics or []),
                 "bertscore": bool(bertscore), "probe": bool(probe), "limit": int(limit or 0),
-                "judge_url": judge_url or "", "judge_model": judge_model or "", "gen": tab.gen_form.read(list(gen))}
+                "judge_url": judge_url or "", "judge_model": judge_model or "",
+                "serve": {"url": serve_url or "", "tuned_model": serve_model or "",
+                          "base_model": serve_base_model or "", "parity": int(parity or 0)},
+                "gen": tab.gen_form.read(list(gen))}
 
     @friendly
     def start_evaluation(settings: dict[str, Any]) -> tuple[str, list[str]]:
@@ -354,7 +399,8 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
                                      settings.get("metrics") or list(EvalConfig().metrics),
                                      bool(settings.get("bertscore")), bool(settings.get("probe", True)),
                                      int(settings.get("limit") or 0), settings.get("gen") or {},
-                                     settings.get("judge_url") or "", settings.get("judge_model") or "")
+                                     settings.get("judge_url") or "", settings.get("judge_model") or "",
+                                     settings.get("serve"))
         ids = [r.id for r in started]
         return f"Started {len(ids)} evaluation(s); progress below, results when they finish.", ids
 
@@ -370,7 +416,8 @@ def wire_eval_tab(tab: EvalTab, ws: Workspace) -> None:
 
     ids = gr.JSON(visible=False)
     inputs = [tab.runs, tab.dataset, tab.metrics, tab.bertscore, tab.probe, tab.limit, tab.judge_url,
-              tab.judge_model, *tab.gen_form.components]
+              tab.judge_model, tab.serve_url, tab.serve_model, tab.serve_base_model, tab.parity,
+              *tab.gen_form.components]
     tab.start.click(collect, inputs, tab.settings, api_visibility="private").success(
         start_evaluation, tab.settings, [tab.message, ids], api_name="evaluate", show_progress="hidden").success(
         track, [ids, tab.pending], [tab.pending, tab.timer], api_visibility="private")
