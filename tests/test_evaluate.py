@@ -247,6 +247,16 @@ def test_parse_judgement_without_marks_is_not_parsed():
     assert judge.parse_judgement('{"fluency": 70}')["relevance"] is None
 
 
+def send_reply(handler: http.server.BaseHTTPRequestHandler, content: str, status: int = 200) -> None:
+    """An OpenAI chat completion whose one choice says ``content``."""
+    data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class FakeJudge(http.server.BaseHTTPRequestHandler):
     """An OpenAI-compatible endpoint: accuracy 100 when the graded answer names the reference's river."""
 
@@ -260,12 +270,7 @@ class FakeJudge(http.server.BaseHTTPRequestHandler):
         graded = prompt.split("Answer to grade:")[1].split("\n")[0]
         accuracy = 100 if "Alder" in graded else 10
         content = f'Here you go: {{"fluency": 80, "relevance": 90, "accuracy": {accuracy}, "reason": "ok"}}'
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-        self.send_response(FakeJudge.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_reply(self, content, FakeJudge.status)
 
     def log_message(self, *args):
         pass
@@ -538,13 +543,7 @@ class FakeServer(http.server.BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeServer.requests.append({"body": body, "auth": self.headers.get("Authorization")})
         question = body["messages"][-1]["content"]
-        content = FakeServer.replies[body["model"]].get(question, "no idea")
-        data = json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_reply(self, FakeServer.replies[body["model"]].get(question, "no idea"))
 
     def log_message(self, *args):
         pass

@@ -9,6 +9,8 @@ it takes well under a second (TF-IDF and a logistic regression). Figures come fr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,6 +212,20 @@ class EvalTab:
                 self.confusion, self.facts]
 
 
+@contextmanager
+def _api_panel(title: str, hint: str, key_env: str) -> Iterator[None]:
+    """A closed accordion for a model behind an OpenAI-compatible API: what it does, then one row of fields."""
+    with gr.Accordion(title, open=False):
+        gr.Markdown(f"{hint} The API key comes from `${key_env}` on the server; hosts other than this machine need "
+                    "`--allow-endpoint` at launch.", elem_classes="wb-hint")
+        with gr.Row():
+            yield
+
+
+def _url_box(label: str, elem_id: str) -> gr.Textbox:
+    return gr.Textbox("", label=label, placeholder="http://127.0.0.1:8000/v1", elem_id=elem_id)
+
+
 def _request_panel(ws: Workspace) -> dict[str, Any]:
     with gr.Row():
         runs = gr.Dropdown(trained_runs(ws), multiselect=True, label="runs to evaluate", scale=2,
@@ -225,32 +241,23 @@ def _request_panel(ws: Workspace) -> dict[str, Any]:
         probe = gr.Checkbox(True, label="forgetting probe", info="general questions: did tuning break basics?")
     with gr.Accordion("Generation settings", open=False):
         gen_form = build_form(GenParams, prefix="eval-gen-", columns=3)
-    with gr.Accordion("LLM judge (optional)", open=False):
-        gr.Markdown("A stronger model behind an OpenAI-compatible API (vLLM, llama.cpp's server, Ollama, a hosted "
-                    "API) grades each base and tuned answer for fluency, relevance and accuracy, 0-100. A small "
-                    "local model cannot judge: SmolLM2-135M gave no usable mark for any answer. The API key comes "
-                    "from `$WORKBENCH_JUDGE_KEY` on the server; hosts other than this machine need "
-                    "`--allow-endpoint` at launch.", elem_classes="wb-hint")
-        with gr.Row():
-            judge_url = gr.Textbox("", label="judge API URL", placeholder="http://127.0.0.1:8000/v1",
-                                   elem_id="eval-judge-url")
-            judge_model = gr.Textbox("", label="judge model name", placeholder="the name the API serves",
-                                     elem_id="eval-judge-model")
-    with gr.Accordion("Answers from a serving engine (optional)", open=False):
-        gr.Markdown("On a GPU, a serving engine answers far faster: start `vllm serve BASE --enable-lora "
-                    "--lora-modules tuned=RUN/adapter` (or SGLang, llama.cpp's server) and name the models it serves. "
-                    "The first questions are also answered here and compared (parity); perplexity stays the local "
-                    "model's. The API key comes from `$WORKBENCH_SERVE_API_KEY` on the server; hosts other than "
-                    "this machine need `--allow-endpoint` at launch.", elem_classes="wb-hint")
-        with gr.Row():
-            serve_url = gr.Textbox("", label="serving API URL", placeholder="http://127.0.0.1:8000/v1",
-                                   elem_id="eval-serve-url")
-            serve_model = gr.Textbox("", label="tuned model's name there", placeholder="tuned",
-                                     elem_id="eval-serve-model")
-            serve_base_model = gr.Textbox("", label="base model's name there", placeholder="empty = answered here",
-                                          elem_id="eval-serve-base-model")
-            parity = gr.Number(8, minimum=0, precision=0, label="parity questions",
-                               info="also answered here and compared; 0 = none")
+    with _api_panel("LLM judge (optional)", "A stronger model behind an OpenAI-compatible API (vLLM, llama.cpp's "
+                    "server, Ollama, a hosted API) grades each base and tuned answer for fluency, relevance and "
+                    "accuracy, 0-100. A small local model cannot judge: SmolLM2-135M gave no usable mark for any "
+                    "answer.", "WORKBENCH_JUDGE_KEY"):
+        judge_url = _url_box("judge API URL", "eval-judge-url")
+        judge_model = gr.Textbox("", label="judge model name", placeholder="the name the API serves",
+                                 elem_id="eval-judge-model")
+    with _api_panel("Answers from a serving engine (optional)", "On a GPU, a serving engine answers far faster: "
+                    "start `vllm serve BASE --enable-lora --lora-modules tuned=RUN/adapter` (or SGLang, llama.cpp's "
+                    "server) and name the models it serves. The first questions are also answered here and "
+                    "compared (parity); perplexity stays the local model's.", "WORKBENCH_SERVE_API_KEY"):
+        serve_url = _url_box("serving API URL", "eval-serve-url")
+        serve_model = gr.Textbox("", label="tuned model's name there", placeholder="tuned", elem_id="eval-serve-model")
+        serve_base_model = gr.Textbox("", label="base model's name there", placeholder="empty = answered here",
+                                      elem_id="eval-serve-base-model")
+        parity = gr.Number(8, minimum=0, precision=0, label="parity questions",
+                           info="also answered here and compared; 0 = none")
     start = gr.Button("Start evaluation", variant="primary", elem_id="eval-start")
     return {"runs": runs, "dataset": dataset, "limit": limit, "metrics": metrics, "bertscore": bertscore,
             "probe": probe, "gen_form": gen_form, "judge_url": judge_url, "judge_model": judge_model,
