@@ -152,10 +152,16 @@ def _conjuncts(tok: Any) -> list[Any]:
     return items
 
 
+_AMOUNTS = ("DATE", "TIME", "CARDINAL", "QUANTITY", "MONEY", "PERCENT")
+
+
 def _np_core(tok: Any, items: bool = False) -> list[Any]:
     """A noun phrase without its relative clauses, appositions, participle clauses and trailing commas; with
     ``items``, one item of a list without the items after it."""
     comma = any(c.dep_ == "punct" and c.i > tok.i for c in tok.children)
+    # "A survey in 2021 recorded 23 species ..., including the woodpecker": what the parser hangs on a subject
+    # from beyond its verb is not part of it
+    beyond = tok.head.i if tok.dep_ in ("nsubj", "nsubjpass") and tok.head.i > tok.i else None
     # a comma before a kept list item stays: "Pollard, Wyke & Sons"
     listed = {c.i - 1 for c in tok.children if c.dep_ == "conj" and not items and c.pos_ in ("NOUN", "PROPN")}
     # "the engineer Cornelius Dray" keeps its name; "Hollis Green, a landscape firm," drops the description
@@ -164,6 +170,7 @@ def _np_core(tok: Any, items: bool = False) -> list[Any]:
                                                         or c.dep_ == "appos" and (comma or c.ent_type_ == ""))]
     conj = [c for c in tok.children if c.dep_ == "conj" and (items or c.pos_ in ("VERB", "AUX"))]
     drop += conj + ([c for c in tok.children if c.dep_ == "cc"] if conj else [])
+    drop += [c for c in tok.children if beyond is not None and c.i > beyond]
     return _subtree(tok, drop)
 
 
@@ -178,6 +185,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
     if not tokens:
         return "thing"
     head = _head(tokens)
+    if _role_named(head) and head.ent_type_ not in ("ORG", "NORP") \
+            and not _ORG_WORDS.search(" ".join(t.text for t in tokens)):
+        return "person"  # "the farmer Agnes Mollart", whatever the tagger calls the name
     if head.ent_type_:
         kind = _ENT_KIND.get(head.ent_type_, "name")
         if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
@@ -192,9 +202,10 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             return "quantity"
         return kind
     if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
-        # "the 1920 Harlow Fair" is asked with "when", not "at how many Harlow Fair"
+        # "the 1920 Harlow Fair" is asked with "when" and "the 2019 festival" with "which festival", neither
+        # with "how many"
         year = any(c.dep_ == "nummod" and re.fullmatch(r"1[5-9]\d\d|20\d\d", c.text) for c in head.children)
-        return "date" if year and head.pos_ == "PROPN" else "number"
+        return ("date" if head.pos_ == "PROPN" else "thing") if year else "number"
     if head.pos_ == "PROPN":
         return "place" if _placed(head, tokens) else "name"
     if roles and head.pos_ == "NOUN" and is_person_noun(head.lemma_):  # "the engineer X" is asked with "who"
@@ -211,6 +222,12 @@ _ORG_WORDS = re.compile(r"\b(?:Company|Co|Ltd|Inc|Council|Society|Institution|In
 _PLACE_PREPS = {"in", "at", "from", "to", "near", "into", "outside", "beyond"}
 _EVENT_WORDS = {"storm", "hurricane", "cyclone", "typhoon", "tropical", "operation", "battle", "treaty", "project",
                 "exercise", "festival", "expedition", "flood", "fire"}
+
+
+def _role_named(name: Any) -> bool:
+    """A name set beside a role noun: "the farmer Agnes Mollart"."""
+    return name.pos_ == "PROPN" and name.dep_ == "appos" and name.head.pos_ == "NOUN" \
+        and is_person_noun(name.head.lemma_)
 
 
 def _placed(head: Any, tokens: list[Any]) -> bool:
@@ -396,6 +413,8 @@ def inflect(lemma: str, tag: str) -> str:
 
 
 def _clause(verb: Any, ctx: Context) -> Clause | None:
+    if any(c.dep_ in ("aux", "auxpass") and not c.tag_.startswith(("VB", "MD", "TO")) for c in verb.children):
+        return None  # "a disease called brown rot destroyed ...": a misread ("rot" as an auxiliary) asks nonsense
     subj = _own_subject(verb)
     swap: dict[int, str] = {}
     drop = [c for c in verb.children if c.dep_ == "conj" and c.pos_ in ("VERB", "AUX")]
@@ -406,6 +425,10 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     # ", which had been formed in 1888" deeper in the clause is a fact of its own, asked from its own clause
     drop += [t for t in verb.subtree
              if t.dep_ == "relcl" and t.i != verb.i and t.head.i != verb.i and _after_comma(t)]
+    # "since 2011, when he replaced the founding beekeeper, Ruth Penhale": the parser hangs the name on the date;
+    # it belongs to the dropped clause
+    drop += [t for t in verb.subtree if t.dep_ == "appos" and t.head.ent_type_ in _AMOUNTS
+             and t.ent_type_ not in _AMOUNTS]
     tokens = _subtree(verb, drop)
     if verb.dep_ in ("advcl", "acl") and subj is None:
         return _participle(verb, ctx, tokens)
@@ -604,6 +627,8 @@ _IDIOMS = {"take": {"office", "place", "part", "charge", "effect", "shape", "roo
            "pay": {"tribute", "attention"}, "play": {"part", "role"}}
 _INNER = {"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "PERSON", "ORG", "GPE", "LOC", "FAC", "PRODUCT",
           "EVENT", "WORK_OF_ART"}
+# "90 kilograms of honey a year": a rate's period, not a date or a duration to ask for
+_RATE = re.compile(r"(?:a|an|per|each|every) (?:year|month|week|day|night|hour|minute|season|decade)", re.IGNORECASE)
 
 
 def _inner(core: list[Any], role: str) -> list[Arg]:
@@ -614,7 +639,10 @@ def _inner(core: list[Any], role: str) -> list[Arg]:
     for e in core[0].doc.ents if core else ():
         tokens = list(e)
         e_ids = {t.i for t in tokens}
-        if e.label_ in _INNER and e_ids < ids and e_ids != content and not (
+        # a name beside its role ("donated by the farmer Agnes Mollart") is asked by the role's own clause
+        if _role_named(e.root) and e.root.head.i in ids:
+            continue
+        if e.label_ in _INNER and e_ids < ids and e_ids != content and not _RATE.fullmatch(e.text) and not (
                 e.label_ == "CARDINAL" or any(t.dep_ == "nummod" and t.head.pos_ == "NOUN" for t in tokens
                                               if len(tokens) == 1)):
             out.append(Arg(f"{role}:inner", tokens, tokens, _ENT_KIND.get(e.label_, "name")))

@@ -74,8 +74,11 @@ def _count_noun(fact: Fact) -> str:
     return " ".join(words) if words and len(words) < len(said.split()) else ""
 
 
+_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                r"sixteen|seventeen|eighteen|nineteen|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+                r"(?:-\w+)?|a hundred|a dozen|a few|several|many)")
 _DURATION = re.compile(r"^(?:about |some |nearly |almost |over |more than |under )?"
-                       r"(?:\d[\d.,]*|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|several|many)"
+                       rf"(?:\d[\d.,]*|an?|{_NUMBER_WORD})"
                        r"\s+(seconds?|minutes?|hours?|days?|weeks?|months?|years?|decades?)$", re.IGNORECASE)
 
 
@@ -110,6 +113,10 @@ _WHOM_SUBJECT = re.compile(r"^Whom (?!(?:did|does|do|was|were|is|are|has|have|ha
                            r"may|must)\b)")
 _BROKEN_HOLE = re.compile(r"\b(?:the|a|an|its|their|his|her|\d[\d,.]*) (?:which|what|how many|how much)\b",
                           re.IGNORECASE)
+_SHARE = re.compile(r"^(?:about |nearly |almost |over |more than |under |some |roughly |just )?"
+                    r"(?:(?:a|an|one|two|three|four) (?:half|thirds?|quarters?|fifths?|tenths?)|half|"
+                    r"\d+(?:\.\d+)? ?(?:per cent|percent|%)) of (the .+|its .+|their .+)$", re.IGNORECASE)
+_DATED = re.compile(r"^(?:the|a|an) (?:1[5-9]\d\d|20\d\d) [a-z]", re.IGNORECASE)
 _AGE = re.compile(r"^(?:the )?age of \w+$", re.IGNORECASE)
 _MONTH = re.compile(r"(?:January|February|March|April|May|June|July|August|September|October|November|December)")
 
@@ -121,11 +128,18 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         return "Why", "why", "For what reason"
     if _AGE.match(span):  # "at the age of twelve"
         return "At what age", "what age", "At which age"
+    share = _SHARE.match(span)
+    if share and kind in ("number", "quantity", "percent", "money", "thing"):  # "nearly a third of the crop"
+        whole = share.group(1)
+        return f"How much of {whole}", f"how much of {whole}", f"What share of {whole}"
     if kind == "date" and prep in ("from", "to", "until") and any(
             _RANGE_END.match(p.get("text", "")) for p in fact.frame.get("parts", [])):
         # "closed from 1940 to 1946": each end asked as an end, not both as "When was it closed?"
         return ("From when", "which year", "From what year") if prep == "from" else (
             "Until when", "which year", "Until what year")
+    if kind == "date" and prep == "since":  # "has looked after the hives since 2011"
+        year = re.fullmatch(r"\d{4}", span)
+        return "Since when", "which year" if year else "when", "Since what year" if year else "Since what date"
     duration = _DURATION.match(span)
     if duration and kind in ("date", "time", "quantity", "number"):  # "74 seconds", "for 17 years"
         unit = duration.group(1).lower()
@@ -141,7 +155,7 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         if re.search(r"\b\d{4}\b", span):
             return "When", "what month and year", "At what time"
         if re.search(r"\b(?:years?|months?|weeks?|days?|decades?)\b", span) and re.search(
-                r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|many|several)\b", span):
+                rf"\d|\b{_NUMBER_WORD}\b", span, re.IGNORECASE):
             return "How long", "how long", "For how long"
         return "When", "what time", "At what point"
     if kind == "time":
@@ -168,7 +182,10 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         return f"Which {noun or 'place'}", f"which {noun or 'place'}", f"What {noun or 'place'}"
     if noun:  # "the Tansy Spring" is asked as "Which spring ...", "Storm Idris" as "Which storm ..."
         return f"Which {noun}", f"which {noun}", "What"
-    head = head_noun(span) if fact.role == "subject" else ""
+    # a subject, or a thing dated by a year ("at the 2019 festival"), is also asked by its kind
+    head = head_noun(span) if fact.role == "subject" or _DATED.match(span) else ""
+    if head and fact.role != "subject":
+        return f"Which {head}", f"which {head}", "What"
     return "What", "what", f"Which {head}" if head else ""
 
 
@@ -238,7 +255,7 @@ def fronted(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
     aux, verb = _verb_bits(fact, lemma)
     prep = f.get("prep", "")
     if prep and not wh.lower().startswith(("when", "where", "how long", "in ", "on ", "at ", "for ", "why", "from ",
-                                           "until ")) \
+                                           "until ", "since ")) \
             and fact.role.startswith("prep"):
         wh = f"{prep.capitalize()} {wh[0].lower() + wh[1:]}"
     if fact.role == "agent":
@@ -514,12 +531,20 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
     return [(q, statement(fact, lemma) or fact.answer if lemma else plain[i % 2]) for i, (q, lemma) in enumerate(out)]
 
 
+_CAPACITY_VERBS = {"hold"}
+
+
 def _synonym(fact: Fact) -> str | None:
     """The table's other verb for the clause's verb; none for a phrasal verb ("carried out" is not
     "transported out") or a verb with a state after it ("was left unfinished" is not "was quitted unfinished")."""
-    if fact.frame.get("prt") or any(p.get("dep") in ("oprd", "acomp") for p in fact.frame.get("parts", [])):
+    parts = fact.frame.get("parts", [])
+    if fact.frame.get("prt") or any(p.get("dep") in ("oprd", "acomp") for p in parts):
         return None
-    return SYNONYMS.get(fact.frame.get("lemma", ""))
+    lemma = fact.frame.get("lemma", "")
+    counted = any(p.get("dep") == "dobj" and re.search(r"\d", p.get("span") or p.get("text", "")) for p in parts)
+    if lemma in _CAPACITY_VERBS and not counted:
+        return None  # "holds 24 trams" contains them; "holds a festival" and "held the post" do not
+    return SYNONYMS.get(lemma)
 
 
 def statement(fact: Fact, lemma: str | None = None) -> str | None:
