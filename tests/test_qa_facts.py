@@ -645,3 +645,29 @@ def test_hold_is_reworded_as_contain_only_for_a_counted_object(orchard):
     assert any("contain" in q for q in rewrite.questions(_fact(orchard, "142 fruit trees"), 8))
     day = [q for f in orchard if "pruning day" in f.answer for q in rewrite.questions(f, 8)]
     assert day and not [q for q in day if "contain" in q]
+
+
+NEWT = """# The Carrow Fen Newt
+
+The Carrow Fen newt (Lissotriton carrowensis) is a small amphibian found only in the wetlands of Carrow Fen. It was
+first described in 1932 by the naturalist Harriet Bexley, who collected the type specimen from a ditch near the hamlet
+of Oxley Cross. Females lay between 150 and 300 eggs, wrapping each one in the leaf of a water plant.
+"""
+
+
+@pytest.fixture(scope="module")
+def newt() -> list[fx.Fact]:
+    return fx.document_facts([{"id": "newt-0000", "source": "newt.md", "index": 0, "start": 0, "text": NEWT}])
+
+
+def test_a_bracket_the_parser_cut_off_leaves_no_half_in_subjects_and_answers(newt):
+    described = _fact(newt, "1932")
+    assert described.answer == "The Carrow Fen newt was first described in 1932 by the naturalist Harriet Bexley."
+    assert not [f for f in newt if f.answer.count("(") != f.answer.count(")") or "(" in f.subject]
+
+
+def test_a_pronoun_one_is_no_count_lay_keeps_its_verb_and_the_hamlet_of_x_is_a_place(newt):
+    assert not [f for f in newt if f.span in ("each one", "one")]
+    laid = [q for f in newt if "150 and 300 eggs" in f.span for q in rewrite.questions(f, 8)]
+    assert laid and not [q for q in laid if " lie" in q]
+    assert _fact(newt, "Oxley Cross").kind == "place"

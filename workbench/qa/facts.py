@@ -93,8 +93,24 @@ class Context:
     activity: str | None = None  # the paragraph's last named activity, what "work" refers to ("the dredging")
 
 
+def _balanced(text: str) -> str:
+    """``text`` without brackets that lost their partner when words were dropped ("The Carrow Fen newt (")."""
+    opened: list[int] = []
+    unmatched: set[int] = set()
+    for i, ch in enumerate(text):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")":
+            if opened:
+                opened.pop()
+            else:
+                unmatched.add(i)
+    unmatched.update(opened)
+    return "".join(ch for i, ch in enumerate(text) if i not in unmatched) if unmatched else text
+
+
 def _clean(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip(" ,;:-\u2013\u2014")
+    text = re.sub(r"\s+", " ", _balanced(text)).strip(" ,;:-\u2013\u2014")
     return re.sub(r"\s+([,.;:!?%)])", r"\1", re.sub(r"([(\u00a3$\u20ac])\s+", r"\1", text))
 
 
@@ -185,9 +201,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
     if not tokens:
         return "thing"
     head = _head(tokens)
-    if _role_named(head) and head.ent_type_ not in ("ORG", "NORP") \
-            and not _ORG_WORDS.search(" ".join(t.text for t in tokens)):
-        return "person"  # "the farmer Agnes Mollart", whatever the tagger calls the name
+    said = _said_kind(head, tokens)
+    if said:
+        return said
     if head.ent_type_:
         kind = _ENT_KIND.get(head.ent_type_, "name")
         if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
@@ -222,6 +238,18 @@ _ORG_WORDS = re.compile(r"\b(?:Company|Co|Ltd|Inc|Council|Society|Institution|In
 _PLACE_PREPS = {"in", "at", "from", "to", "near", "into", "outside", "beyond"}
 _EVENT_WORDS = {"storm", "hurricane", "cyclone", "typhoon", "tropical", "operation", "battle", "treaty", "project",
                 "exercise", "festival", "expedition", "flood", "fire"}
+
+
+def _said_kind(head: Any, tokens: list[Any]) -> str | None:
+    """The kind the sentence itself gives a name, over the tagger's guess: "the hamlet of Oxley Cross" is a place,
+    "the farmer Agnes Mollart" a person."""
+    if head.pos_ == "PROPN" and head.dep_ == "pobj" and head.head.lower_ == "of" \
+            and head.head.head.lemma_.lower() in _SETTLEMENTS:
+        return "place"
+    if _role_named(head) and head.ent_type_ not in ("ORG", "NORP") \
+            and not _ORG_WORDS.search(" ".join(t.text for t in tokens)):
+        return "person"
+    return None
 
 
 def _role_named(name: Any) -> bool:
@@ -586,6 +614,8 @@ def _args(clause: Clause) -> list[Arg]:
             if c.dep_ == "oprd" and verb.lemma_ in _NAMING:  # a title is one name, "and" included
                 out.append(Arg(role, whole, whole, "name"))
                 continue
+            if _text(whole).lower() in _PRONOUN_ONES:
+                continue  # "wrapping each one in a leaf": "one" stands for a thing named before; it is no count
             for item in _conjuncts(c):
                 core = _np_core(item, items=True)
                 out.append(Arg(role, core, whole, _kind(core)))
@@ -619,6 +649,10 @@ def _args(clause: Clause) -> list[Arg]:
 
 
 _NAMING = {"title", "call", "name", "entitle", "dub", "christen", "rename"}
+_PRONOUN_ONES = {"one", "each one", "every one", "this one", "that one", "the one", "either one", "each", "ones"}
+# a name after "the hamlet of", "the county of" is a place, whatever the tagger calls it
+_SETTLEMENTS = {"hamlet", "village", "town", "city", "county", "parish", "district", "island", "region", "province",
+                "borough", "state", "municipality", "valley", "port", "suburb"}
 # a verb and a bare object that together make one verb ("take office" = start a post): "What did she take?"
 # asks nothing; the clause's other phrases are still asked
 _IDIOMS = {"take": {"office", "place", "part", "charge", "effect", "shape", "root", "hold", "care", "note", "power",
@@ -645,7 +679,8 @@ def _inner(core: list[Any], role: str) -> list[Arg]:
         if e.label_ in _INNER and e_ids < ids and e_ids != content and not _RATE.fullmatch(e.text) and not (
                 e.label_ == "CARDINAL" or any(t.dep_ == "nummod" and t.head.pos_ == "NOUN" for t in tokens
                                               if len(tokens) == 1)):
-            out.append(Arg(f"{role}:inner", tokens, tokens, _ENT_KIND.get(e.label_, "name")))
+            kind = _said_kind(e.root, tokens) or _ENT_KIND.get(e.label_, "name")
+            out.append(Arg(f"{role}:inner", tokens, tokens, kind))
     return out
 
 
@@ -664,6 +699,13 @@ def _shorten(arg: Arg) -> Arg | None:
         return None
     tokens = list(ent)
     return Arg(arg.role, tokens, arg.whole, _ENT_KIND.get(ent.label_, "name"), arg.prep, arg.head_noun)
+
+
+def _lemma(verb: Any) -> str:
+    """The verb's dictionary form; "lay eggs" is "lay", though the tagger reads "lay" as the past of "lie"."""
+    if verb.lower_ == "lay" and any(c.dep_ == "dobj" for c in verb.children):
+        return "lay"
+    return verb.lemma_
 
 
 def _numbers(core: list[Any], role: str) -> list[Arg]:
@@ -966,7 +1008,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     return {
         "alt_subject": alt_subject,
         "type": described.lemma_.lower() if described is not None and described.lemma_.isalpha() else "",
-        "lemma": verb.lemma_, "tag": tag, "verb": verb_text, "auxes": aux_words,
+        "lemma": _lemma(verb), "tag": tag, "verb": verb_text, "auxes": aux_words,
         "passive": clause.passive, "subject": subject, "parts": parts, "prep": arg.prep,
         "role": arg.role, "head_noun": arg.head_noun, "dimension": arg.dimension,
         "acomp": next((c.text for c in verb.children if c.dep_ == "acomp"), ""),
