@@ -671,3 +671,11 @@ def test_a_pronoun_one_is_no_count_lay_keeps_its_verb_and_the_hamlet_of_x_is_a_p
     laid = [q for f in newt if "150 and 300 eggs" in f.span for q in rewrite.questions(f, 8)]
     assert laid and not [q for q in laid if " lie" in q]
     assert _fact(newt, "Oxley Cross").kind == "place"
+
+
+def test_a_set_off_apposition_with_a_pronoun_does_not_silence_its_whole_sentence():
+    text = "# Fennick & Daughters\n\nAt its peak in 1912 the ropeworks employed 640 people, two thirds of them women.\n"
+    found = fx.document_facts([{"id": "rope-0000", "source": "rope.md", "index": 0, "start": 0, "text": text}])
+    people = rewrite.questions(_fact(found, "640 people"))
+    assert people and people[0].startswith("How many people did the ropeworks") and "them" not in people[0]
+    assert _fact(found, "640 people").answer.endswith("employed 640 people, two thirds of them women.")

@@ -183,7 +183,8 @@ def _np_core(tok: Any, items: bool = False) -> list[Any]:
     # "the engineer Cornelius Dray" keeps its name; "Hollis Green, a landscape firm," drops the description
     drop = [c for c in tok.children if c.i > tok.i and (c.dep_ in ("relcl", "acl") or c.dep_ == "punct"
                                                         and c.i not in listed
-                                                        or c.dep_ == "appos" and (comma or c.ent_type_ == ""))]
+                                                        or c.dep_ == "appos" and (comma or c.ent_type_ == ""
+                                                                                  or _set_off(c)))]
     conj = [c for c in tok.children if c.dep_ == "conj" and (items or c.pos_ in ("VERB", "AUX"))]
     drop += conj + ([c for c in tok.children if c.dep_ == "cc"] if conj else [])
     drop += [c for c in tok.children if beyond is not None and c.i > beyond]
@@ -455,7 +456,7 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
              if t.dep_ == "relcl" and t.i != verb.i and t.head.i != verb.i and _after_comma(t)]
     # "since 2011, when he replaced the founding beekeeper, Ruth Penhale": the parser hangs the name on the date;
     # it belongs to the dropped clause
-    drop += [t for t in verb.subtree if t.dep_ == "appos" and t.head.ent_type_ in _AMOUNTS
+    drop += [t for t in verb.subtree if t.dep_ == "appos" and t.head.ent_type_ in _AMOUNTS and t.pos_ == "PROPN"
              and t.ent_type_ not in _AMOUNTS]
     tokens = _subtree(verb, drop)
     if verb.dep_ in ("advcl", "acl") and subj is None:
@@ -945,8 +946,14 @@ _PART_DEPS = {"dobj", "dative", "attr", "oprd", "acomp", "prep", "agent", "xcomp
 
 def _phrase(tok: Any) -> list[Any]:
     """A phrase of the clause without the relative clauses inside it (their facts are asked on their own)."""
-    return _subtree(tok, [t for t in tok.subtree if t.dep_ == "relcl" or t.dep_ == "appos" and any(
-        c.dep_ == "punct" for c in t.head.children)])
+    return _subtree(tok, [t for t in tok.subtree if t.dep_ == "relcl" or t.dep_ == "appos" and (any(
+        c.dep_ == "punct" for c in t.head.children) or _set_off(t))])
+
+
+def _set_off(tok: Any) -> bool:
+    """An apposition set off by a comma, a dash or a bracket before it ("640 people, two thirds of them women")."""
+    start = tok.left_edge.i
+    return start > 0 and tok.doc[start - 1].text in (",", "(", "\u2013", "\u2014", "-")
 
 
 def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
