@@ -679,3 +679,10 @@ def test_a_set_off_apposition_with_a_pronoun_does_not_silence_its_whole_sentence
     people = rewrite.questions(_fact(found, "640 people"))
     assert people and people[0].startswith("How many people did the ropeworks") and "them" not in people[0]
     assert _fact(found, "640 people").answer.endswith("employed 640 people, two thirds of them women.")
+
+
+def test_a_resolved_subject_after_a_fronted_phrase_is_not_capitalised():
+    text = ("# Fennick & Daughters\n\nThe ropewalk was listed as a building of special interest in 1984. Since 2003 it "
+            "has housed the Saltmere Maritime Museum.\n")
+    found = fx.document_facts([{"id": "rope-0000", "source": "rope.md", "index": 0, "start": 0, "text": text}])
+    assert _fact(found, "2003").answer.startswith("Since 2003 the ropewalk")

@@ -576,7 +576,10 @@ def _passive(verb: Any) -> bool:
 
 def clause_sentence(clause: Clause) -> str:
     """The clause as one sentence, its subject resolved: the answer of every fact it holds."""
-    text = _text(clause.tokens, clause.swap)
+    first = min((t.i for t in clause.tokens), default=0)
+    # "Since 2003 it has housed ...": a resolved subject after a fronted phrase is inside the sentence
+    swap = {i: v if i == first else mid_sentence(v) for i, v in clause.swap.items()}
+    text = _text(clause.tokens, swap)
     text = re.sub(r"^(?:and|but|or|while|whereas|so)\s+", "", text)
     text = re.sub(r"[\s,;:.]+$", "", text).strip(" ,;:")
     return _cap(text + ".")
