@@ -674,7 +674,8 @@ def test_a_pronoun_one_is_no_count_lay_keeps_its_verb_and_the_hamlet_of_x_is_a_p
 
 
 def test_a_set_off_apposition_with_a_pronoun_does_not_silence_its_whole_sentence():
-    text = "# Fennick & Daughters\n\nAt its peak in 1912 the ropeworks employed 640 people, two thirds of them women.\n"
+    text = ("# Fennick & Daughters\n\nAt its peak in 1912 the ropeworks employed 640 people, two thirds of them "
+            "women.\n")
     found = fx.document_facts([{"id": "rope-0000", "source": "rope.md", "index": 0, "start": 0, "text": text}])
     people = rewrite.questions(_fact(found, "640 people"))
     assert people and people[0].startswith("How many people did the ropeworks") and "them" not in people[0]
@@ -682,7 +683,21 @@ def test_a_set_off_apposition_with_a_pronoun_does_not_silence_its_whole_sentence
 
 
 def test_a_resolved_subject_after_a_fronted_phrase_is_not_capitalised():
-    text = ("# Fennick & Daughters\n\nThe ropewalk was listed as a building of special interest in 1984. Since 2003 it "
-            "has housed the Saltmere Maritime Museum.\n")
+    text = ("# Fennick & Daughters\n\nThe ropewalk was listed as a building of special interest in 1984. Since 2003 "
+            "it has housed the Saltmere Maritime Museum.\n")
     found = fx.document_facts([{"id": "rope-0000", "source": "rope.md", "index": 0, "start": 0, "text": text}])
     assert _fact(found, "2003").answer.startswith("Since 2003 the ropewalk")
+
+
+def test_only_the_topics_head_noun_names_the_topic_and_a_step_word_leaves_the_question():
+    text = ("# Dunmoor Water Treatment Works\n\nThe Dunmoor Water Treatment Works supplies drinking water to 180,000 "
+            "people. First, the water passes through screens that remove leaves. Later the works was sold to "
+            "Northfell Water for £2 million.\n")
+    found = fx.document_facts([{"id": "works-0000", "source": "works.md", "index": 0, "start": 0, "text": text}])
+    assert fx.topic_heads("the Skelding Water Flood of 1871") == {"flood", "floods"}
+    screens = _fact(found, "screens")
+    assert screens.subject.startswith("the water") and screens.answer.startswith("First, the water of the Dunmoor")
+    assert rewrite.questions(_fact(found, "the water of the Dunmoor Water Treatment Works"))[0] == (
+        "What passes through screens?")
+    sold = [q for f in found if "sold" in f.answer for q in rewrite.questions(f, 8)]
+    assert sold and not [q for q in sold if q.endswith("Later?") or "£ how" in q]

@@ -81,7 +81,7 @@ class Context:
     """What a pronoun or a short reference can point to while reading one document in order."""
 
     topic: str  # the document's subject, e.g. "the Brackwater Sound Harbour Authority"
-    topic_words: set[str]
+    topic_words: set[str]  # the topic's head noun ("authority", "works"): "the authority" is the topic
     person: str | None = None  # the last person named as a subject (the topic, in a biography)
     thing: str | None = None  # the last named subject that is not a person
     topic_is_person: bool = False
@@ -112,6 +112,17 @@ def _balanced(text: str) -> str:
 def _clean(text: str) -> str:
     text = re.sub(r"\s+", " ", _balanced(text)).strip(" ,;:-\u2013\u2014")
     return re.sub(r"\s+([,.;:!?%)])", r"\1", re.sub(r"([(\u00a3$\u20ac])\s+", r"\1", text))
+
+
+def topic_heads(topic: str) -> set[str]:
+    """The words a short reference to the topic ends in: its head noun, the last word before any "of" ("the
+    authority" for the Brackwater Sound Harbour Authority, "the flood" for the Skelding Water Flood of 1871), in
+    both numbers. Another of its words names something else: "the water" at a water treatment works is water."""
+    words = re.findall(r"[A-Za-z]+", re.split(r"\s+of\s+", topic, maxsplit=1)[0])
+    if not words:
+        return set()
+    head = words[-1].lower()
+    return {head, head[:-1] if head.endswith("s") and not head.endswith("ss") else head + "s"}
 
 
 def topic_of(title: str, first_subject: str | None) -> str:
@@ -981,6 +992,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             continue
         if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and (len(list(c.subtree)) > 1 or c.tag_ == "WRB"):
             continue  # a question keeps the clause's core phrases, not its side clauses
+        if c.dep_ == "advmod" and c.i < verb.i and c.i + 1 < len(c.doc) and c.doc[c.i + 1].text == ",":
+            continue  # "First, the water passes ...": a step of the telling, not of the fact
         if clause.relative and c.i == clause.relative[0]:  # "which" in "which she completed": its antecedent
             parts.append({"text": clause.relative[1], "pre": False, "dep": c.dep_})
             continue
@@ -1110,6 +1123,6 @@ def _context(docs: list[Any], source: str, text: str) -> Context:
     topic = topic_of(title, first_subject)
     if first_subject and first_subject.lower().endswith(topic.lower()):
         topic = first_subject  # the title's name as the text writes it, with its article
-    words = {w.lower() for w in re.findall(r"[A-Za-z]+", topic)} - {"the", "of", "and", "a", "an"}
+    words = topic_heads(topic)
     return Context(topic=mid_sentence(topic), topic_words=words, person=mid_sentence(topic) if is_person else None,
                    topic_is_person=is_person)

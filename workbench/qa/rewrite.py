@@ -40,8 +40,9 @@ def _inflect(lemma: str, tag: str) -> str:
     return inflect(lemma, tag) or lemma
 
 
-_LOWER_START = re.compile(r"\b(?P<w>In|On|At|By|During|After|Before|Since|Until|From|With|For|Under|Its|Their|The)\b"
-                          r"(?=\s)")
+_LOWER_START = re.compile(r"\b(?P<w>In|On|At|By|During|After|Before|Since|Until|From|With|For|Under|Its|Their|The|"
+                          r"Later|Then|Next|Finally|Meanwhile|Afterwards|Today|Now|Eventually|Soon|"
+                          r"Recently|Originally|Initially)\b(?=\s|\?|$)")
 
 
 def _q(text: str) -> str:
@@ -49,6 +50,7 @@ def _q(text: str) -> str:
     # a fronted phrase moved after the verb keeps no capital ("... In its first summer?")
     text = text[:1] + _LOWER_START.sub(lambda m: m.group("w").lower(), text[1:])
     text = re.sub(r"\s+([,?;:])", r"\1", text).rstrip(",;:.")
+    text = re.sub(r"[£$€]\s*(?=(?:how much|what sum)\b)", "", text, flags=re.IGNORECASE)  # "for £ how much?"
     return text[:1].upper() + text[1:] + "?"
 
 
