@@ -36,6 +36,11 @@ def _fact(found: list[fx.Fact], span: str) -> fx.Fact:
     return matches[0]
 
 
+def _read(name: str, text: str) -> list[fx.Fact]:
+    """The facts of one document of one passage."""
+    return fx.document_facts([{"id": f"{name}-0000", "source": f"{name}.md", "index": 0, "start": 0, "text": text}])
+
+
 def _questions(found: list[fx.Fact], span: str) -> list[str]:
     qs = rewrite.questions(_fact(found, span))
     assert qs, f"no question survived for {span!r}"
@@ -612,7 +617,7 @@ thirty years.
 
 @pytest.fixture(scope="module")
 def orchard() -> list[fx.Fact]:
-    return fx.document_facts([{"id": "orchard-0000", "source": "orchard.md", "index": 0, "start": 0, "text": ORCHARD}])
+    return _read("orchard", ORCHARD)
 
 
 def test_a_thing_dated_by_a_year_is_asked_by_its_kind_and_a_rate_is_not_a_duration(orchard):
@@ -657,7 +662,7 @@ of Oxley Cross. Females lay between 150 and 300 eggs, wrapping each one in the l
 
 @pytest.fixture(scope="module")
 def newt() -> list[fx.Fact]:
-    return fx.document_facts([{"id": "newt-0000", "source": "newt.md", "index": 0, "start": 0, "text": NEWT}])
+    return _read("newt", NEWT)
 
 
 def test_a_bracket_the_parser_cut_off_leaves_no_half_in_subjects_and_answers(newt):
@@ -676,7 +681,7 @@ def test_a_pronoun_one_is_no_count_lay_keeps_its_verb_and_the_hamlet_of_x_is_a_p
 def test_a_set_off_apposition_with_a_pronoun_does_not_silence_its_whole_sentence():
     text = ("# Fennick & Daughters\n\nAt its peak in 1912 the ropeworks employed 640 people, two thirds of them "
             "women.\n")
-    found = fx.document_facts([{"id": "rope-0000", "source": "rope.md", "index": 0, "start": 0, "text": text}])
+    found = _read("rope", text)
     people = rewrite.questions(_fact(found, "640 people"))
     assert people and people[0].startswith("How many people did the ropeworks") and "them" not in people[0]
     assert _fact(found, "640 people").answer.endswith("employed 640 people, two thirds of them women.")
@@ -685,7 +690,7 @@ def test_a_set_off_apposition_with_a_pronoun_does_not_silence_its_whole_sentence
 def test_a_resolved_subject_after_a_fronted_phrase_is_not_capitalised():
     text = ("# Fennick & Daughters\n\nThe ropewalk was listed as a building of special interest in 1984. Since 2003 "
             "it has housed the Saltmere Maritime Museum.\n")
-    found = fx.document_facts([{"id": "rope-0000", "source": "rope.md", "index": 0, "start": 0, "text": text}])
+    found = _read("rope", text)
     assert _fact(found, "2003").answer.startswith("Since 2003 the ropewalk")
 
 
@@ -693,7 +698,7 @@ def test_only_the_topics_head_noun_names_the_topic_and_a_step_word_leaves_the_qu
     text = ("# Dunmoor Water Treatment Works\n\nThe Dunmoor Water Treatment Works supplies drinking water to 180,000 "
             "people. First, the water passes through screens that remove leaves. Later the works was sold to "
             "Northfell Water for £2 million.\n")
-    found = fx.document_facts([{"id": "works-0000", "source": "works.md", "index": 0, "start": 0, "text": text}])
+    found = _read("works", text)
     assert fx.topic_heads("the Skelding Water Flood of 1871") == {"flood", "floods"}
     screens = _fact(found, "screens")
     assert screens.subject.startswith("the water") and screens.answer.startswith("First, the water of the Dunmoor")
