@@ -330,6 +330,12 @@ def _nll(model: Any, tok: Any, pairs: Sequence[dict[str, Any]], system_prompt: s
     return [known.get_nll(p["question"], p["answer"]) for p in pairs]
 
 
+def served_by(serve: ServeSpec | None, side: str) -> tuple[ServeSpec, str] | None:
+    """The serving spec and the model name that answer for ``side``, or None where the local model answers."""
+    name = serve.model_for(side) if serve else None
+    return (serve, name) if serve and name else None
+
+
 def base_cache_file(job: EvalJob, info: dict[str, Any], quantized: bool, pairs: Sequence[dict[str, Any]],
                     probe: Sequence[dict[str, Any]]) -> Path | None:
     """Where the base side's results for exactly these inputs are kept: greedy answers of the same base model
@@ -378,8 +384,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     sp = cfg.system_message()
     info = {"model": tuned.info.spec, "method": cfg.method, "device": tuned.info.device, "dtype": tuned.info.dtype,
             "system_prompt": sp, "base_from": "disable_adapter" if tuned.shares_base else "separate load"}
-    serve = job.serve
-    served_base = (serve, serve.base_model) if serve and serve.base_model else None
+    served_base, served_tuned = (served_by(job.serve, side) for side in SIDES)
     cache = None if served_base else base_cache_file(job, info, cfg.method == "qlora", pairs, probe)
     cached = read_cached_side(cache)
     known = None if cached is not None or served_base else BaseAnswers(
@@ -396,7 +401,7 @@ def run_both_sides(job: EvalJob, pairs: list[dict[str, Any]], probe: list[dict[s
     if merge_lora_for_answers(tuned.model):
         info["tuned_from"] = "the LoRA adapter folded into the base weights (methods.common.merge_lora_for_answers)"
     results["tuned"] = run_side(tuned.model, tuned.tokenizer, pairs, probe, job.gen, sp, progress, "tuned",
-                                served=(serve, serve.tuned_model) if serve else None)
+                                served=served_tuned)
     device = tuned.info.device
     del tuned
     free_memory()
