@@ -706,3 +706,25 @@ def test_only_the_topics_head_noun_names_the_topic_and_a_step_word_leaves_the_qu
         "What passes through screens?")
     sold = [q for f in found if "sold" in f.answer for q in rewrite.questions(f, 8)]
     assert sold and not [q for q in sold if q.endswith("Later?") or "£ how" in q]
+
+
+def test_a_passage_cut_inside_a_paragraph_keeps_what_the_paragraph_named():
+    """Passages are cut by length, often inside a paragraph: "Work began ..." opening the second passage still
+    means the project the first one closed with, whether the two passages touch or overlap; a passage that
+    opens a new paragraph starts afresh."""
+    from workbench.corpus import Document, chunk_document
+
+    first = ("# Selby Marsh Harbour Board\n\nThe Selby Marsh Harbour Board runs the port of Selby Marsh.\n\n"
+             "Its main project this year was the resurfacing of Dock Road. ")
+    text = first + "Work began in March 2021 and ended in June 2021.\n\nWork on the slipway began in 2019."
+    for overlap in (0, 60):
+        passages = [p.to_dict() for p in chunk_document(Document(source="s.md", text=text, kind="md"), size=len(first),
+                                                        overlap=overlap)]
+        assert len(passages) >= 2 and passages[1]["text"].startswith(("Work began", "Its main"))
+        began = _fact(fx.document_facts(passages), "March 2021")
+        assert began.answer.startswith("The resurfacing of Dock Road began"), (overlap, began.answer)
+    before = {"start": 0, "text": "Its main project was the resurfacing of Dock Road."}
+    assert fx.continues_paragraph(before, {"start": len(before["text"]) + 1})  # a space between the passages
+    assert not fx.continues_paragraph(before, {"start": len(before["text"]) + 2})  # a blank line between them
+    assert not fx.continues_paragraph({"start": 0, "text": "The resurfacing of Dock Road.\n\nWork began."},
+                                      {"start": 31})

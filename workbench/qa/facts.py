@@ -1051,21 +1051,40 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
         items.sort(key=lambda p: (p.get("index", 0), p.get("start", 0)))
         ctx: Context | None = None
         read_until = -1
+        previous: dict[str, Any] | None = None
         for passage in items:
             offset = passage.get("start", 0)
             paragraphs = _paragraphs(nlp, passage["text"])
             if ctx is None:
                 ctx = _context([d for _, d in paragraphs], source, passage["text"])
             for start, doc in paragraphs:
-                # a new paragraph's "it" is the subject again
-                ctx.thing = ctx.named = ctx.introduced = ctx.activity = None
+                # a new paragraph's "it" is the subject again; a paragraph the passage before began to read
+                # goes on with what it named
+                if offset + start >= read_until and not (start == 0 and continues_paragraph(previous, passage)):
+                    ctx.thing = ctx.named = ctx.introduced = ctx.activity = None
                 for sent in doc.sents:
                     if offset + start + sent.start_char < read_until or not _is_statement(sent):
                         continue
                     facts += sentence_facts(sent, ctx, source, passage["id"])
             read_until = max(read_until, offset + len(passage["text"]))
+            previous = passage
     describe_names(facts)
     return facts
+
+
+def continues_paragraph(previous: dict[str, Any] | None, passage: dict[str, Any]) -> bool:
+    """Whether ``passage`` begins inside the paragraph the passage before it was reading: passages are cut
+    by length, so "Work began in May 2021" may open a passage while the project it names ("the reconstruction
+    of the North Quay wall") closed the one before. Read from the passages' own text and offsets: where they
+    overlap, the text before the cut shows whether a blank line ends a paragraph there; where they only touch,
+    a one-character gap is the space between two sentences of one paragraph."""
+    if previous is None or "start" not in passage or "start" not in previous:
+        return False
+    cut = passage["start"] - previous["start"]
+    before = previous["text"][:cut]
+    if cut <= len(previous["text"]):
+        return bool(before.strip()) and not re.search(r"\n\s*\n\s*$", before)
+    return cut - len(previous["text"]) == 1
 
 
 def _definite(description: str) -> bool:
