@@ -485,3 +485,22 @@ def test_question_dropout_shortens_the_domain_questions_only_and_trains(tmp_path
 
     run = make_run(tmp_path, max_steps=3, eval_steps=0, question_dropout=0.3)
     assert train(run)["steps"] == 3
+
+
+def test_neftune_noise_changes_the_training_forward_only(tmp_path):
+    """NEFTune's noise reaches the embeddings of training steps and not the eval loss."""
+    def first_losses(alpha: float, sub: str) -> tuple[float, float]:
+        run = RunDir(tmp_path / f"run-{sub}")
+        run.path.mkdir()
+        run.write_config({"kind": "train", "train": tiny_train_config(write_qa_dataset(tmp_path / sub), max_steps=1,
+                                                                    eval_steps=1, neftune_alpha=alpha)})
+        train(run)
+        metrics = [json.loads(line) for line in run.metrics_file.read_text().splitlines()]
+        return (next(m["loss"] for m in metrics if m.get("split") == "train"),
+                next(m["loss"] for m in metrics if m.get("split") == "eval"))
+
+    plain_train, plain_eval = first_losses(0.0, "plain")
+    noisy_train, noisy_eval = first_losses(20.0, "noisy")
+    assert noisy_train != pytest.approx(plain_train, rel=1e-3)
+    # the first step learns at rate 0 (warm-up): the same model, and evaluation adds no noise
+    assert noisy_eval == pytest.approx(plain_eval, rel=1e-6)

@@ -215,6 +215,9 @@ class TrainConfig:
                                     "every time the pair is drawn (names, numbers and the question word stay), so "
                                     "that an answer does not hang on the question's exact words; 0 = off",
                                     lo=0.0, hi=0.9, step=0.05)
+    neftune_alpha: float = param(0.0, "NEFTune: uniform noise added to the input embeddings while training, of size "
+                                 "alpha / sqrt(tokens x width) per row (a packed row counts all its tokens); 5-15 in "
+                                 "the paper; 0 = off", lo=0.0, hi=100.0, step=1.0)
     packing: bool = param(True, "pack each batch into one row without padding, the prompt head the examples share "
                           "(system turn, user header) computed once (same loss, less work; not for prefix tuning)")
     fused_kernels: str = param("off", "liger = Liger's fused Triton kernels for RMSNorm, RoPE and SwiGLU (CUDA GPU, "

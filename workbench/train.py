@@ -320,6 +320,7 @@ def training_args(cfg: TrainConfig, run: RunDir, device: str, dtype: torch.dtype
         # The eval loss is all the runs log; without this the Trainer gathers every eval batch's full-vocabulary
         # logits. Memory, mostly: 97 held-out pairs took 9.5-10.9 s an epoch against 10.1-11.6 s (2-core CPU).
         prediction_loss_only=True,
+        neftune_noise_alpha=cfg.neftune_alpha or None,  # transformers' NEFTune hook on the input embeddings
         use_liger_kernel=cfg.fused_kernels == "liger", liger_kernel_config=LIGER_KERNELS,
     )
 
