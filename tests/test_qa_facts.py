@@ -728,3 +728,18 @@ def test_a_passage_cut_inside_a_paragraph_keeps_what_the_paragraph_named():
     assert not fx.continues_paragraph(before, {"start": len(before["text"]) + 2})  # a blank line between them
     assert not fx.continues_paragraph({"start": 0, "text": "The resurfacing of Dock Road.\n\nWork began."},
                                       {"start": 31})
+
+
+def test_a_subjectless_past_tense_after_a_comma_is_not_read_as_the_subjects_act():
+    """"It consists of two tracks, laid 1.8 metres apart on timber sleepers": the tagger reads "laid" as a past
+    tense whose doer would be the line ("The line laid on timber sleepers", "On whom did the line lay?"); it is
+    a participle of the tracks, and nothing of that clause is asked as the line's act."""
+    for subject in ("It", "The line"):  # read as a second verb of "consists", and as a clause hung on it
+        found = _read("k", "# Kestrelholm Cliff Railway\n\nThe Kestrelholm Cliff Railway is a funicular. The line is "
+                      f"168 metres long. {subject} consists of two parallel tracks of 1,372 mm gauge, laid 1.8 metres "
+                      "apart on timber sleepers that are bolted to a stepped bed of concrete cut into the cliff.\n")
+        assert not [f.answer for f in found if re.search(r"\b(?:line|Railway) laid\b", f.answer)], subject
+        assert _fact(found, "two parallel tracks of 1,372 mm gauge").answer.startswith("The line")
+    kept = _read("b", "# Ada Pell\n\nAda Pell was an engineer. She designed the Kell Bridge, built the Orr Tower and "
+                 "opened the Dunmore line in 1931.\n")
+    assert _fact(kept, "the Orr Tower").answer.startswith("Ada Pell built the Orr Tower")

@@ -419,6 +419,10 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
             # "with a thesis titled X" -> "The thesis of Theodora Vask-Hallam was titled X"
             subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
     else:
+        if verb.tag_ == "VBD":
+            # "It consists of two tracks, laid 1.8 metres apart": a past tense needs a subject, so this is a
+            # participle the tagger misread, and whose it is (the tracks', not the subject's) is a guess
+            return None
         head_subj = _own_subject(verb.head) or (_own_subject(verb.head.head) if verb.head.dep_ == "conj" else None)
         if head_subj is None:
             return None
@@ -486,7 +490,7 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
         return _relative_with_subject(verb, subj, antecedent, tokens, ctx)
     if subj is None and verb.dep_ == "conj":
         head_subj = _own_subject(verb.head)
-        if head_subj is None:
+        if head_subj is None or not _coordinated(verb):
             return None
         if head_subj.lower_ in _RELATIVE and verb.head.dep_ == "relcl":  # "X, which fitted A and replaced B"
             head_subj = verb.head.head
@@ -505,6 +509,14 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     if subj is None or subj.dep_ == "expl":
         return None
     return _clause_with_subject(verb, subj, tokens, ctx)
+
+
+def _coordinated(verb: Any) -> bool:
+    """Whether a coordinator ("and", "but", "or") joins the verb to its head verb, on either or between them.
+    Without one, "It consists of two tracks, laid 1.8 metres apart" is the parser's misread of a participle
+    (of the tracks) as a second act of the subject."""
+    between = verb.doc[min(verb.head.i, verb.i):max(verb.head.i, verb.i)]
+    return any(t.dep_ in ("cc", "preconj") for t in (*verb.head.children, *verb.children, *between))
 
 
 def _clause_with_subject(verb: Any, subj: Any, tokens: list[Any], ctx: Context) -> Clause:
