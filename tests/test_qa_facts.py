@@ -743,3 +743,19 @@ def test_a_subjectless_past_tense_after_a_comma_is_not_read_as_the_subjects_act(
     kept = _read("b", "# Ada Pell\n\nAda Pell was an engineer. She designed the Kell Bridge, built the Orr Tower and "
                  "opened the Dunmore line in 1931.\n")
     assert _fact(kept, "the Orr Tower").answer.startswith("Ada Pell built the Orr Tower")
+
+
+def test_a_hyphened_measure_is_no_count_and_there_is_not_asked():
+    """"a 2.4-kilometre tunnel" is a length, not a count ("How many kilometre does ...?"); "There she studied
+    ..." keeps its "there" out of the questions and the rebuilt answers ("... under Professor Alder Pennock
+    There?")."""
+    found = _read("w", "# Dunmoor Works\n\nThe Dunmoor Works treats water. The works takes raw water from Lake Orrin "
+                  "through a 2.4-kilometre tunnel completed in 1967.\n")
+    asked = [q for f in found for q in rewrite.questions(f, 6)]
+    assert not [q for q in asked if re.search(r"how many kilometre|number of kilometre", q, re.IGNORECASE)], asked
+    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. In 1921 she entered "
+                  "Caddersby College. There she studied mathematics under Professor Alder Pennock.\n")
+    pairs = [pair for f in found for pair in rewrite.wordings(f, 6)]
+    studied = [pair for pair in pairs if "mathematics" in pair[1]]
+    assert studied and not [p for p in studied if re.search(r"\bthere\b", f"{p[0]} {p[1][1:]}", re.IGNORECASE)], \
+        studied

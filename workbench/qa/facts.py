@@ -742,7 +742,8 @@ def _numbers(core: list[Any], role: str) -> list[Arg]:
     if _kind(core) in ("number", "quantity", "money", "percent"):
         return out
     for t in core:
-        if t.dep_ == "nummod" and t.like_num and t.head in core and t.head.pos_ == "NOUN":
+        hyphened = t.i + 1 < len(t.doc) and t.doc[t.i + 1].text == "-"  # "a 2.4-kilometre tunnel": a measure
+        if t.dep_ == "nummod" and t.like_num and t.head in core and t.head.pos_ == "NOUN" and not hyphened:
             noun = [x for x in t.head.subtree if x in core and x.i > t.i and x.i <= t.head.i]
             num = [x for x in t.subtree]
             if t.ent_type_ in ("DATE", "MONEY", "PERCENT"):
@@ -1006,6 +1007,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             continue  # a question keeps the clause's core phrases, not its side clauses
         if c.dep_ == "advmod" and c.i < verb.i and c.i + 1 < len(c.doc) and c.doc[c.i + 1].text == ",":
             continue  # "First, the water passes ...": a step of the telling, not of the fact
+        if c.dep_ == "advmod" and c.lower_ in ("there", "here"):
+            continue  # "There she studied mathematics": a place named before, which a question cannot point at
         if clause.relative and c.i == clause.relative[0]:  # "which" in "which she completed": its antecedent
             parts.append({"text": clause.relative[1], "pre": False, "dep": c.dep_})
             continue
