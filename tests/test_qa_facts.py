@@ -759,3 +759,18 @@ def test_a_hyphened_measure_is_no_count_and_there_is_not_asked():
     studied = [pair for pair in pairs if "mathematics" in pair[1]]
     assert studied and not [p for p in studied if re.search(r"\bthere\b", f"{p[0]} {p[1][1:]}", re.IGNORECASE)], \
         studied
+
+
+def test_a_description_beside_a_name_gives_its_participle_and_a_role_to_the_name():
+    """"the Marle Gull, a grab dredger built in 1999": the Marle Gull was built in 1999 (not "the grab dredger of
+    the Selby Harbour Board"); "a survey led by the authority's environmental officer, Dr Piers Ladlow," makes
+    Dr Ladlow the officer even where the tagger does not know the name for a person's (not "a winter bird
+    survey")."""
+    found = _read("h", "# Selby Harbour Board\n\nThe Selby Harbour Board runs the port. The board bought the Marle "
+                  "Gull, a grab dredger built in 1999.\n")
+    assert _fact(found, "1999").answer == "The Marle Gull was built in 1999."
+    found = _read("b", "# Brackwater Sound Harbour Authority\n\nThe Brackwater Sound Harbour Authority manages the "
+                  "quays. A winter bird survey led by the authority's environmental officer, Dr Piers Ladlow, counted "
+                  "2,750 dunlin on the Quillmarsh mudflats.\n")
+    described = [f.answer for f in found if f.role.startswith("appos") and "Ladlow" in f.span + f.subject]
+    assert described and all(a.endswith("environmental officer.") for a in described), described

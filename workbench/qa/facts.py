@@ -415,7 +415,10 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
             return None  # "the largest vessel ever handled at X" defines the vessel; it states no event
         owner = [t for t in _np_core(verb.head) if t.i < verb.i]
         subject_text = _resolve_np(owner, ctx)
-        if owner and owner[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
+        if _describes_name(verb.head):
+            # "the Ambry Footbridge, a 68-metre span completed in 1934": the footbridge was completed
+            subject_text = _text(_np_core(_appos_owner(verb.head)))
+        elif owner and owner[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
             # "with a thesis titled X" -> "The thesis of Theodora Vask-Hallam was titled X"
             subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
     else:
@@ -857,9 +860,13 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         name_kind = _kind(name, roles=False)
         if name_kind not in named or _kind(desc, roles=False) != "thing":
             continue
-        if name_kind == "person" and not can_name_person(_head(desc).lemma_):
-            desc = _role_before(t)  # "a survey led by the authority's officer, Dr Piers Ladlow,": the officer
-            if not desc:
+        if name_kind in ("person", "name") and not can_name_person(_head(desc).lemma_):
+            # "a survey led by the authority's officer, Dr Piers Ladlow,": the officer, whether or not the tagger
+            # knew the name for a person's
+            role = _role_before(t)
+            if role:
+                desc, name_kind = role, "person"
+            elif name_kind == "person":
                 continue
         if not any(c.dep_ == "punct" for c in t.head.children):  # "the engineer Cornelius Dray": a close one
             inside = {y.i for y in t.subtree}
