@@ -774,3 +774,11 @@ def test_a_description_beside_a_name_gives_its_participle_and_a_role_to_the_name
                   "2,750 dunlin on the Quillmarsh mudflats.\n")
     described = [f.answer for f in found if f.role.startswith("appos") and "Ladlow" in f.span + f.subject]
     assert described and all(a.endswith("environmental officer.") for a in described), described
+
+
+def test_a_relative_clause_on_a_predicate_noun_is_the_subjects():
+    """"The X Railway is a water-balanced funicular railway that links A with B": the railway links them (not
+    "the water-balanced funicular railway of the X Railway links ...")."""
+    found = _read("k", "# The Kestrelholm Cliff Railway\n\nThe Kestrelholm Cliff Railway is a water-balanced "
+                  "funicular railway that links the lower promenade of the town with the Upper Esplanade.\n")
+    assert _fact(found, "the Upper Esplanade").answer.startswith("The Kestrelholm Cliff Railway links the lower")

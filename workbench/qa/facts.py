@@ -483,7 +483,11 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
         antecedent = _np_core(verb.head)
         if subj is not None and subj.lower_ in _RELATIVE:
             subject_text = _resolve_np(antecedent, ctx)
-            if _describes_name(verb.head):
+            described = _copula_subject(verb.head)
+            if described is not None:
+                # "The X Railway is a funicular that links A with B": the railway links them
+                subject_text = _resolve_np(_np_core(described), ctx)
+            elif _describes_name(verb.head):
                 # "the Heritage Society, a volunteer group that plans ...": the society plans
                 subject_text = _text(_np_core(_appos_owner(verb.head)))
             elif antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
@@ -560,6 +564,13 @@ def _relative_with_subject(verb: Any, subj: Any | None, antecedent: list[Any], t
         clause.swap[verb.i] = f"{verb.text} {stands_for}"
         clause.relative = (obj.i, stands_for)
     return clause
+
+
+def _copula_subject(tok: Any) -> Any | None:
+    """The subject a predicate noun describes ("a funicular" in "The X Railway is a funicular"), or None."""
+    if tok.dep_ != "attr" or tok.head.lemma_ != "be":
+        return None
+    return _own_subject(tok.head)
 
 
 def _describes_name(tok: Any) -> bool:
