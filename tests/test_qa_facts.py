@@ -782,3 +782,23 @@ def test_a_relative_clause_on_a_predicate_noun_is_the_subjects():
     found = _read("k", "# The Kestrelholm Cliff Railway\n\nThe Kestrelholm Cliff Railway is a water-balanced "
                   "funicular railway that links the lower promenade of the town with the Upper Esplanade.\n")
     assert _fact(found, "the Upper Esplanade").answer.startswith("The Kestrelholm Cliff Railway links the lower")
+
+
+def test_her_and_his_outside_the_subject_name_the_person_a_biography_is_about():
+    """In a biography "her" in "published by her son" and "encouraged her" is the subject of the text, so the
+    answers and questions name her; "his" (another person's, in a text about a woman) and "her" bound to a
+    person subject stay as they are."""
+    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. She studied under "
+                  "Professor Alder Pennock, who encouraged her to move into engineering. Her father kept the model "
+                  "in his shop window. A third book was published by her son Laurence in 1984. A fourth book was left "
+                  "unfinished at her death. Vask-Hallam died at her home in Pellerby in 1978.\n")
+    assert _fact(found, "1984").answer == "A third book was published by Theodora Vask-Hallam's son Laurence in 1984."
+    # her surname as the subject is she; the surname keeps its capital inside a question
+    assert _fact(found, "1978").answer == "Vask-Hallam died at her home in Pellerby in 1978."
+    assert any(q.startswith("When did Vask-Hallam die") for q in rewrite.questions(_fact(found, "1978"), 6))
+    # a state after "left" is no thing to ask for ("Which unfinished at was a fourth book left?")
+    assert not [f for f in found if f.span.startswith("unfinished")]
+    assert "Pennock encouraged Theodora Vask-Hallam to move" in _fact(found, "engineering").answer
+    assert "in his shop window" in _fact(found, "the model").answer
+    asked = [q for span in ("1984", "engineering") for q in rewrite.questions(_fact(found, span), 6)]
+    assert asked and not [q for q in asked if re.search(r"\bher\b", q)], asked

@@ -91,6 +91,8 @@ class Context:
     sentence_no: int = 0
     introduced: tuple[str, bool] | None = None  # a thing the sentence before brought in with "a" (see mentions)
     activity: str | None = None  # the paragraph's last named activity, what "work" refers to ("the dredging")
+    # the pronouns the text uses for the person it is about ("she", "her"), where it is about one
+    person_pronouns: frozenset[str] = frozenset()
 
 
 def _balanced(text: str) -> str:
@@ -566,6 +568,12 @@ def _relative_with_subject(verb: Any, subj: Any | None, antecedent: list[Any], t
     return clause
 
 
+def _part_of_name(subject: str, ctx: Context) -> bool:
+    """"Vask-Hallam died ..." opens with the person's surname, which the tagger may not call a name: it keeps
+    its capital inside a question."""
+    return any(subject in name for name in (ctx.person or "", ctx.topic) if name)
+
+
 def _copula_subject(tok: Any) -> Any | None:
     """The subject a predicate noun describes ("a funicular" in "The X Railway is a funicular"), or None."""
     if tok.dep_ != "attr" or tok.head.lemma_ != "be":
@@ -650,6 +658,8 @@ def _args(clause: Clause) -> list[Arg]:
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
             if c.dep_ == "dobj" and c.lemma_.lower() in _IDIOMS.get(verb.lemma_, ()):
                 continue  # "took office", "took place": part of the verb, no thing taken
+            if c.dep_ == "oprd" and c.pos_ == "ADJ":
+                continue  # "left unfinished at her death": a state, not a thing ("Which unfinished at ...?")
             role = "object" if c.dep_ != "attr" else "attr"
             whole = _np_core(c)
             if c.dep_ == "oprd" and verb.lemma_ in _NAMING:  # a title is one name, "and" included
@@ -947,6 +957,7 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
             clause = _clause(verb, ctx)
         if clause is None:
             continue
+        named = resolve_person_pronouns(clause, ctx)
         late = _late_name(subj) if subj is not None else None
         if late is not None and late.i > verb.i and any(c.tag_ == "JJS" for c in subj.children):
             # "The largest ship ever moored at X, the tanker Y, arrived": "moored" read as a verb defines the ship
@@ -964,7 +975,7 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
             arg = _shorten(arg)
             if arg is None:
                 continue
-            span = _text(arg.tokens)
+            span = _text(arg.tokens, named)  # the answer's words: "her father" -> "Theodora Vask-Hallam's father"
             if arg.role == "subject" and clause.subject_text and arg.tokens == clause.subject:
                 span = clause.subject_text  # the answer states the subject as resolved: "Its span" -> "the X's span"
             if not span or (span.lower(), arg.role) in seen or span.lower() in {"it", "they", "this"} | _RELATIVE:
@@ -1048,7 +1059,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     first = clause.subject[0] if clause.subject else None
     if subject.split()[0] in ("The", "A", "An", "Its", "Their", "This", "These"):
         subject = mid_sentence(subject)
-    elif first is not None and first.is_sent_start and first.pos_ != "PROPN" and subject.startswith(first.text):
+    elif first is not None and first.is_sent_start and first.pos_ != "PROPN" and subject.startswith(first.text) \
+            and not _part_of_name(subject, ctx):
         subject = subject[:1].lower() + subject[1:]  # "Total income ..." inside a question
     # "Its manager, Ada Pell, joined in 2011": the question may name her either way
     subj_tok = _own_subject(verb) or (_own_subject(verb.head) if verb.dep_ == "conj" else None)
@@ -1177,4 +1189,42 @@ def _context(docs: list[Any], source: str, text: str) -> Context:
         topic = first_subject  # the title's name as the text writes it, with its article
     words = topic_heads(topic)
     return Context(topic=mid_sentence(topic), topic_words=words, person=mid_sentence(topic) if is_person else None,
-                   topic_is_person=is_person)
+                   topic_is_person=is_person, person_pronouns=_pronouns_of(sents) if is_person else frozenset())
+
+
+_FEMININE, _MASCULINE = frozenset({"she", "her", "hers"}), frozenset({"he", "him", "his"})
+
+
+def _pronouns_of(sents: list[Any]) -> frozenset[str]:
+    """The person pronouns a biography's opening uses most: those of its subject."""
+    words = [t.lower_ for s in sents for t in s if t.tag_ in ("PRP", "PRP$")]
+    feminine, masculine = sum(w in _FEMININE for w in words), sum(w in _MASCULINE for w in words)
+    return _FEMININE if feminine > masculine else _MASCULINE if masculine > feminine else frozenset()
+
+
+def resolve_person_pronouns(clause: Clause, ctx: Context) -> dict[int, str]:
+    """In a text about one person, "her" and "his" outside the clause's subject name that person where they
+    cannot be the subject's own: an object pronoun is never its clause's subject ("Professor Pennock encouraged
+    her" -> "... encouraged Theodora Vask-Hallam"), and a possessive after a subject that is no person is
+    hers ("chapters were published by her son" -> "by Theodora Vask-Hallam's son"). A question carries no
+    pronoun that points outside it. Returns the replacements made (token index -> name)."""
+    if not ctx.person or not ctx.person_pronouns:
+        return {}
+    made: dict[int, str] = {}
+    subject_ids = {t.i for t in clause.subject}
+    # "Vask-Hallam died ... at her home": a subject that is part of her name is she
+    subject_is_her = bool(clause.subject_text) and clause.subject_text.lower() in ctx.person.lower()
+    for t in clause.tokens:
+        if t.i in subject_ids or t.i in clause.swap or t.lower_ not in ctx.person_pronouns:
+            continue
+        if t.tag_ == "PRP" and t.dep_ in ("dobj", "pobj", "dative", "nsubj") and not subject_is_her:
+            made[t.i] = ctx.person  # "nsubj": "encouraged her to move", her as the infinitive's subject
+        elif t.tag_ == "PRP$" and not (subject_is_her or _is_person(clause)):
+            made[t.i] = f"{ctx.person}'s"
+    clause.swap.update(made)
+    return made
+
+
+def _is_person(clause: Clause) -> bool:
+    head = _head(clause.subject) if clause.subject else None
+    return head is not None and (head.ent_type_ == "PERSON" or head.pos_ == "PRON" or is_person_noun(head.lemma_))
