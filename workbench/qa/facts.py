@@ -417,9 +417,9 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
             return None  # "the largest vessel ever handled at X" defines the vessel; it states no event
         owner = [t for t in _np_core(verb.head) if t.i < verb.i]
         subject_text = _resolve_np(owner, ctx)
-        if _describes_name(verb.head):
+        if named := _described_name(verb.head):
             # "the Ambry Footbridge, a 68-metre span completed in 1934": the footbridge was completed
-            subject_text = _text(_np_core(_appos_owner(verb.head)))
+            subject_text = named
         elif owner and owner[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
             # "with a thesis titled X" -> "The thesis of Theodora Vask-Hallam was titled X"
             subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
@@ -489,9 +489,9 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
             if described is not None:
                 # "The X Railway is a funicular that links A with B": the railway links them
                 subject_text = _resolve_np(_np_core(described), ctx)
-            elif _describes_name(verb.head):
+            elif named := _described_name(verb.head):
                 # "the Heritage Society, a volunteer group that plans ...": the society plans
-                subject_text = _text(_np_core(_appos_owner(verb.head)))
+                subject_text = named
             elif antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
                 subject_text = f"the {subject_text.split(' ', 1)[1]} of {mid_sentence(ctx.topic)}"
             swap[subj.i] = subject_text
@@ -571,7 +571,7 @@ def _relative_with_subject(verb: Any, subj: Any | None, antecedent: list[Any], t
 def _part_of_name(subject: str, ctx: Context) -> bool:
     """"Vask-Hallam died ..." opens with the person's surname, which the tagger may not call a name: it keeps
     its capital inside a question."""
-    return any(subject in name for name in (ctx.person or "", ctx.topic) if name)
+    return any(name and subject in name for name in (ctx.person, ctx.topic))
 
 
 def _copula_subject(tok: Any) -> Any | None:
@@ -579,6 +579,11 @@ def _copula_subject(tok: Any) -> Any | None:
     if tok.dep_ != "attr" or tok.head.lemma_ != "be":
         return None
     return _own_subject(tok.head)
+
+
+def _described_name(tok: Any) -> str:
+    """The name a description set beside it stands for ("the Corvane pontoon" for "a portable bridge"), or ""."""
+    return _text(_np_core(_appos_owner(tok))) if _describes_name(tok) else ""
 
 
 def _describes_name(tok: Any) -> bool:
