@@ -55,3 +55,12 @@ def test_replay_answers_come_from_the_model_once_then_from_the_cache(tiny_path, 
     assert [len(c) for c in calls] == [3, 2]  # the second call answers only the two it lacks
     assert [p["question"] for p in again[:3]] == [p["question"] for p in first]
     assert all(p["origin"] == "replay" and p["answer"].endswith(".") for p in again)
+
+
+def test_any_first_replay_questions_mix_explanations_and_one_fact_questions():
+    # a run takes the first n; both forms must be in them, not only the file's first section
+    one_fact = re.compile(r"^(who|which|when|in which|how many|what is the name)\b", re.I)
+    for n in (30, 60, 95):
+        first = replay.questions()[:n]
+        facts = sum(bool(one_fact.match(q)) for q in first)
+        assert 0.2 * n <= facts <= 0.8 * n

@@ -1,7 +1,10 @@
 """Replay pairs against forgetting: general questions answered by the base model itself before training,
 mixed into the training set so that the tuned model keeps answering everyday questions as it did.
 
-The questions (``assets/replay_questions.txt``) are not the forgetting probe's: a question the probe also
+The questions (``assets/replay_questions.txt``) come in two forms: explanations and how-tos, and one-fact
+questions (who, which, when, how many). The second matter most: a document's pairs are all one-fact questions,
+so without replay of that form the tuned model learns that any such question is answered from the document.
+They are not the forgetting probe's: a question the probe also
 asks is refused, so the probe stays a held-out measure. The base model's answers are cached per model,
 system prompt, decoding and question list, since every run on the same base would write the same ones.
 This module trains nothing and does not decide the share; ``train`` asks for ``count(...)`` pairs.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,9 @@ def questions(probe: list[str] | None = None) -> list[str]:
 
     asked = {_norm(q) for q in (probe if probe is not None else [i["question"] for i in load_forgetting_probe()])}
     lines = [line.strip() for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # The file is grouped by topic and by form (explanations first, one-fact questions after) and a run takes the
+    # first n: a fixed shuffle makes any first n a sample of every topic and of both forms.
+    random.Random(0).shuffle(lines)
     return [q for q in lines if _norm(q) not in asked]
 
 
