@@ -793,12 +793,44 @@ def test_her_and_his_outside_the_subject_name_the_person_a_biography_is_about():
                   "in his shop window. A third book was published by her son Laurence in 1984. A fourth book was left "
                   "unfinished at her death. Vask-Hallam died at her home in Pellerby in 1978.\n")
     assert _fact(found, "1984").answer == "A third book was published by Theodora Vask-Hallam's son Laurence in 1984."
-    # her surname as the subject is she; the surname keeps its capital inside a question
-    assert _fact(found, "1978").answer == "Vask-Hallam died at her home in Pellerby in 1978."
-    assert any(q.startswith("When did Vask-Hallam die") for q in rewrite.questions(_fact(found, "1978"), 6))
+    # her surname as the subject is she, named in full
+    assert _fact(found, "1978").answer == "Theodora Vask-Hallam died at her home in Pellerby in 1978."
+    assert any(q.startswith("When did Theodora Vask-Hallam die") for q in rewrite.questions(_fact(found, "1978"), 6))
     # a state after "left" is no thing to ask for ("Which unfinished at was a fourth book left?")
     assert not [f for f in found if f.span.startswith("unfinished")]
     assert "Pennock encouraged Theodora Vask-Hallam to move" in _fact(found, "engineering").answer
     assert "in his shop window" in _fact(found, "the model").answer
     asked = [q for span in ("1984", "engineering") for q in rewrite.questions(_fact(found, span), 6)]
     assert asked and not [q for q in asked if re.search(r"\bher\b", q)], asked
+
+
+def test_the_surname_alone_of_the_person_a_text_is_about_is_named_in_full_and_asked_with_who():
+    """A reader names the person in full; "What entered Caddersby College?" asked the surname as a thing. A name
+    part inside a longer name (the prize) stays as written."""
+    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. In 1921 Vask-Hallam "
+                  "entered Caddersby College. A statue of Vask-Hallam was unveiled in 2003. The Vask-Hallam Prize "
+                  "has been awarded since 1981.\n")
+    entered = _fact(found, "Caddersby College")
+    assert entered.subject == "Theodora Vask-Hallam"
+    assert entered.answer == "In 1921 Theodora Vask-Hallam entered Caddersby College."
+    who = [f for f in found if f.role == "subject" and f.answer == entered.answer]
+    assert who and who[0].kind == "person"
+    assert rewrite.questions(who[0])[0].startswith("Who entered Caddersby College")
+    assert _fact(found, "2003").answer == "A statue of Theodora Vask-Hallam was unveiled in 2003."
+    assert _fact(found, "1981").answer == "The Vask-Hallam Prize has been awarded since 1981."
+
+
+def test_a_family_phrase_gives_the_parents_and_the_number_of_children():
+    """"born in W, the youngest of five children of A, a clockmaker, and B, a teacher" held two facts no
+    question asked (her parents, five children) and put its words into the birthplace's question."""
+    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. She was born in "
+                  "Wrenstow, a mill town, the youngest of five children of Josiah Hallam, a clockmaker, and Edith "
+                  "Vask, a village schoolteacher. Ada Kerr, the daughter of a miner, was her pupil.\n")
+    parents = _fact(found, "Josiah Hallam and Edith Vask")
+    assert parents.answer == ("Theodora Vask-Hallam was the youngest of five children of Josiah Hallam and Edith "
+                              "Vask.")
+    assert "Who were the parents of Theodora Vask-Hallam?" in rewrite.questions(parents)
+    assert "How many children did Josiah Hallam and Edith Vask have?" in rewrite.questions(_fact(found, "five"))
+    assert rewrite.questions(_fact(found, "Wrenstow"))[0] == "Where was Theodora Vask-Hallam born?"
+    assert not [f for f in found if f.span == "the youngest"]
+    assert "Whose daughter was Ada Kerr?" in rewrite.questions(_fact(found, "a miner"))

@@ -201,7 +201,36 @@ def _np_core(tok: Any, items: bool = False) -> list[Any]:
     conj = [c for c in tok.children if c.dep_ == "conj" and (items or c.pos_ in ("VERB", "AUX"))]
     drop += conj + ([c for c in tok.children if c.dep_ == "cc"] if conj else [])
     drop += [c for c in tok.children if beyond is not None and c.i > beyond]
+    drop += [c for c in tok.children if _family_aside(c)]
     return _subtree(tok, drop)
+
+
+FAMILY_NOUNS = {"child", "son", "daughter"}
+
+
+def family_noun(top: Any) -> Any | None:
+    """The "children" of "the youngest of five children of A and B", or the "son" of "the eldest son of A":
+    a family noun with the parents after "of", as ``top`` heads it; else None."""
+    noun = top
+    if top.tag_ in ("JJS", "JJ", "CD"):  # "the youngest of", "the second of", "one of"
+        of = next((c for c in top.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        noun = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+    if noun is None or noun.pos_ != "NOUN" or noun.lemma_.lower() not in FAMILY_NOUNS:
+        return None
+    of = next((c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+    return noun if of is not None and any(c.dep_ == "pobj" for c in of.children) else None
+
+
+def _family_aside(tok: Any) -> bool:
+    """"..., the youngest of five children of A and B" hung on a verb, or on the place before it ("born in W, a
+    mill town, the youngest of ..."): a fact of its own (phrases.py), no part of the clause or the place."""
+    if tok.dep_ not in ("npadvmod", "conj", "appos") or family_noun(tok) is None:
+        return False
+    return tok.dep_ == "npadvmod" or not is_person_token(tok.head)
+
+
+def is_person_token(tok: Any) -> bool:
+    return tok.ent_type_ == "PERSON" or tok.lower_ in ("he", "she") or is_person_noun(tok.lemma_)
 
 
 def _head(tokens: list[Any]) -> Any:
@@ -279,9 +308,42 @@ def _placed(head: Any, tokens: list[Any]) -> bool:
             and not _ORG_WORDS.search(" ".join(t.text for t in tokens)))
 
 
-def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
-    """A noun phrase with pronouns replaced ("its chair" -> "the X Authority's chair", "it" -> topic)."""
+def name_part_swaps(tokens: list[Any], ctx: Context) -> dict[int, str]:
+    """In a text about one person, a part of that person's name standing alone ("Vask-Hallam", "Theodora")
+    replaced by the whole name: a reader's question names the person in full, and a question with the surname
+    alone matches it less well. A name part inside a longer name ("the Vask-Hallam Prize") stays."""
+    if not ctx.topic_is_person or not ctx.person or ctx.person != ctx.topic:
+        return {}
+    parts = ctx.topic.split()
+    partial = {" ".join(parts[:k]) for k in range(1, len(parts))} | {" ".join(parts[k:]) for k in range(1, len(parts))}
     swap: dict[int, str] = {}
+    run: list[Any] = []
+    for t in [*sorted(tokens, key=lambda t: t.i), None]:
+        if t is not None and (t.pos_ == "PROPN" or t.text == "-" and run) and (not run or t.i == run[-1].i + 1):
+            run.append(t)
+            continue
+        if run and not _inside_longer_name(run) and _text(run) in partial:
+            swap.update({r.i: "" for r in run[1:]})
+            swap[run[0].i] = ctx.topic
+        run = [t] if t is not None and t.pos_ == "PROPN" else []
+    return swap
+
+
+def _inside_longer_name(run: list[Any]) -> bool:
+    """"the Vask-Hallam Prize", "the practice Vask-Hallam & Aske": the words are part of another thing's name."""
+    last = run[-1]
+    if last.dep_ == "compound" and last.head.pos_ in ("PROPN", "NOUN"):
+        return True
+    if any(c.dep_ == "cc" and c.text == "&" or c.dep_ == "compound" and c.pos_ == "NOUN" for c in last.children):
+        return True
+    ent = next((e for e in run[0].doc.ents if e.start <= run[0].i < e.end), None)
+    return ent is not None and (ent.start < run[0].i or ent.end > last.i + 1)
+
+
+def _resolve_np(tokens: list[Any], ctx: Context, anchor: bool = True) -> str:
+    """A noun phrase with pronouns replaced ("its chair" -> "the X Authority's chair", "it" -> topic) and a
+    part of the person's name standing alone made whole (``name_part_swaps``)."""
+    swap: dict[int, str] = name_part_swaps(tokens, ctx)
     for t in tokens:
         low = t.lower_
         if t.tag_ == "PRP$" or (low in ("its", "their", "his", "her") and t.dep_ == "poss"):
@@ -478,6 +540,8 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     # it belongs to the dropped clause
     drop += [t for t in verb.subtree if t.dep_ == "appos" and t.head.ent_type_ in _AMOUNTS and t.pos_ == "PROPN"
              and t.ent_type_ not in _AMOUNTS]
+    # "She was born in Wrenstow, the youngest of five children of A and B": her family is a fact of its own
+    drop += [t for t in verb.subtree if _family_aside(t)]
     tokens = _subtree(verb, drop)
     if verb.dep_ in ("advcl", "acl") and subj is None:
         return _participle(verb, ctx, tokens)
@@ -660,6 +724,8 @@ def _args(clause: Clause) -> list[Arg]:
     inner = [g for c in verb.children if c.dep_ == "xcomp" and c.pos_ == "VERB" and _own_subject(c) is None
              for g in c.children]
     for c in list(verb.children) + inner:
+        if _family_aside(c):
+            continue
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
             if c.dep_ == "dobj" and c.lemma_.lower() in _IDIOMS.get(verb.lemma_, ()):
                 continue  # "took office", "took place": part of the verb, no thing taken
@@ -987,8 +1053,10 @@ def sentence_facts(sent: Any, ctx: Context, source: str, passage_id: str) -> lis
                 continue
             seen.add((span.lower(), arg.role))
             frame = _frame(clause, arg, ctx)
+            # the surname alone is tagged as anything; made whole (name_part_swaps) it is the person
+            kind = "person" if ctx.topic_is_person and span == ctx.topic else arg.kind
             facts.append(Fact(_fact_id(source, sentence, span, arg.role), source, passage_id, sentence,
-                              clause.subject_text, span, arg.kind, answer, arg.role, frame))
+                              clause.subject_text, span, kind, answer, arg.role, frame))
     for name, desc, kind, tense in _appositions(sent, ctx):
         answer = _cap(f"{name} {tense} {mid_sentence(desc)}.")
         for span, role, frame in ((name, "appos-name", {"copula": tense, "about": desc, "name_kind": kind}),
@@ -1039,6 +1107,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             continue
         if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and (len(list(c.subtree)) > 1 or c.tag_ == "WRB"):
             continue  # a question keeps the clause's core phrases, not its side clauses
+        if _family_aside(c):
+            continue
         if c.dep_ == "advmod" and c.i < verb.i and c.i + 1 < len(c.doc) and c.doc[c.i + 1].text == ",":
             continue  # "First, the water passes ...": a step of the telling, not of the fact
         if c.dep_ == "advmod" and c.lower_ in ("there", "here"):
@@ -1213,10 +1283,12 @@ def resolve_person_pronouns(clause: Clause, ctx: Context) -> dict[int, str]:
     her" -> "... encouraged Theodora Vask-Hallam"), and a possessive after a subject that is no person is
     hers ("chapters were published by her son" -> "by Theodora Vask-Hallam's son"). A question carries no
     pronoun that points outside it. Returns the replacements made (token index -> name)."""
-    if not ctx.person or not ctx.person_pronouns:
-        return {}
-    made: dict[int, str] = {}
     subject_ids = {t.i for t in clause.subject}
+    made = {i: name for i, name in name_part_swaps([t for t in clause.tokens if t.i not in subject_ids], ctx).items()
+            if i not in clause.swap}
+    clause.swap.update(made)
+    if not ctx.person or not ctx.person_pronouns:
+        return made
     # "Vask-Hallam died ... at her home": a subject that is part of her name is she
     subject_is_her = bool(clause.subject_text) and clause.subject_text.lower() in ctx.person.lower()
     for t in clause.tokens:

@@ -4,9 +4,12 @@ A clause-by-clause reading asks what a verb says; these facts are said by no ver
 - a life span after a name: "Theodora Vask-Hallam (14 March 1903 – 2 October 1978) was ..." (born, died);
 - a measure on a noun: "its main span of 412 metres", "the new wall, 387 metres long,", "a tank with a
   capacity of 4,800 litres";
-- a maker on a noun: "a bronze statue of her by the sculptor Nell Gaudry".
+- a maker on a noun: "a bronze statue of her by the sculptor Nell Gaudry";
+- a family: "She was born in Wrenstow, the youngest of five children of Josiah Hallam and Edith Vask" (her
+  parents, and how many children they had), "He was the eldest son of Mary Pell".
 
-Each becomes a ``Fact`` with its own role (``born``, ``died``, ``np-measure``, ``np-maker``) and a frame that
+Each becomes a ``Fact`` with its own role (``born``, ``died``, ``np-measure``, ``np-maker``,
+``parents``, ``family-count``) and a frame that
 ``rewrite`` phrases questions from. The answer is one short sentence that names the owner and the fact.
 """
 
@@ -41,10 +44,57 @@ def phrase_facts(sent: Any, ctx: F.Context, source: str, passage_id: str) -> lis
     sentence = F._clean(sent.text)
     tense = "is" if _present(sent) else "was"
     found = (_life_facts(sent, ctx) + _measure_facts(sent, ctx, tense) + _maker_facts(sent, ctx, tense)
-             + _dated_facts(sent, ctx))
+             + _dated_facts(sent, ctx) + _family_facts(sent, ctx))
     return [F.Fact(F._fact_id(source, sentence, span, role), source, passage_id, sentence, owner, span, kind,
                    answer, role, frame)
             for owner, span, kind, answer, role, frame in found]
+
+
+# families ------------------------------------------------------------------------------------------------
+
+def _family_facts(sent: Any, ctx: F.Context) -> list[tuple]:
+    """"X was born in W, the youngest of five children of A and B": X's parents were A and B, and they had five
+    children; "He was the eldest son of Mary Pell", "Ada Kerr, the daughter of a miner, ..." (the parent)."""
+    out = []
+    for top in sent:
+        noun = F.family_noun(top) if top.dep_ in ("npadvmod", "attr", "appos", "conj") else None
+        child = _family_child(top, ctx) if noun is not None else ""
+        if not child:
+            continue
+        of = next(c for c in noun.children if c.dep_ == "prep" and c.lower_ == "of")
+        first = next(c for c in of.children if c.dep_ == "pobj")
+        # the parser may hang the second parent on the family noun ("children of A, a clockmaker, and B")
+        parents = [first, *(c for c in (*first.children, *noun.children) if c.dep_ == "conj" and c.pos_ == "PROPN")]
+        names = [F._resolve_np(F._np_core(p), ctx, anchor=False) for p in parents]
+        named = " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
+        relation = F._text([t for t in top.subtree if t.i <= noun.i and t.dep_ != "punct"])
+        be = "is" if top.head.tag_ in ("VBZ", "VBP") else "was"
+        answer = F._cap(f"{child} {be} {F.mid_sentence(relation)} of {named}.")
+        kind = "person" if any(p.ent_type_ == "PERSON" or p.pos_ == "PROPN" for p in parents) else "thing"
+        frame = {"child": child, "noun": noun.lemma_.lower(), "relation": F.mid_sentence(relation), "copula": be,
+                 "parents": named, "plural": len(parents) > 1}
+        out.append((child, named, kind, answer, "parents", frame))
+        count = next((c for c in noun.children if c.dep_ == "nummod"), None)
+        if count is not None and top.i != noun.i and len(parents) > 1:
+            out.append((child, count.text, "number", answer, "family-count", frame))
+    return out
+
+
+def _family_child(top: Any, ctx: F.Context) -> str:
+    """Whose family a family phrase tells: the subject of the verb it hangs on, or the person it is set beside;
+    "" where that is no person."""
+    owner = F._own_subject(top.head) if top.dep_ in ("npadvmod", "attr") else top.head
+    if owner is not None and top.dep_ in ("appos", "conj") and not F.is_person_token(owner):
+        # "born in W, a mill town, the youngest of ...": the parser hangs it on the place; it is the subject's
+        up = top
+        while up.dep_ in ("conj", "appos", "pobj", "prep") and up.head.i != up.i:
+            up = up.head
+        owner = F._own_subject(up) if up.pos_ in ("VERB", "AUX") else None
+    if owner is None:
+        return ""
+    person = owner.ent_type_ == "PERSON" or owner.lower_ in ("he", "she") or (
+        ctx.topic_is_person and owner.pos_ == "PROPN")
+    return F._resolve_np(F._np_core(owner), ctx, anchor=False) if person else ""
 
 
 def _present(sent: Any) -> bool:

@@ -482,7 +482,26 @@ def dated_questions(fact: Fact) -> list[str]:
     return [_q(f"What dates from {year}"), _q(f"Which one is from {year}")]
 
 
-_OWN_QUESTIONS = {"dated": dated_questions, "dated-name": dated_questions, "born": life_questions,
+def family_questions(fact: Fact) -> list[str]:
+    """"X was the youngest of five children of A and B": "Who were X's parents?", "Whose child was X?"; and
+    "How many children did A and B have?"."""
+    f = fact.frame
+    child, noun, be, relation = f["child"], f["noun"], f["copula"], f["relation"]
+    if fact.role == "family-count":
+        do = "do" if be == "is" else "did"
+        few = re.sub(r"\b(?:of )?\S+ (children|sons|daughters)$", r"of how many \1", relation)
+        return [_q(f"How many children {do} {f['parents']} have"), _q(f"{child} {be} {few}") if few != relation
+                else "", _q(f"How many children {do} {child}'s parents have")]
+    if f["plural"]:
+        are = "are" if be == "is" else "were"
+        return [_q(f"Who {are} the parents of {child}"), _q(f"Whose {noun} {be} {child}"),
+                _q(f"Who {are} {child}'s mother and father"), _q(f"{child} {be} {relation} of whom")]
+    return [_q(f"Whose {noun} {be} {child}"), _q(f"{child} {be} {relation} of whom"),
+            _q(f"Who {be} a parent of {child}")]
+
+
+_OWN_QUESTIONS = {"parents": family_questions, "family-count": family_questions,
+                  "dated": dated_questions, "dated-name": dated_questions, "born": life_questions,
                   "died": life_questions, "np-measure": np_measure_questions,
                   "np-maker": np_maker_questions}
 
