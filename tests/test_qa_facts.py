@@ -834,3 +834,11 @@ def test_a_family_phrase_gives_the_parents_and_the_number_of_children():
     assert rewrite.questions(_fact(found, "Wrenstow"))[0] == "Where was Theodora Vask-Hallam born?"
     assert not [f for f in found if f.span == "the youngest"]
     assert "Whose daughter was Ada Kerr?" in rewrite.questions(_fact(found, "a miner"))
+
+
+def test_the_owner_of_an_unnamed_thing_goes_before_a_time_after_it():
+    """"Total income for the year" is the authority's income, not "the year of the authority"."""
+    found = _read("t", "# Brackwater Sound Harbour Authority\n\nThe Brackwater Sound Harbour Authority runs the port. "
+                  "Total income for the year reached £18.7 million.\n")
+    assert _fact(found, "£18.7 million").answer == ("Total income of the Brackwater Sound Harbour Authority for the "
+                                                    "year reached £18.7 million.")

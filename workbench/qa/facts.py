@@ -427,7 +427,14 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
     if ctx.topic_is_person and ctx.named and not is_person_noun(head.lemma_):
         # in a biography "the deck" after "the Saltmere Estuary Bridge, opened in 1957" is the bridge's
         return f"{text} of {ctx.named}"
-    # "each car", "a typical journey", "speed": a question that names no owner matches no other question
+    # "each car", "a typical journey", "speed": a question that names no owner matches no other question. A time
+    # after the head noun is no owner: "total income of the X for the year", not "for the year of the X".
+    after = [t for t in tokens if t.i > head.i]
+    if after and after[0].dep_ == "prep" and after[0].head.i == head.i and any(
+            g.dep_ == "pobj" and g.ent_type_ in ("DATE", "TIME") for g in after[0].children):
+        before = _text([t for t in tokens if t.i <= head.i])
+        if text.startswith(before):
+            return f"{before} of {mid_sentence(ctx.topic)} {text[len(before):].strip()}"
     return f"{text} of {mid_sentence(ctx.topic)}"
 
 
