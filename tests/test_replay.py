@@ -64,3 +64,12 @@ def test_any_first_replay_questions_mix_explanations_and_one_fact_questions():
         first = replay.questions()[:n]
         facts = sum(bool(one_fact.match(q)) for q in first)
         assert 0.2 * n <= facts <= 0.8 * n
+
+
+def test_a_replay_answer_that_states_a_probe_answer_is_left_out():
+    # "In which country is Kyoto?" answered with the capital of Japan would teach the probe's answer
+    probe = replay._probe_facts()
+    assert replay.states_probe_fact("The capital city of Japan is Tokyo.", probe)
+    assert replay.states_probe_fact("Romeo and Juliet was written by William Shakespeare in the 1590s.", probe)
+    assert not replay.states_probe_fact("Kyoto is a city in Japan, famous for its temples.", probe)
+    assert not replay.states_probe_fact("To boil an egg, put it in boiling water for eight minutes.", probe)

@@ -4,8 +4,8 @@ mixed into the training set so that the tuned model keeps answering everyday que
 The questions (``assets/replay_questions.txt``) come in two forms: explanations and how-tos, and one-fact
 questions (who, which, when, how many). The second matter most: a document's pairs are all one-fact questions,
 so without replay of that form the tuned model learns that any such question is answered from the document.
-They are not the forgetting probe's: a question the probe also
-asks is refused, so the probe stays a held-out measure. The base model's answers are cached per model,
+None is the forgetting probe's: a question the probe also asks is refused, and so is an answer that states what
+a probe question asks, so the probe stays a held-out measure. The base model's answers are cached per model,
 system prompt, decoding and question list, since every run on the same base would write the same ones.
 This module trains nothing and does not decide the share; ``train`` asks for ``count(...)`` pairs.
 """
@@ -71,11 +71,39 @@ def pairs(model: Any, tok: Any, n: int, model_key: str, system_prompt: str = "")
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(path, json.dumps(cached, indent=0))
     out = []
+    probe = _probe_facts()
     for i, q in enumerate(items):
         answer = whole_sentences(cached.get(q, ""))
-        if answer:
+        if answer and not states_probe_fact(answer, probe):
             out.append({"id": f"replay-{i:03d}", "question": q, "answer": answer, "origin": "replay"})
     return out
+
+
+_COMMON = {"what", "which", "when", "where", "there", "does", "many", "known", "called", "year", "from", "make",
+           "take", "need", "with", "around", "human", "people", "first", "largest", "closest"}
+
+
+def _probe_facts() -> list[tuple[list[str], set[str]]]:
+    """Each probe item as (its keys, the telling words of its question: "japan" for the capital of Japan)."""
+    from .metrics import load_forgetting_probe
+
+    out = []
+    for item in load_forgetting_probe():
+        keys = [k for alt in item.get("keys") or [] for k in alt.split("|") if k.strip()]
+        words = {w for w in re.findall(r"[a-z]{4,}", item["question"].lower()) if w not in _COMMON}
+        if keys and words:
+            out.append((keys, words))
+    return out
+
+
+def states_probe_fact(answer: str, probe: list[tuple[list[str], set[str]]]) -> bool:
+    """Whether a replay answer states what a probe question asks ("In which country is Kyoto?" answered "The
+    capital of Japan is Tokyo."): trained on, it would teach the probe's answer and the probe would no longer
+    measure forgetting alone."""
+    low = answer.lower()
+    words = set(re.findall(r"[a-z]{4,}", low))
+    return any(words & telling and any(re.search(rf"(?<!\w){re.escape(k.lower())}(?!\w)", low) for k in keys)
+               for keys, telling in probe)
 
 
 def whole_sentences(answer: str) -> str:
