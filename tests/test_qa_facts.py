@@ -809,7 +809,8 @@ def test_the_surname_alone_of_the_person_a_text_is_about_is_named_in_full_and_as
     part inside a longer name (the prize) stays as written."""
     found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. In 1921 Vask-Hallam "
                   "entered Caddersby College. A statue of Vask-Hallam was unveiled in 2003. The Vask-Hallam Prize "
-                  "has been awarded since 1981.\n")
+                  "has been awarded since 1981.\n\nVask-Hallam died of a stroke at her home in Pellerby on 2 October "
+                  "1978, at the age of 75.\n")
     entered = _fact(found, "Caddersby College")
     assert entered.subject == "Theodora Vask-Hallam"
     assert entered.answer == "In 1921 Theodora Vask-Hallam entered Caddersby College."
@@ -818,6 +819,8 @@ def test_the_surname_alone_of_the_person_a_text_is_about_is_named_in_full_and_as
     assert rewrite.questions(who[0])[0].startswith("Who entered Caddersby College")
     assert _fact(found, "2003").answer == "A statue of Theodora Vask-Hallam was unveiled in 2003."
     assert _fact(found, "1981").answer == "The Vask-Hallam Prize has been awarded since 1981."
+    # "Vask" opening a paragraph is tagged as a noun
+    assert _fact(found, "2 October 1978").answer.startswith("Theodora Vask-Hallam died of a stroke")
 
 
 def test_a_family_phrase_gives_the_parents_and_the_number_of_children():

@@ -319,14 +319,19 @@ def name_part_swaps(tokens: list[Any], ctx: Context) -> dict[int, str]:
     swap: dict[int, str] = {}
     run: list[Any] = []
     for t in [*sorted(tokens, key=lambda t: t.i), None]:
-        if t is not None and (t.pos_ == "PROPN" or t.text == "-" and run) and (not run or t.i == run[-1].i + 1):
+        if t is not None and (_name_word(t) or t.text == "-" and run) and (not run or t.i == run[-1].i + 1):
             run.append(t)
             continue
         if run and not _inside_longer_name(run) and _text(run) in partial:
             swap.update({r.i: "" for r in run[1:]})
             swap[run[0].i] = ctx.topic
-        run = [t] if t is not None and t.pos_ == "PROPN" else []
+        run = [t] if t is not None and _name_word(t) else []
     return swap
+
+
+def _name_word(tok: Any) -> bool:
+    """A word of a name: the tagger calls "Vask" in "Vask-Hallam died" a noun when it opens the sentence."""
+    return tok.pos_ == "PROPN" or tok.is_title and tok.pos_ in ("NOUN", "ADJ")
 
 
 def _inside_longer_name(run: list[Any]) -> bool:
@@ -334,7 +339,8 @@ def _inside_longer_name(run: list[Any]) -> bool:
     last = run[-1]
     if last.dep_ == "compound" and last.head.pos_ in ("PROPN", "NOUN"):
         return True
-    if any(c.dep_ == "cc" and c.text == "&" or c.dep_ == "compound" and c.pos_ == "NOUN" for c in last.children):
+    if any(c.dep_ == "cc" and c.text == "&" or c.dep_ == "compound" and c.pos_ == "NOUN" and c.i < run[0].i
+           for c in last.children):
         return True
     ent = next((e for e in run[0].doc.ents if e.start <= run[0].i < e.end), None)
     return ent is not None and (ent.start < run[0].i or ent.end > last.i + 1)
