@@ -507,6 +507,11 @@ def test_an_age_is_asked_as_an_age_and_it_after_a_persons_new_thing_is_that_thin
     asked = rewrite.questions(age[0], n=6)
     assert any(q.startswith("At what age did Margaret Hollis build") for q in asked), asked
     assert any(q.startswith("How old was Margaret Hollis when Margaret Hollis built") for q in asked), asked
+    # an age under which someone else falls is no age of the subject
+    prize = _doc_facts("# Margaret Hollis\n\nMargaret Hollis was a naval architect. Since 1981 the Institute has "
+                       "awarded a prize each year to an engineer under the age of 35.\n")
+    under = [q for f in prize if f.span == "the age of 35" for q in rewrite.questions(f, n=8)]
+    assert under and not [q for q in under if q.startswith("How old")], under
     prize = [f.answer for f in found if "first prize" in f.answer]
     assert prize and all(a.startswith("The model lifeboat won") for a in prize), prize
     # the parser hangs "a rescue raft" on "she"; its clause is still about the raft she designed

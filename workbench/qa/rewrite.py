@@ -536,7 +536,8 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
                  (fronted(fact, wh_alt or wh, synonym) if synonym else None, synonym), (doer_question(fact), None),
                  (in_place(fact, wh_in), None), (fronted(fact, wh_alt) if wh_alt else None, None),
                  (other_voice(fact, wh), None), (fronted(fact, wh, synonym) if synonym else None, synonym)]
-        if _AGE.match(fact.span):
+        if _AGE.match(fact.span) and fact.frame.get("prep", "at") == "at":
+            # "at the age of 75" is the subject's age; "to an engineer under the age of 35" is not
             found.insert(1, (how_old(fact), None))
         found[:0] = [(q, None) for q in inner_questions(fact)]
         if fact.role != "subject":
