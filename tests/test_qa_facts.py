@@ -850,3 +850,28 @@ def test_the_owner_of_an_unnamed_thing_goes_before_a_time_after_it():
                   "Total income for the year reached £18.7 million.\n")
     assert _fact(found, "£18.7 million").answer == ("Total income of the Brackwater Sound Harbour Authority for the "
                                                     "year reached £18.7 million.")
+
+
+def test_a_fronted_phrase_before_an_inverted_subject_reads_as_the_subject_does():
+    """"Among her students was the tunnel engineer S, who later described her lectures as "..."" taught "Among her
+    students was the tunnel engineer S, S, "." and asked "Who was Among her students?"; "went on to design X"
+    was asked "What was gone by T to design?", and a name inside a noun phrase "... and the who bridges?"."""
+    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. Among her students "
+                  "was the tunnel engineer Samuel Okoro-Fenn, who later described her lectures as \"arithmetic "
+                  "delivered like a sermon\". She went on to design the Tolley Viaduct (1963) and the Marrick Lock "
+                  "bridges (1966).\n")
+    student = _fact(found, "the tunnel engineer Samuel Okoro-Fenn")
+    assert student.answer == "Among Theodora Vask-Hallam's students was the tunnel engineer Samuel Okoro-Fenn."
+    assert "Who was among Theodora Vask-Hallam's students?" in rewrite.questions(student)
+    designed = rewrite.questions(_fact(found, "the Marrick Lock bridges"), 6)
+    assert "What did Theodora Vask-Hallam go on to design?" in designed
+    assert not [q for q in designed if " gone " in q]
+    assert rewrite.check_question("Theodora Vask-Hallam went on to design the Tolley Viaduct and the who bridges?",
+                                  "Marrick Lock") == "not a question"
+
+
+def test_a_quote_or_bracket_that_lost_its_partner_is_left_out():
+    assert fx._clean('the tunnel engineer Samuel Okoro-Fenn".') == "the tunnel engineer Samuel Okoro-Fenn."
+    assert fx._clean('"The Honest Span" argued that') == '"The Honest Span" argued that'
+    assert fx._clean("\u201cThe Honest Span argued that") == "The Honest Span argued that"
+    assert fx._clean("The newt (Lissotriton") == "The newt Lissotriton"

@@ -95,19 +95,29 @@ class Context:
     person_pronouns: frozenset[str] = frozenset()
 
 
+_PAIRS = {")": "(", "\u201d": "\u201c"}
+
+
 def _balanced(text: str) -> str:
-    """``text`` without brackets that lost their partner when words were dropped ("The Carrow Fen newt (")."""
-    opened: list[int] = []
+    """``text`` without brackets or quotes that lost their partner when words were dropped ("The Carrow Fen
+    newt (", "... Samuel Okoro-Fenn"." after his quoted words went to a fact of their own)."""
+    opened: dict[str, list[int]] = {"(": [], "\u201c": []}
     unmatched: set[int] = set()
     for i, ch in enumerate(text):
-        if ch == "(":
-            opened.append(i)
-        elif ch == ")":
-            if opened:
-                opened.pop()
+        if ch in opened:
+            opened[ch].append(i)
+        elif ch in _PAIRS:
+            if opened[_PAIRS[ch]]:
+                opened[_PAIRS[ch]].pop()
             else:
                 unmatched.add(i)
-    unmatched.update(opened)
+    for left in opened.values():
+        unmatched.update(left)
+    straight = [i for i, ch in enumerate(text) if ch == '"']
+    if len(straight) % 2:
+        # the lost partner is the outermost quote on the side where the text ends
+        last = straight[-1]
+        unmatched.add(last if not re.search(r"\w", text[last + 1:]) else straight[0])
     return "".join(ch for i, ch in enumerate(text) if i not in unmatched) if unmatched else text
 
 
@@ -202,6 +212,10 @@ def _np_core(tok: Any, items: bool = False) -> list[Any]:
     drop += conj + ([c for c in tok.children if c.dep_ == "cc"] if conj else [])
     drop += [c for c in tok.children if beyond is not None and c.i > beyond]
     drop += [c for c in tok.children if _family_aside(c)]
+    # "the tunnel engineer Samuel Okoro-Fenn, who later described ...": a kept name's own relative clause is
+    # a fact of its own, as the noun's would be
+    drop += [g for c in tok.children if c.dep_ == "appos" and c not in drop for g in c.children
+             if g.i > c.i and (g.dep_ in ("relcl", "acl") or g.dep_ == "punct" and g.text == ",")]
     return _subtree(tok, drop)
 
 
@@ -618,7 +632,8 @@ def _clause_with_subject(verb: Any, subj: Any, tokens: list[Any], ctx: Context) 
     named = next((c for c in subj.children if c.dep_ == "appos" and c.ent_type_ in ("PERSON", "ORG", "GPE", "FAC")),
                  None) or _late_name(subj)
     # the answer keeps a named apposition ("The depot's manager, Ada Pell, joined in 2011"): it names her
-    swap[first] = f"{subject_text}, {_text(_np_core(named))}," if named is not None else subject_text
+    name = _text(_np_core(named)) if named is not None else ""
+    swap[first] = f"{subject_text}, {name}," if name and name not in subject_text else subject_text
     return Clause(verb, subject_tokens, subject_text, tokens, swap, _passive(verb))
 
 
@@ -1142,7 +1157,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             parts.append({"text": "", "asked": True, "pre": c.i < verb.i, "dep": c.dep_,
                           "span": _text(list(c.subtree), clause.swap)})
         else:
-            parts.append({"text": _text(tokens, clause.swap), "pre": c.i < verb.i, "dep": c.dep_})
+            parts.append({"text": _unstarted(tokens, _text(tokens, clause.swap)), "pre": c.i < verb.i,
+                          "dep": c.dep_})
     subject = clause.subject_text
     first = clause.subject[0] if clause.subject else None
     if subject.split()[0] in ("The", "A", "An", "Its", "Their", "This", "These"):
@@ -1170,6 +1186,15 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
         "acomp": next((c.text for c in verb.children if c.dep_ == "acomp"), ""),
         "prt": next((c.text for c in verb.children if c.dep_ == "prt"), ""),
     }
+
+
+def _unstarted(tokens: list[Any], text: str) -> str:
+    """A phrase that opened the sentence, as it reads inside a question: "Among her students was X" asks
+    "Who was among her students?"."""
+    first = min(tokens, key=lambda t: t.i) if tokens else None
+    if first is None or not first.is_sent_start or first.pos_ == "PROPN" or not text.startswith(first.text):
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
@@ -1309,10 +1334,17 @@ def resolve_person_pronouns(clause: Clause, ctx: Context) -> dict[int, str]:
             continue
         if t.tag_ == "PRP" and t.dep_ in ("dobj", "pobj", "dative", "nsubj") and not subject_is_her:
             made[t.i] = ctx.person  # "nsubj": "encouraged her to move", her as the infinitive's subject
-        elif t.tag_ == "PRP$" and not (subject_is_her or _is_person(clause)):
+        elif t.tag_ == "PRP$" and not subject_is_her and (not _is_person(clause) or _before_subject(t, clause)):
             made[t.i] = f"{ctx.person}'s"
     clause.swap.update(made)
     return made
+
+
+def _before_subject(tok: Any, clause: Clause) -> bool:
+    """A possessive in a phrase fronted before its verb and subject ("Among her students was X") is not the
+    subject's own: English does not point a pronoun forward to the subject it precedes."""
+    verb = clause.verb
+    return bool(clause.subject) and tok.i < verb.i < min(t.i for t in clause.subject)
 
 
 def _is_person(clause: Clause) -> bool:

@@ -113,8 +113,8 @@ _DOUBLE_WH = re.compile(r"\b(?:who|whom|what|which)\s+(?:who|whom|what|which|its
                         re.IGNORECASE)
 _WHOM_SUBJECT = re.compile(r"^Whom (?!(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could|should|might|"
                            r"may|must)\b)")
-_BROKEN_HOLE = re.compile(r"\b(?:the|a|an|its|their|his|her|\d[\d,.]*) (?:which|what|how many|how much)\b",
-                          re.IGNORECASE)
+_BROKEN_HOLE = re.compile(r"\b(?:(?:the|a|an|its|their|his|her|\d[\d,.]*) (?:which|what|how many|how much)|"
+                          r"(?:the|a|an|its|their|his|her) (?:who|whom|whose|when|where))\b", re.IGNORECASE)
 _SHARE = re.compile(r"^(?:about |nearly |almost |over |more than |under |some |roughly |just )?"
                     r"(?:(?:a|an|one|two|three|four) (?:half|thirds?|quarters?|fifths?|tenths?)|half|"
                     r"\d+(?:\.\d+)? ?(?:per cent|percent|%)) of (the .+|its .+|their .+)$", re.IGNORECASE)
@@ -304,8 +304,10 @@ def other_voice(fact: Fact, wh: str) -> str | None:
     if fact.role == "agent" and f.get("passive"):
         past = _inflect(f["lemma"], "VBD")
         return _q(f"{wh} {past} {mid_sentence(f['subject'])} {post} {pre}")
+    # "went on to design the viaduct": the object is the infinitive's, and "go" has no passive
+    in_infinitive = any(p.get("gap") for p in f.get("parts", []))
     if fact.role == "object" and not f.get("passive") and not f.get("auxes") and f.get("lemma") not in _STATIVE \
-            and fact.kind not in ("money", "percent", "quantity"):
+            and fact.kind not in ("money", "percent", "quantity") and not in_infinitive:
         participle = _inflect(f["lemma"], "VBN")
         be = "was" if f.get("tag") == "VBD" else "is"
         return _q(f"{wh} {be} {participle} by {mid_sentence(f['subject'])} {post} {pre}")
@@ -623,6 +625,6 @@ def check_question(question: str, answer_span: str) -> str | None:
         return "unresolved reference"
     if _DOUBLE_WH.search(q):  # "after the retirement of who who had led ...", "Which its empty ...?"
         return "not a question"
-    if _BROKEN_HOLE.search(q):  # "at the which year Ambry County Show?", "at the 1915 which place?"
+    if _BROKEN_HOLE.search(q):  # "at the which year Ambry County Show?", "... and the who bridges?"
         return "not a question"
     return None
