@@ -868,6 +868,8 @@ def test_a_fronted_phrase_before_an_inverted_subject_reads_as_the_subject_does()
     assert not [q for q in designed if " gone " in q]
     assert rewrite.check_question("Theodora Vask-Hallam went on to design the Tolley Viaduct and the who bridges?",
                                   "Marrick Lock") == "not a question"
+    assert "Samuel Okoro-Fenn was among Theodora Vask-Hallam's students." in \
+        {a for _, a in rewrite.wordings(_fact(found, "Theodora Vask-Hallam's students"), 6)}
 
 
 def test_a_quote_or_bracket_that_lost_its_partner_is_left_out():

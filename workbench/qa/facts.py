@@ -1155,7 +1155,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
                           "after": _text([t for t in c.subtree if t.i > max(asked)], clause.swap)})
         elif c.i in asked or whole <= asked:
             parts.append({"text": "", "asked": True, "pre": c.i < verb.i, "dep": c.dep_,
-                          "span": _text(list(c.subtree), clause.swap)})
+                          "span": _unstarted(list(c.subtree), _text(list(c.subtree), clause.swap))})
         else:
             parts.append({"text": _unstarted(tokens, _text(tokens, clause.swap)), "pre": c.i < verb.i,
                           "dep": c.dep_})
