@@ -41,6 +41,11 @@ def _read(name: str, text: str) -> list[fx.Fact]:
     return fx.document_facts([{"id": f"{name}-0000", "source": f"{name}.md", "index": 0, "start": 0, "text": text}])
 
 
+def _bio(text: str) -> list[fx.Fact]:
+    """The facts of a one-passage biography of Theodora Vask-Hallam that goes on with ``text``."""
+    return _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. " + text)
+
+
 def _questions(found: list[fx.Fact], span: str) -> list[str]:
     qs = rewrite.questions(_fact(found, span))
     assert qs, f"no question survived for {span!r}"
@@ -758,8 +763,8 @@ def test_a_hyphened_measure_is_no_count_and_there_is_not_asked():
                   "through a 2.4-kilometre tunnel completed in 1967.\n")
     asked = [q for f in found for q in rewrite.questions(f, 6)]
     assert not [q for q in asked if re.search(r"how many kilometre|number of kilometre", q, re.IGNORECASE)], asked
-    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. In 1921 she entered "
-                  "Caddersby College. There she studied mathematics under Professor Alder Pennock.\n")
+    found = _bio("In 1921 she entered "
+                 "Caddersby College. There she studied mathematics under Professor Alder Pennock.\n")
     pairs = [pair for f in found for pair in rewrite.wordings(f, 6)]
     studied = [pair for pair in pairs if "mathematics" in pair[1]]
     assert studied and not [p for p in studied if re.search(r"\bthere\b", f"{p[0]} {p[1][1:]}", re.IGNORECASE)], \
@@ -793,10 +798,10 @@ def test_her_and_his_outside_the_subject_name_the_person_a_biography_is_about():
     """In a biography "her" in "published by her son" and "encouraged her" is the subject of the text, so the
     answers and questions name her; "his" (another person's, in a text about a woman) and "her" bound to a
     person subject stay as they are."""
-    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. She studied under "
-                  "Professor Alder Pennock, who encouraged her to move into engineering. Her father kept the model "
-                  "in his shop window. A third book was published by her son Laurence in 1984. A fourth book was left "
-                  "unfinished at her death. Vask-Hallam died at her home in Pellerby in 1978.\n")
+    found = _bio("She studied under "
+                 "Professor Alder Pennock, who encouraged her to move into engineering. Her father kept the model "
+                 "in his shop window. A third book was published by her son Laurence in 1984. A fourth book was left "
+                 "unfinished at her death. Vask-Hallam died at her home in Pellerby in 1978.\n")
     assert _fact(found, "1984").answer == "A third book was published by Theodora Vask-Hallam's son Laurence in 1984."
     # her surname as the subject is she, named in full
     assert _fact(found, "1978").answer == "Theodora Vask-Hallam died at her home in Pellerby in 1978."
@@ -812,10 +817,10 @@ def test_her_and_his_outside_the_subject_name_the_person_a_biography_is_about():
 def test_the_surname_alone_of_the_person_a_text_is_about_is_named_in_full_and_asked_with_who():
     """A reader names the person in full; "What entered Caddersby College?" asked the surname as a thing. A name
     part inside a longer name (the prize) stays as written."""
-    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. In 1921 Vask-Hallam "
-                  "entered Caddersby College. A statue of Vask-Hallam was unveiled in 2003. The Vask-Hallam Prize "
-                  "has been awarded since 1981.\n\nVask-Hallam died of a stroke at her home in Pellerby on 2 October "
-                  "1978, at the age of 75.\n")
+    found = _bio("In 1921 Vask-Hallam "
+                 "entered Caddersby College. A statue of Vask-Hallam was unveiled in 2003. The Vask-Hallam Prize "
+                 "has been awarded since 1981.\n\nVask-Hallam died of a stroke at her home in Pellerby on 2 October "
+                 "1978, at the age of 75.\n")
     entered = _fact(found, "Caddersby College")
     assert entered.subject == "Theodora Vask-Hallam"
     assert entered.answer == "In 1921 Theodora Vask-Hallam entered Caddersby College."
@@ -831,9 +836,9 @@ def test_the_surname_alone_of_the_person_a_text_is_about_is_named_in_full_and_as
 def test_a_family_phrase_gives_the_parents_and_the_number_of_children():
     """"born in W, the youngest of five children of A, a clockmaker, and B, a teacher" held two facts no
     question asked (her parents, five children) and put its words into the birthplace's question."""
-    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. She was born in "
-                  "Wrenstow, a mill town, the youngest of five children of Josiah Hallam, a clockmaker, and Edith "
-                  "Vask, a village schoolteacher. Ada Kerr, the daughter of a miner, was her pupil.\n")
+    found = _bio("She was born in "
+                 "Wrenstow, a mill town, the youngest of five children of Josiah Hallam, a clockmaker, and Edith "
+                 "Vask, a village schoolteacher. Ada Kerr, the daughter of a miner, was her pupil.\n")
     parents = _fact(found, "Josiah Hallam and Edith Vask")
     assert parents.answer == ("Theodora Vask-Hallam was the youngest of five children of Josiah Hallam and Edith "
                               "Vask.")
@@ -856,10 +861,10 @@ def test_a_fronted_phrase_before_an_inverted_subject_reads_as_the_subject_does()
     """"Among her students was the tunnel engineer S, who later described her lectures as "..."" taught "Among her
     students was the tunnel engineer S, S, "." and asked "Who was Among her students?"; "went on to design X"
     was asked "What was gone by T to design?", and a name inside a noun phrase "... and the who bridges?"."""
-    found = _read("t", "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. Among her students "
-                  "was the tunnel engineer Samuel Okoro-Fenn, who later described her lectures as \"arithmetic "
-                  "delivered like a sermon\". She went on to design the Tolley Viaduct (1963) and the Marrick Lock "
-                  "bridges (1966).\n")
+    found = _bio("Among her students "
+                 "was the tunnel engineer Samuel Okoro-Fenn, who later described her lectures as \"arithmetic "
+                 "delivered like a sermon\". She went on to design the Tolley Viaduct (1963) and the Marrick Lock "
+                 "bridges (1966).\n")
     student = _fact(found, "the tunnel engineer Samuel Okoro-Fenn")
     assert student.answer == "Among Theodora Vask-Hallam's students was the tunnel engineer Samuel Okoro-Fenn."
     assert "Who was among Theodora Vask-Hallam's students?" in rewrite.questions(student)
