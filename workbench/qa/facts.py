@@ -1160,12 +1160,10 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             parts.append({"text": _unstarted(tokens, _text(tokens, clause.swap)), "pre": c.i < verb.i,
                           "dep": c.dep_})
     subject = clause.subject_text
-    first = clause.subject[0] if clause.subject else None
     if subject.split()[0] in ("The", "A", "An", "Its", "Their", "This", "These"):
         subject = mid_sentence(subject)
-    elif first is not None and first.is_sent_start and first.pos_ != "PROPN" and subject.startswith(first.text) \
-            and not _part_of_name(subject, ctx):
-        subject = subject[:1].lower() + subject[1:]  # "Total income ..." inside a question
+    elif not _part_of_name(subject, ctx):
+        subject = _unstarted(clause.subject, subject)  # "Total income ..." inside a question
     # "Its manager, Ada Pell, joined in 2011": the question may name her either way
     subj_tok = _own_subject(verb) or (_own_subject(verb.head) if verb.dep_ == "conj" else None)
     alt = _named_appos(subj_tok) if subj_tok is not None else None
