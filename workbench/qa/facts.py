@@ -1145,7 +1145,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             parts.append({"text": clause.relative[1], "pre": False, "dep": c.dep_})
             continue
         tokens = [t for t in _phrase(c) if t.i not in asked] if c.i not in asked else []
-        whole = {t.i for t in c.subtree}
+        subtree = list(c.subtree)
+        whole = {t.i for t in subtree}
         if asked & whole and c.i not in asked:
             # the asked span sits inside this phrase: keep the phrase with a hole where the span was
             # (an infinitive keeps its verb when its phrase is asked: "When is X expected to open?")
@@ -1155,7 +1156,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
                           "after": _text([t for t in c.subtree if t.i > max(asked)], clause.swap)})
         elif c.i in asked or whole <= asked:
             parts.append({"text": "", "asked": True, "pre": c.i < verb.i, "dep": c.dep_,
-                          "span": _unstarted(list(c.subtree), _text(list(c.subtree), clause.swap))})
+                          "span": _unstarted(subtree, _text(subtree, clause.swap))})
         else:
             parts.append({"text": _unstarted(tokens, _text(tokens, clause.swap)), "pre": c.i < verb.i,
                           "dep": c.dep_})
