@@ -399,7 +399,8 @@ def test_a_month_a_storm_and_an_adverb_inside_the_verb_are_asked_naturally():
     text = ("# Harbour report\n\nThe Harbour Board runs the port. August was the busiest month, with 164 ships "
             "berthing. The north wall had partly collapsed during Storm Idris in January 2020.\n")
     found = fx.document_facts([{"id": "h-0", "source": "h.md", "index": 0, "start": 0, "text": text}])
-    assert rewrite.questions(_fact(found, "August"))[0] == "Which month was the busiest month with 164 ships berthing?"
+    assert rewrite.questions(_fact(found, "August"))[0] == \
+        "Which month was the busiest month with 164 ships berthing at the Harbour Board?"
     storm = _fact(found, "Storm Idris")
     # the name says what it names: "Which storm", not "whom"
     assert storm.kind != "person" and rewrite.questions(storm)[0].startswith("During which storm had the north wall")
@@ -487,7 +488,7 @@ def test_it_after_a_body_brings_in_a_built_thing_means_that_thing(water):
     assert opening and opening[0].answer == "The visitor centre at Dunmere is expected to open in 2027.", \
         [f.answer for f in opening]
     questions = rewrite.questions(opening[0])
-    assert "When is the visitor centre at Dunmere expected to open?" in questions, questions
+    assert "When is the visitor centre at Dunmere expected to open at the Fenmarsh Water Board?" in questions
     assert not [f for f in water if "board was designed" in f.answer.lower()]
 
 
@@ -640,10 +641,11 @@ def test_a_thing_dated_by_a_year_is_asked_by_its_kind_and_a_rate_is_not_a_durati
 
 
 def test_since_a_year_a_duration_in_words_and_a_share_get_their_own_question_words(orchard):
-    assert "Since when has Owen Caddis looked after the hives?" in _questions(orchard, "2011")
+    assert "Since when has Owen Caddis looked after the hives of the Hessle Moor Community Orchard?" in _questions(
+        orchard, "2011")
     assert _questions(orchard, "thirty years")[0].startswith("How long had the lesser spotted woodpecker")
-    assert "How much of the pears did another fungus destroy?" in rewrite.questions(
-        _fact(orchard, "half of the pears"), 8)
+    pears = rewrite.questions(_fact(orchard, "half of the pears"), 8)
+    assert "How much of the pears did another fungus destroy at the Hessle Moor Community Orchard?" in pears
 
 
 def test_a_name_beside_a_role_is_a_person_and_the_parsers_misplaced_words_stay_out_of_answers(orchard):

@@ -164,7 +164,8 @@ def score_pair(pair: dict[str, Any], passage: str) -> dict[str, float]:
         "grounding": round(overlap_recall(a, _grounding_text(pair, passage)), 4),
         "rouge_l_recall": round(rouge_l(tokenize(passage), tokenize(a))[1], 4) if passage else 0.0,
         "answer_novelty": round(novelty, 4),
-        "relevance": round(relevance(q, a, passage), 4),
+        # the phrase placing a fact at the document's subject is the reading's, not the sentence's, words
+        "relevance": round(relevance(q, f"{a} {pair.get('placed') or ''}".strip(), passage), 4),
         "question_tokens": len(q_tokens),
         "answer_tokens": len(tokenize(a)),
     }

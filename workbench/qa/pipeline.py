@@ -113,10 +113,13 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
             record = pairs.add(question, answer, fact.passage_id, generator="facts", origin="facts",
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
             # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
-            names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"))
+            placed = [p["text"] for p in fact.frame.get("parts", []) if p.get("dep") == "topic"]
+            names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"), *placed)
             resolved = " ".join(x for x in names if x)
             record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence, resolved=resolved,
                           kind="paraphrase" if first else "original")
+            if placed and placed[0] in question:
+                record["placed"] = placed[0]  # "at the X Authority": the reading's, not the sentence's words
             first = first or record
         if progress:
             progress(i, len(found))

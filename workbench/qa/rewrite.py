@@ -206,14 +206,27 @@ def head_noun(span: str) -> str:
 _RANGE_END = re.compile(r"^(?:to|until|till|from)\s+(?:\w+\s+)?\d{3,4}\b")
 
 
-def _parts(fact: Fact, inner: str = "") -> tuple[str, str]:
+def _placed(fact: Fact, part: dict) -> bool:
+    """Whether a part that places the clause at the document's subject ("at the X Authority") adds a name the
+    question lacks: not where the asked span or another subject (see ``_about``) names it already."""
+    topic = part["text"].split(" ", 1)[-1].lower().removeprefix("the ")
+    frame = fact.frame
+    named = [fact.span, frame.get("subject", ""), frame.get("alt_subject", ""),
+             *(p.get("text", "") for p in frame.get("parts", []) if p is not part)]
+    return not any(topic in x.lower() for x in named)
+
+
+def _parts(fact: Fact, inner: str = "", placed: bool = True) -> tuple[str, str]:
     """(words after the verb, fronted phrases moved to the end) without the asked phrase; ``inner``
-    fills the hole when the asked span sits inside a phrase."""
+    fills the hole when the asked span sits inside a phrase; ``placed`` keeps a phrase that places the clause
+    at the document's subject."""
     post, pre = [], []
     ranged = fact.kind == "date" and fact.role in ("prep:from", "prep:to", "prep:until")
     for part in fact.frame.get("parts", []):
         if part.get("asked") or ranged and _RANGE_END.match(part.get("text", "")):
             continue  # "closed from 1940 to 1946" asked for 1940 is not "When was it closed to 1946?"
+        if part.get("dep") == "topic" and not (placed and _placed(fact, part)):
+            continue
         text = part["text"]
         if part.get("hole"):
             if not inner and not part.get("gap"):
@@ -273,11 +286,11 @@ def in_place(fact: Fact, wh: str) -> str | None:
     if "inner" in fact.role or fact.role == "number":
         if fact.role == "number":
             wh = "how many" if wh.startswith("how many") else "what number of"
-        post, pre = _parts(fact, inner=wh)
+        post, pre = _parts(fact, inner=wh, placed=False)
         if not any(p.get("hole") for p in f.get("parts", [])):
             return None
     else:
-        post, pre = _parts(fact)
+        post, pre = _parts(fact, placed=False)  # "... will become at the X Authority what?" reads badly
     if fact.role == "subject":
         return None
     asked = "" if "inner" in fact.role or fact.role == "number" else wh
@@ -584,6 +597,8 @@ def statement(fact: Fact, lemma: str | None = None) -> str | None:
         text = part.get("span", "") if part.get("asked") else part.get("text", "")
         if part.get("hole"):
             return None
+        if part.get("dep") == "topic" and not _placed(fact, part):
+            continue
         (pre if part.get("pre") else post).append(text)
     moved = [_LOWER_START.sub(lambda m: m.group("w").lower(), x, count=1) if _LOWER_START.match(x) else x
              for x in pre]
