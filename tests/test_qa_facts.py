@@ -884,3 +884,35 @@ def test_a_quote_or_bracket_that_lost_its_partner_is_left_out():
     assert fx._clean('"The Honest Span" argued that') == '"The Honest Span" argued that'
     assert fx._clean("\u201cThe Honest Span argued that") == "The Honest Span argued that"
     assert fx._clean("The newt (Lissotriton") == "The newt Lissotriton"
+
+
+HARBOUR = ("# The Quillmarsh Harbour Authority\n\nThe Quillmarsh Harbour Authority runs the port. Cuthbert Anwell had "
+           "led the board for 17 years. Captain Odile Vranck retired in December 2021. Total income for the year "
+           "reached £18.7 million.\n")
+
+
+def test_questions_name_the_documents_subject_where_their_clause_does_not():
+    """Readers name the document's subject in every question; a training question that never names it leaves
+    the name pointing at the document's other facts."""
+    found = _read("harbour", HARBOUR)
+    # a bare "the board" the subject owns gets its name, in every wording and in the rebuilt answer
+    years = rewrite.wordings(_fact(found, "17 years"), 4)
+    assert years[0][0] == "How long had Cuthbert Anwell led the board of the Quillmarsh Harbour Authority?"
+    assert all("the board of the Quillmarsh Harbour Authority" in q for q, _ in years)
+    # a clause that names it nowhere is placed at it, by what its head noun is ("at" an authority)
+    assert _questions(found, "December 2021")[0] == \
+        "When did Captain Odile Vranck retire at the Quillmarsh Harbour Authority?"
+    board = _questions(found, "the board")
+    assert board[0] == "What had Cuthbert Anwell led for 17 years at the Quillmarsh Harbour Authority?", board
+    # not where the asked span or the subject names it already, and never a time of it ("the year of the X")
+    assert not [q for q in _questions(found, "Total income of the Quillmarsh Harbour Authority for the year")
+                if "at the Quillmarsh" in q]
+    assert not [q for q in _questions(found, "£18.7 million") if "year of" in q or "at the Quillmarsh" in q]
+
+
+def test_a_biography_and_a_subject_of_no_known_kind_place_nothing():
+    bio = _bio("Her son led the board for 17 years.")
+    assert not [q for q in _questions(bio, "17 years") if "board of Theodora" in q or "at Theodora" in q]
+    newt = _read("newt", "# The Carrow Fen newt\n\nThe Carrow Fen newt lives in ponds. A survey counted 640 adults "
+                         "in the breeding season.\n")
+    assert not [q for q in _questions(newt, "640 adults") if " at the " in q or " on the " in q]

@@ -198,3 +198,14 @@ def test_the_library_lcs_equals_the_dynamic_programme():
         a = [rng.choice(words) for _ in range(rng.randint(0, 30))]
         b = [rng.choice(words) for _ in range(rng.randint(0, 30))]
         assert filters.lcs_length(a, b) == _lcs_by_table(a, b)
+
+
+def test_the_phrase_placing_a_fact_at_the_documents_subject_does_not_count_against_relevance():
+    """"at the Eastwharf Harbour Authority" is the reading's, not the sentence's, words: the pair keeps the
+    relevance of the same question without them, and the same words typed by anyone else still count."""
+    question = "How many stops does the Vell Line tram have at the Eastwharf Harbour Authority?"
+    pair = {"id": "placed", "question": question, "answer": "The Vell Line tram has 11 stops.", "passage_id": "p1"}
+    plain = filters.score_pair(dict(pair), PASSAGE)["relevance"]
+    placed = filters.score_pair({**pair, "placed": "at the Eastwharf Harbour Authority"}, PASSAGE)["relevance"]
+    bare = filters.score_pair({**pair, "question": "How many stops does the Vell Line tram have?"}, PASSAGE)
+    assert placed == bare["relevance"] == 1.0 and plain < placed
