@@ -330,15 +330,15 @@ def test_a_maker_on_a_noun_is_asked_with_who(bio):
 
 def test_the_named_apposition_is_the_subject_of_questions_and_a_thing_is_asked_from_its_other_side(bio):
     opened = _fact(bio, "1950")
-    assert rewrite.questions(opened)[0] == "When did the Harlow Aqueduct open?"
+    assert rewrite.questions(opened)[0] == "When did Mara Quill's Harlow Aqueduct open?"
     closed = [f for f in bio if f.role == "subject" and "closed" in f.answer]
     assert closed and any(q == "What was closed from 1961 to 1964?" for q in rewrite.questions(closed[0]))
 
 
 def test_each_end_of_a_range_and_a_reason_get_their_own_question_word(bio):
     start, end = rewrite.questions(_fact(bio, "1961")), rewrite.questions(_fact(bio, "1964"))
-    assert start[0] == "From when was the Harlow Aqueduct closed?"
-    assert end[0] == "Until when was the Harlow Aqueduct closed?"
+    assert start[0] == "From when was Mara Quill's Harlow Aqueduct closed?"
+    assert end[0] == "Until when was Mara Quill's Harlow Aqueduct closed?"
     assert set(start).isdisjoint(end)
     why = rewrite.questions(_fact(bio, "the frost"))
     assert why and why[0].startswith("Why did the engineers") and not any("because" in q for q in why)
@@ -925,3 +925,16 @@ def test_a_subject_whose_head_the_lists_lack_is_placed_by_its_wordnet_class():
     dig = _read("dig", "# The Holloway Barrow excavation\n\nThe Holloway Barrow excavation ran from 1961 to 1964. "
                        "Professor Ann Cole found 212 flint tools.\n")
     assert [q for q in _questions(dig, "212 flint tools") if q.endswith("during the Holloway Barrow excavation?")]
+
+
+def test_a_biographys_works_are_asked_as_the_persons_own():
+    bio = _bio("In 1940 she designed the Corvane pontoon, a portable bridge. The Corvane pontoon rested on 14 "
+               "aluminium floats. Her best-known work, the Saltmere Estuary Bridge, opened on 17 May 1957. The deck "
+               "of the Saltmere Estuary Bridge was hung from two towers. She also founded the practice Vask & Aske.")
+    assert fx._works(bio, "Theodora Vask-Hallam") == ["Corvane pontoon", "Saltmere Estuary Bridge"]
+    assert _questions(bio, "14 aluminium floats")[0] == \
+        "On how many aluminium floats did Theodora Vask-Hallam's Corvane pontoon rest?"
+    towers = _questions(bio, "two towers")
+    assert "From how many towers was the deck of Theodora Vask-Hallam's Saltmere Estuary Bridge hung?" in towers
+    # the possessive turned the other way stays whole: not "the Saltmere Estuary Bridge of the deck of ..."
+    assert not [q for q in towers if "Bridge of the deck" in q], towers

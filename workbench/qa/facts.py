@@ -1318,8 +1318,59 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
                     facts += sentence_facts(sent, ctx, source, passage["id"])
             read_until = max(read_until, offset + len(passage["text"]))
             previous = passage
+        if ctx is not None and ctx.topic_is_person:
+            own_works([f for f in facts if f.source == source], ctx.topic)
     describe_names(facts)
     return facts
+
+
+# verbs whose object, done by the person a biography is about, is that person's work
+_MAKING = {"design", "build", "write", "publish", "found", "create", "compose", "paint", "invent", "draw",
+           "sculpt", "complete", "plan", "construct", "engineer", "establish", "carve", "direct", "record"}
+
+
+def _works(facts: list[Fact], person: str) -> list[str]:
+    """The named things a biography gives as its person's own work: the object of a making verb she is the
+    subject of ("she designed the Corvane pontoon"), or a name described as hers ("Her best-known work, the
+    Saltmere Estuary Bridge"; "Her first major commission was the Ambry Footbridge")."""
+    own = f"{person.lower()}'s "
+    works: list[str] = []
+    for f in facts:
+        name = re.sub(r"^the\s+", "", f.span.strip(), flags=re.IGNORECASE)
+        if name == f.span.strip() or not name[:1].isupper() or "person" in (f.kind, f.frame.get("name_kind")):
+            continue  # a work is "the X Bridge"; a bare name is more often a person's or a firm's
+        made = f.role == "object" and f.frame.get("subject") == person and f.frame.get("lemma") in _MAKING
+        described = f.role == "appos-name" and str(f.frame.get("about", "")).lower().startswith(own)
+        equated = f.role == "attr" and str(f.frame.get("subject", "")).lower().startswith(own)
+        if (made or described or equated) and name not in works:
+            works.append(name)
+    return works
+
+
+def own_works(facts: list[Fact], person: str) -> None:
+    """A fact that names one of the person's works but not the person asks it as hers ("When was Theodora
+    Vask-Hallam's Saltmere Estuary Bridge opened to traffic?"): readers ask about a biography's works by the
+    person's name, and a question that never names her leaves her name pointing at her other facts."""
+    works = _works(facts, person)
+    surname = person.split()[-1].lower()
+    for f in facts:
+        if not works or not f.frame.get("subject") or "parts" not in f.frame:
+            continue
+        texts = [f.span, f.frame["subject"], *(p.get("text", "") for p in f.frame["parts"])]
+        if any(surname in t.lower() for t in texts):
+            continue
+        for key, text in [("subject", f.frame["subject"]), *((i, p.get("text", "")) for i, p in
+                                                            enumerate(f.frame["parts"]))]:
+            hit = next((m for w in works for m in [re.search(rf"\bthe\s+{re.escape(w)}\b", text)] if m), None)
+            if hit is None:
+                continue
+            owned = f"{text[:hit.start()]}{person}'s {hit.group(0).split(None, 1)[1]}{text[hit.end():]}"
+            if key == "subject":
+                f.frame["subject"] = owned
+            else:
+                f.frame["parts"][key]["text"] = owned
+            f.frame["owner"] = person
+            break
 
 
 def continues_paragraph(previous: dict[str, Any] | None, passage: dict[str, Any]) -> bool:

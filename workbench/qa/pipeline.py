@@ -114,7 +114,8 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
             # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
             placed = [p["text"] for p in fact.frame.get("parts", []) if p.get("dep") == "topic"]
-            names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"), *placed)
+            names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"),
+                     fact.frame.get("owner"), *placed)
             resolved = " ".join(x for x in names if x)
             record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence, resolved=resolved,
                           kind="paraphrase" if first else "original")

@@ -415,8 +415,8 @@ def of_form(phrase: str) -> str | None:
     Authority": the same thing named from its other end, as readers ask it as often; None without a
     possessive (or with a long one, whose end the pattern cannot find)."""
     m = _POSSESSIVE.match(phrase.strip())
-    if m is None or len(m["thing"].split()) > 4 or len(m["owner"].split()) > 6:
-        return None
+    if m is None or len(m["thing"].split()) > 4 or len(m["owner"].split()) > 6 or re.search(r"\bof\b", m["owner"]):
+        return None  # "the structure of X's bridge" is no possessive of "the structure of X"
     return f"the {m['thing']} of {m['the'] or ''}{m['owner']}"
 
 
