@@ -330,15 +330,15 @@ def test_a_maker_on_a_noun_is_asked_with_who(bio):
 
 def test_the_named_apposition_is_the_subject_of_questions_and_a_thing_is_asked_from_its_other_side(bio):
     opened = _fact(bio, "1950")
-    assert rewrite.questions(opened)[0] == "When did Mara Quill's Harlow Aqueduct open?"
+    assert rewrite.questions(opened)[0] == "When did the Harlow Aqueduct open?"
     closed = [f for f in bio if f.role == "subject" and "closed" in f.answer]
     assert closed and any(q == "What was closed from 1961 to 1964?" for q in rewrite.questions(closed[0]))
 
 
 def test_each_end_of_a_range_and_a_reason_get_their_own_question_word(bio):
     start, end = rewrite.questions(_fact(bio, "1961")), rewrite.questions(_fact(bio, "1964"))
-    assert start[0] == "From when was Mara Quill's Harlow Aqueduct closed?"
-    assert end[0] == "Until when was Mara Quill's Harlow Aqueduct closed?"
+    assert start[0] == "From when was the Harlow Aqueduct closed?"
+    assert end[0] == "Until when was the Harlow Aqueduct closed?"
     assert set(start).isdisjoint(end)
     why = rewrite.questions(_fact(bio, "the frost"))
     assert why and why[0].startswith("Why did the engineers") and not any("because" in q for q in why)
@@ -399,8 +399,7 @@ def test_a_month_a_storm_and_an_adverb_inside_the_verb_are_asked_naturally():
     text = ("# Harbour report\n\nThe Harbour Board runs the port. August was the busiest month, with 164 ships "
             "berthing. The north wall had partly collapsed during Storm Idris in January 2020.\n")
     found = fx.document_facts([{"id": "h-0", "source": "h.md", "index": 0, "start": 0, "text": text}])
-    assert rewrite.questions(_fact(found, "August"))[0] == \
-        "Which month was the busiest month with 164 ships berthing at the Harbour Board?"
+    assert rewrite.questions(_fact(found, "August"))[0] == "Which month was the busiest month with 164 ships berthing?"
     storm = _fact(found, "Storm Idris")
     # the name says what it names: "Which storm", not "whom"
     assert storm.kind != "person" and rewrite.questions(storm)[0].startswith("During which storm had the north wall")
@@ -488,7 +487,7 @@ def test_it_after_a_body_brings_in_a_built_thing_means_that_thing(water):
     assert opening and opening[0].answer == "The visitor centre at Dunmere is expected to open in 2027.", \
         [f.answer for f in opening]
     questions = rewrite.questions(opening[0])
-    assert "When is the visitor centre at Dunmere expected to open at the Fenmarsh Water Board?" in questions
+    assert "When is the visitor centre at Dunmere expected to open?" in questions, questions
     assert not [f for f in water if "board was designed" in f.answer.lower()]
 
 
@@ -593,8 +592,8 @@ def test_a_described_thing_that_does_something_is_also_asked_by_its_kind():
             "Heritage Society in 2019. The local fishing fleet landed 6,318 tonnes of fish. Work began in May 2021.")
     found = fx.document_facts([{"id": "k-0", "source": "k.md", "index": 0, "start": 0, "text": text}])
     tower = [f for f in found if f.role == "subject" and "signal tower" in f.span]
-    kind = "Which tower was handed over to the Selby Marsh Heritage Society in 2019 at the Selby Marsh Depot?"
-    assert tower and kind in rewrite.questions(tower[0], 6)
+    assert tower and "Which tower was handed over to the Selby Marsh Heritage Society in 2019?" in \
+        rewrite.questions(tower[0], 6)
     fleet = [f for f in found if f.role == "subject" and "fishing fleet" in f.span]
     assert fleet and any(q.startswith("Which fleet landed 6,318 tonnes of fish")
                          for q in rewrite.questions(fleet[0], 6))
@@ -641,11 +640,10 @@ def test_a_thing_dated_by_a_year_is_asked_by_its_kind_and_a_rate_is_not_a_durati
 
 
 def test_since_a_year_a_duration_in_words_and_a_share_get_their_own_question_words(orchard):
-    assert "Since when has Owen Caddis looked after the hives of the Hessle Moor Community Orchard?" in _questions(
-        orchard, "2011")
+    assert "Since when has Owen Caddis looked after the hives?" in _questions(orchard, "2011")
     assert _questions(orchard, "thirty years")[0].startswith("How long had the lesser spotted woodpecker")
-    pears = rewrite.questions(_fact(orchard, "half of the pears"), 8)
-    assert "How much of the pears did another fungus destroy at the Hessle Moor Community Orchard?" in pears
+    assert "How much of the pears did another fungus destroy?" in rewrite.questions(
+        _fact(orchard, "half of the pears"), 8)
 
 
 def test_a_name_beside_a_role_is_a_person_and_the_parsers_misplaced_words_stay_out_of_answers(orchard):
@@ -885,16 +883,30 @@ def test_a_quote_or_bracket_that_lost_its_partner_is_left_out():
     assert fx._clean("\u201cThe Honest Span argued that") == "The Honest Span argued that"
     assert fx._clean("The newt (Lissotriton") == "The newt Lissotriton"
 
-
 HARBOUR = ("# The Quillmarsh Harbour Authority\n\nThe Quillmarsh Harbour Authority runs the port. Cuthbert Anwell had "
            "led the board for 17 years. Captain Odile Vranck retired in December 2021. Total income for the year "
            "reached £18.7 million.\n")
+
+BIO_HEAD = "# Theodora Vask-Hallam\n\nTheodora Vask-Hallam was a bridge engineer. "
+
+
+def _named(name: str, text: str) -> list[fx.Fact]:
+    """The facts of one document of one passage, read with questions naming the document's subject."""
+    return fx.document_facts([{"id": f"{name}-0000", "source": f"{name}.md", "index": 0, "start": 0, "text": text}],
+                             name_subject=True)
+
+
+def test_questions_name_the_documents_subject_only_when_asked():
+    plain = _read("harbour", HARBOUR)
+    assert _questions(plain, "December 2021")[0] == "When did Captain Odile Vranck retire?"
+    assert not [q for f in plain for q in rewrite.questions(f, 6) if "at the Quillmarsh" in q]
+
 
 
 def test_questions_name_the_documents_subject_where_their_clause_does_not():
     """Readers name the document's subject in every question; a training question that never names it leaves
     the name pointing at the document's other facts."""
-    found = _read("harbour", HARBOUR)
+    found = _named("harbour", HARBOUR)
     # a bare "the board" the subject owns gets its name, in every wording and in the rebuilt answer
     years = rewrite.wordings(_fact(found, "17 years"), 4)
     assert years[0][0] == "How long had Cuthbert Anwell led the board of the Quillmarsh Harbour Authority?"
@@ -911,26 +923,27 @@ def test_questions_name_the_documents_subject_where_their_clause_does_not():
 
 
 def test_a_biography_and_a_subject_of_no_known_kind_place_nothing():
-    bio = _bio("Her son led the board for 17 years.")
+    bio = _named("t", BIO_HEAD + "Her son led the board for 17 years.")
     assert not [q for q in _questions(bio, "17 years") if "board of Theodora" in q or "at Theodora" in q]
-    newt = _read("newt", "# The Carrow Fen newt\n\nThe Carrow Fen newt lives in ponds. A survey counted 640 adults "
+    newt = _named("newt", "# The Carrow Fen newt\n\nThe Carrow Fen newt lives in ponds. A survey counted 640 adults "
                          "in the breeding season.\n")
     assert not [q for q in _questions(newt, "640 adults") if " at the " in q or " on the " in q]
 
 
 def test_a_subject_whose_head_the_lists_lack_is_placed_by_its_wordnet_class():
-    light = _read("light", "# The Farrow Point Lighthouse\n\nThe Farrow Point Lighthouse stands on a reef. Its first "
+    light = _named("light", "# The Farrow Point Lighthouse\n\nThe Farrow Point Lighthouse stands on a reef. Its first "
                            "keeper, Amos Reddy, served for 31 years. Amos Reddy retired in 1899.\n")
     assert "When did Amos Reddy retire at the Farrow Point Lighthouse?" in _questions(light, "1899")
-    dig = _read("dig", "# The Holloway Barrow excavation\n\nThe Holloway Barrow excavation ran from 1961 to 1964. "
+    dig = _named("dig", "# The Holloway Barrow excavation\n\nThe Holloway Barrow excavation ran from 1961 to 1964. "
                        "Professor Ann Cole found 212 flint tools.\n")
     assert [q for q in _questions(dig, "212 flint tools") if q.endswith("during the Holloway Barrow excavation?")]
 
 
 def test_a_biographys_works_are_asked_as_the_persons_own():
-    bio = _bio("In 1940 she designed the Corvane pontoon, a portable bridge. The Corvane pontoon rested on 14 "
-               "aluminium floats. Her best-known work, the Saltmere Estuary Bridge, opened on 17 May 1957. The deck "
-               "of the Saltmere Estuary Bridge was hung from two towers. She also founded the practice Vask & Aske.")
+    bio = _named("t", BIO_HEAD + "In 1940 she designed the Corvane pontoon, a portable bridge. The Corvane pontoon "
+                 "rested on 14 aluminium floats. Her best-known work, the Saltmere Estuary Bridge, opened on 17 May "
+                 "1957. The deck of the Saltmere Estuary Bridge was hung from two towers. She also founded the "
+                 "practice Vask & Aske.")
     assert fx._works(bio, "Theodora Vask-Hallam") == ["Corvane pontoon", "Saltmere Estuary Bridge"]
     assert _questions(bio, "14 aluminium floats")[0] == \
         "On how many aluminium floats did Theodora Vask-Hallam's Corvane pontoon rest?"

@@ -93,6 +93,7 @@ class Context:
     activity: str | None = None  # the paragraph's last named activity, what "work" refers to ("the dredging")
     # the pronouns the text uses for the person it is about ("she", "her"), where it is about one
     person_pronouns: frozenset[str] = frozenset()
+    name_subject: bool = False  # questions name the document's subject where their clause does not
 
 
 _PAIRS = {")": "(", "\u201d": "\u201c"}
@@ -1176,7 +1177,10 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
     head = _head(arg.tokens) if arg.tokens else None
     described = next((c for c in head.children if c.dep_ == "appos" and c.pos_ == "NOUN" and c.i > head.i),
                      None) if head is not None and head.pos_ == "PROPN" else None
-    _name_owner(parts, subject, arg, ctx)
+    if ctx.name_subject:
+        _name_owner(parts, subject, arg, ctx)
+    for part in parts:
+        part.pop("owned", None)
     return {
         "alt_subject": alt_subject,
         "type": described.lemma_.lower() if described is not None and described.lemma_.isalpha() else "",
@@ -1289,9 +1293,10 @@ def _unstarted(tokens: list[Any], text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
+def document_facts(passages: list[dict[str, Any]], name_subject: bool = False) -> list[Fact]:
     """Facts of passages of one or more documents, in reading order; a sentence that two overlapping passages
-    share is read once, in the first."""
+    share is read once, in the first. ``name_subject``: questions name the document's subject where their clause
+    does not (``_name_owner``, ``own_works``)."""
     nlp = parser()
     by_source: dict[str, list[dict[str, Any]]] = {}
     for p in passages:
@@ -1307,6 +1312,7 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
             paragraphs = _paragraphs(nlp, passage["text"])
             if ctx is None:
                 ctx = _context([d for _, d in paragraphs], source, passage["text"])
+                ctx.name_subject = name_subject
             for start, doc in paragraphs:
                 # a new paragraph's "it" is the subject again; a paragraph the passage before began to read
                 # goes on with what it named
@@ -1318,7 +1324,7 @@ def document_facts(passages: list[dict[str, Any]]) -> list[Fact]:
                     facts += sentence_facts(sent, ctx, source, passage["id"])
             read_until = max(read_until, offset + len(passage["text"]))
             previous = passage
-        if ctx is not None and ctx.topic_is_person:
+        if ctx is not None and ctx.topic_is_person and name_subject:
             own_works([f for f in facts if f.source == source], ctx.topic)
     describe_names(facts)
     return facts

@@ -105,7 +105,7 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
     """Every fact of every sentence, each asked in up to ``cfg.wordings`` wordings with one answer sentence."""
     from . import facts, rewrite
 
-    found = facts.document_facts(passages)
+    found = facts.document_facts(passages, name_subject=cfg.name_subject)
     for i, fact in enumerate(found, 1):
         keys = [fallback.fact_key(fact.span)]
         first = None
