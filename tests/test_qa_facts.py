@@ -10,7 +10,7 @@ import re
 import pytest
 
 from workbench.config import QAGenConfig
-from workbench.qa import filters, ledger, pipeline, rewrite
+from workbench.qa import filters, ledger, naming, pipeline, rewrite
 from workbench.qa import facts as fx
 from workbench.qa.dataset import read_jsonl
 
@@ -944,7 +944,7 @@ def test_a_biographys_works_are_asked_as_the_persons_own():
                  "rested on 14 aluminium floats. Her best-known work, the Saltmere Estuary Bridge, opened on 17 May "
                  "1957. The deck of the Saltmere Estuary Bridge was hung from two towers. She also founded the "
                  "practice Vask & Aske.")
-    assert fx._works(bio, "Theodora Vask-Hallam") == ["Corvane pontoon", "Saltmere Estuary Bridge"]
+    assert naming.works_of(bio, "Theodora Vask-Hallam") == ["Corvane pontoon", "Saltmere Estuary Bridge"]
     assert _questions(bio, "14 aluminium floats")[0] == \
         "On how many aluminium floats did Theodora Vask-Hallam's Corvane pontoon rest?"
     towers = _questions(bio, "two towers")
