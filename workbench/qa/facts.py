@@ -131,11 +131,16 @@ def topic_heads(topic: str) -> set[str]:
     """The words a short reference to the topic ends in: its head noun, the last word before any "of" ("the
     authority" for the Brackwater Sound Harbour Authority, "the flood" for the Skelding Water Flood of 1871), in
     both numbers. Another of its words names something else: "the water" at a water treatment works is water."""
-    words = re.findall(r"[A-Za-z]+", re.split(r"\s+of\s+", topic, maxsplit=1)[0])
-    if not words:
+    head = topic_head(topic)
+    if not head:
         return set()
-    head = words[-1].lower()
     return {head, head[:-1] if head.endswith("s") and not head.endswith("ss") else head + "s"}
+
+
+def topic_head(topic: str) -> str:
+    """The topic's head noun, lower-cased: the last word before any "of" ("authority", "flood"); "" if none."""
+    words = re.findall(r"[A-Za-z]+", re.split(r"\s+of\s+", topic, maxsplit=1)[0])
+    return words[-1].lower() if words else ""
 
 
 def topic_of(title: str, first_subject: str | None) -> str:
@@ -1161,8 +1166,9 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
                           "span": _unstarted(subtree, _text(subtree, clause.swap))})
         else:
             parts.append({"text": _unstarted(tokens, _text(tokens, clause.swap)), "pre": c.i < verb.i,
-                          "dep": c.dep_,
-                          "owned": naming.owned_np(c, tokens, clause.swap, ctx) if ctx.name_subject else None})
+                          "dep": c.dep_})
+            if ctx.name_subject:  # marked for naming.name_owner, which takes the marks off again
+                parts[-1]["owned"] = naming.owned_np(c, tokens, clause.swap, ctx)
     subject = clause.subject_text
     if subject.split()[0] in ("The", "A", "An", "Its", "Their", "This", "These"):
         subject = mid_sentence(subject)
@@ -1181,8 +1187,6 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
                      None) if head is not None and head.pos_ == "PROPN" else None
     if ctx.name_subject:
         naming.name_owner(parts, subject, arg, ctx)
-    for part in parts:
-        part.pop("owned", None)
     return {
         "alt_subject": alt_subject,
         "type": described.lemma_.lower() if described is not None and described.lemma_.isalpha() else "",

@@ -47,20 +47,19 @@ def name_owner(parts: list[dict[str, Any]], subject: str, arg: F.Arg, ctx: F.Con
     """Name the document's subject as the owner of the first part that belongs to it unnamed: "led the board"
     -> "led the board of the Brackwater Sound Harbour Authority". Readers' questions name the document's
     subject (every benchmark question does); a training question that never names it leaves the name
-    pointing at the document's other facts."""
+    pointing at the document's other facts. Takes the parts' ``owned`` marks (``owned_np``) off."""
+    owned = [part.pop("owned", None) for part in parts]
     topic = F.mid_sentence(ctx.topic)
     named = (subject, " ".join(t.text for t in arg.whole), *(p.get("text", "") for p in parts))
     if any(topic.lower().removeprefix("the ") in x.lower() for x in named):
         return
-    for part in parts:
-        owned = part.pop("owned", None)
-        if owned and owned in part["text"]:
-            part["text"] = part["text"].replace(owned, f"{owned} of {topic}", 1)
-            break
-    else:
-        place = _topic_place(ctx)
-        if place:  # "Who succeeded Captain Odile Vranck at the Brackwater Sound Harbour Authority?"
-            parts.append({"text": f"{place} {topic}", "pre": False, "dep": "topic"})
+    for part, phrase in zip(parts, owned):
+        if phrase and phrase in part["text"]:
+            part["text"] = part["text"].replace(phrase, f"{phrase} of {topic}", 1)
+            return
+    place = _topic_place(ctx)
+    if place:  # "Who succeeded Captain Odile Vranck at the Brackwater Sound Harbour Authority?"
+        parts.append({"text": f"{place} {topic}", "pre": False, "dep": "topic"})
 
 
 # how a clause is placed at a document's subject, by the subject's head noun ("at the authority", "on the line")
@@ -94,8 +93,7 @@ def _topic_place(ctx: F.Context) -> str | None:
     """The preposition that places a fact at the document's subject, where its head noun says which."""
     if ctx.topic_is_person:
         return None
-    head = re.findall(r"[A-Za-z]+", re.split(r"\s+of\s+", ctx.topic, maxsplit=1)[0])
-    head_word = head[-1].lower() if head else ""
+    head_word = F.topic_head(ctx.topic)
     for prep, nouns in (("on", _PLACED_ON), ("in", _PLACED_IN), ("at", _PLACED_AT), ("during", _PLACED_DURING)):
         if head_word in nouns:
             return prep
@@ -133,23 +131,31 @@ def own_works(facts: list[F.Fact], person: str) -> None:
     """A fact that names one of the person's works but not the person asks it as hers ("When was Theodora
     Vask-Hallam's Saltmere Estuary Bridge opened to traffic?"): readers ask about a biography's works by the
     person's name, and a question that never names her leaves her name pointing at her other facts."""
-    works = works_of(facts, person)
+    works = [re.compile(rf"\bthe\s+({re.escape(w)})\b") for w in works_of(facts, person)]
+    if not works:
+        return
     surname = person.split()[-1].lower()
     for f in facts:
-        if not works or not f.frame.get("subject") or "parts" not in f.frame:
+        frame = f.frame
+        if not frame.get("subject") or "parts" not in frame:
             continue
-        texts = [f.span, f.frame["subject"], *(p.get("text", "") for p in f.frame["parts"])]
-        if any(surname in t.lower() for t in texts):
+        if any(surname in t.lower() for t in (f.span, frame["subject"], *(p.get("text", "") for p in frame["parts"]))):
             continue
-        for key, text in [("subject", f.frame["subject"]), *((i, p.get("text", "")) for i, p in
-                                                            enumerate(f.frame["parts"]))]:
-            hit = next((m for w in works for m in [re.search(rf"\bthe\s+{re.escape(w)}\b", text)] if m), None)
-            if hit is None:
-                continue
-            owned = f"{text[:hit.start()]}{person}'s {hit.group(0).split(None, 1)[1]}{text[hit.end():]}"
-            if key == "subject":
-                f.frame["subject"] = owned
-            else:
-                f.frame["parts"][key]["text"] = owned
-            f.frame["owner"] = person
-            break
+        hers = _as_hers(frame["subject"], works, person)
+        if hers:
+            frame["subject"] = hers
+        else:
+            for part in frame["parts"]:
+                hers = _as_hers(part.get("text", ""), works, person)
+                if hers:
+                    part["text"] = hers
+                    break
+        if hers:
+            frame["owner"] = person
+
+
+def _as_hers(text: str, works: list[re.Pattern[str]], person: str) -> str | None:
+    """``text`` with the first of the works it names ("the Saltmere Estuary Bridge") as the person's
+    ("Theodora Vask-Hallam's Saltmere Estuary Bridge"), or None where it names none."""
+    hit = next((m for work in works for m in [work.search(text)] if m), None)
+    return f"{text[:hit.start()]}{person}'s {hit.group(1)}{text[hit.end():]}" if hit else None

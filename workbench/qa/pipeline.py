@@ -108,15 +108,15 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
     found = facts.document_facts(passages, name_subject=cfg.name_subject)
     for i, fact in enumerate(found, 1):
         keys = [fallback.fact_key(fact.span)]
+        # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
+        placed = [p["text"] for p in fact.frame.get("parts", []) if p.get("dep") == "topic"]
+        names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"),
+                 fact.frame.get("owner"), *placed)
+        resolved = " ".join(x for x in names if x)
         first = None
         for question, answer in rewrite.wordings(fact, cfg.wordings):
             record = pairs.add(question, answer, fact.passage_id, generator="facts", origin="facts",
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
-            # the names the fact's reading resolved ("it" -> the X Authority) count as its source's words
-            placed = [p["text"] for p in fact.frame.get("parts", []) if p.get("dep") == "topic"]
-            names = (fact.subject, fact.span, fact.frame.get("about"), fact.frame.get("subject"),
-                     fact.frame.get("owner"), *placed)
-            resolved = " ".join(x for x in names if x)
             record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence, resolved=resolved,
                           kind="paraphrase" if first else "original")
             if placed and placed[0] in question:
