@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     "plots": 2, "gate": 2, "eval_results": 2, "studies.results": 2, "studies.specs": 2, "studies.report": 2,
     "endpoint": 2, "served": 2,
     "qa": 2, "studies": 2, "qa.ledger": 2, "qa.lexicon": 2, "qa.phrases": 2, "qa.formats": 2,  # not in DESIGN
-    "qa.mentions": 2, "qa.naming": 2,  # not in DESIGN
+    "qa.mentions": 2, "qa.naming": 2, "qa.partitive": 2,  # not in DESIGN
     "base_answers": 2, "estimate": 2, "card": 2, "timed_read": 2,  # not in DESIGN
     # 3: models and what runs them
     "models": 3, "methods": 3, "formatting": 3, "generation": 3, "schedule": 3, "qa.generate": 3, "qa.rewrite": 3,
@@ -42,7 +42,8 @@ NO_TORCH = ["workbench.config", "workbench.rundir", "workbench.workspace", "work
             "workbench.qa.dataset", "workbench.qa.filters", "workbench.qa.fallback", "workbench.metrics",
             "workbench.plots", "workbench.gate", "workbench.qa.facts", "workbench.qa.rewrite", "workbench.qa.ledger",
             "workbench.qa.lexicon", "workbench.base_answers", "workbench.qa.phrases", "workbench.qa.formats",
-            "workbench.qa.mentions", "workbench.qa.naming", "workbench.wordnet", "workbench.logins",
+            "workbench.qa.mentions", "workbench.qa.naming", "workbench.qa.partitive", "workbench.wordnet",
+            "workbench.logins",
             "workbench.card", "workbench.timed_read", "workbench.distributed", "workbench.estimate",
             "workbench.errors", "workbench.jsonl", "workbench.endpoint", "workbench.eval_results",
             "workbench.studies.specs", "workbench.studies.results", "workbench.launch", "workbench.cli",

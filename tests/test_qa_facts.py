@@ -951,3 +951,42 @@ def test_a_biographys_works_are_asked_as_the_persons_own():
     assert "From how many towers was the deck of Theodora Vask-Hallam's Saltmere Estuary Bridge hung?" in towers
     # the possessive turned the other way stays whole: not "the Saltmere Estuary Bridge of the deck of ..."
     assert not [q for q in towers if "Bridge of the deck" in q], towers
+
+
+PARTS = ("# The Orrin Museum\n\nThe Orrin Museum is a museum in Selby Marsh. It now holds some 14,300 objects, of "
+         "which roughly 1,900 are on display in nine galleries. Its cargo throughput rose to 2.83 million tonnes, of "
+         "which timber made up 41 per cent and crushed aggregates 27 per cent. The museum owns 40 boats, of which 12 "
+         "were built before 1900.\n")
+
+
+def test_a_partitive_clause_states_its_part_of_the_whole():
+    found = _read("parts", PARTS)
+    shown = [f for f in found if f.span.startswith("Roughly 1,900")]
+    assert shown, [f.answer for f in found]
+    assert shown[0].answer == "Roughly 1,900 of the objects of the Orrin Museum are on display in nine galleries."
+    assert "How many of the objects of the Orrin Museum are on display in nine galleries?" in rewrite.questions(
+        shown[0])
+    # the facts stay tied to the sentence as written, for the ledger and the wrong-fact check
+    assert "of which roughly 1,900" in shown[0].sentence
+    boats = rewrite.questions(next(f for f in found if f.span.startswith("12")))
+    assert "What number of the boats of the Orrin Museum were built before 1900?" in boats  # not "of of"
+
+
+def test_a_gapped_list_after_of_which_gives_each_item_its_verb_and_no_misread_verb():
+    found = _read("parts", PARTS)
+    timber = _fact(found, "41 per cent")
+    assert timber.answer.endswith("made up 41 per cent of the Orrin Museum's cargo throughput."), timber.answer
+    aggregates = _fact(found, "27 per cent")
+    assert aggregates.answer == "Crushed aggregates made up 27 per cent of the Orrin Museum's cargo throughput."
+    assert "What made up 27 per cent of the Orrin Museum's cargo throughput?" in rewrite.questions(
+        _fact(found, "Crushed aggregates"))
+    # before, the parser's "crushed" was read as a verb: "Timber crushed aggregates 27 per cent"
+    assert not [f.answer for f in found if "crush" in f.answer.lower().replace("crushed aggregates made", "")]
+
+
+def test_a_second_participle_read_as_a_past_tense_keeps_the_passive():
+    found = _read("boats", "# The Orrin Museum\n\nThe Orrin Museum is a museum in Selby Marsh. Its twelve boats were "
+                  "built before 1900 and restored in 1990. Its staff were trained in 2001 and carried 20 boats.\n")
+    assert _fact(found, "1990").answer.endswith("were restored in 1990."), _fact(found, "1990").answer
+    # a past tense with an object of its own stays active
+    assert _fact(found, "20 boats").answer.endswith("carried 20 boats.")

@@ -169,7 +169,9 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
     if kind in ("number", "quantity"):
         noun = _count_noun(fact)
         if noun:
-            return f"How many {noun}", f"how many {noun}", f"What number of {noun}"
+            # "How many of the boats ...?" -> "What number of the boats ...?"
+            other = f"What number {noun}" if noun.startswith("of ") else f"What number of {noun}"
+            return f"How many {noun}", f"how many {noun}", other
         return "How many", "how many", "What number"
     noun = type_noun(span) if kind in ("person", "organisation", "place", "name", "thing") else ""
     if not noun and kind in ("organisation", "place", "name", "thing"):
