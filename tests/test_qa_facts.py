@@ -990,3 +990,11 @@ def test_a_second_participle_read_as_a_past_tense_keeps_the_passive():
     assert _fact(found, "1990").answer.endswith("were restored in 1990."), _fact(found, "1990").answer
     # a past tense with an object of its own stays active
     assert _fact(found, "20 boats").answer.endswith("carried 20 boats.")
+
+
+def test_a_share_in_per_cent_is_asked_as_a_percentage_not_a_sum():
+    found = _read("dues", "# The Orrin Harbour Board\n\nThe Orrin Harbour Board runs the port of Selby Marsh. Harbour "
+                  "dues will rise by 3.8 per cent from 1 April 2022.\n")
+    questions = _questions(found, "3.8 per cent")
+    assert [q for q in questions if "what percentage" in q.lower()], questions
+    assert not [q for q in questions if "sum" in q or "how much" in q.lower()], questions

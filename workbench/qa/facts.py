@@ -52,7 +52,7 @@ _PERSON_PRONOUNS = {"he", "she", "him", "her", "his", "hers"}
 _THING_PRONOUNS = {"it", "its", "they", "them", "their", "this", "these"}
 _RELATIVE = {"which", "that", "who", "whom", "whose"}
 _CURRENCY = re.compile(r"[£$€¥]|\b(?:pounds?|dollars?|euros?|pence|penny|pennies|shillings?|guineas?|francs?|"
-                       r"marks?|crowns?|yen|cents?)\b", re.IGNORECASE)
+                       r"marks?|crowns?|yen|(?<!per )cents?)\b", re.IGNORECASE)  # "41 per cent" is no money
 _SKIP_PREPS = {"like", "as", "than"}  # "consists of", "died of" are arguments; "of" rarely hangs on a verb otherwise
 
 
@@ -279,7 +279,7 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             return "name"  # "Storm Idris" is no one
         # the small parser calls "2.1 metres per second" money; money names a currency
         if kind == "money" and not _CURRENCY.search(" ".join(t.text for t in tokens)):
-            return "quantity"
+            return "percent" if re.search(r"\bper ?cent\b|%", _text(tokens), re.IGNORECASE) else "quantity"
         return kind
     if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
         # "the 1920 Harlow Fair" is asked with "when" and "the 2019 festival" with "which festival", neither

@@ -96,6 +96,8 @@ def _whole(antecedent: Any, ctx: F.Context) -> str:
         first = min(core, key=lambda t: t.i)
         if first.is_sent_start and first.ent_type_ == "" and text[:1].isupper() and not first.text.isupper():
             text = text[:1].lower() + text[1:]  # "Cargo throughput rose ..." -> "... of cargo throughput"
+        if first.dep_ not in ("det", "poss") and first.ent_type_ == "" and text[:1].islower():
+            text = f"the {text}"  # "41 per cent of the cargo throughput" is asked as a share of it
         return text
     core = [t for t in F._np_core(antecedent) if t.i >= antecedent.i or t.dep_ in ("compound", "amod")
             and not t.like_num]
