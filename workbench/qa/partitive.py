@@ -44,9 +44,7 @@ def is_gapped(verb: Any) -> bool:
     """Whether ``verb`` is the parser's reading of a gapped part after a partitive clause: "and crushed
     aggregates 27 per cent" (no subject, no preposition, words then an amount), not a second verb of the
     clause ("and were restored in 1990")."""
-    if verb.dep_ != "conj" or partitive_of(verb.head) is None or F._own_subject(verb) is not None:
-        return False
-    return _gap_parts(verb) is not None
+    return inside(verb) and _gap_parts(verb) is not None
 
 
 def statements(sent: Any, ctx: F.Context) -> list[str]:
