@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -12,8 +14,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as workbench/__init__.py, in case a test imports torch first
-# the base model's kept answers: per test session, so no test reads answers another session's code wrote
-os.environ.setdefault("WORKBENCH_BASE_ANSWERS", tempfile.mkdtemp(prefix="wb-base-answers-"))
+# the base model's kept answers: per test session, so no test reads answers another session's code wrote; the
+# folder goes when the session ends, so runs leave nothing behind in the system's temporary folder
+if "WORKBENCH_BASE_ANSWERS" not in os.environ:
+    os.environ["WORKBENCH_BASE_ANSWERS"] = tempfile.mkdtemp(prefix="wb-base-answers-")
+    atexit.register(shutil.rmtree, os.environ["WORKBENCH_BASE_ANSWERS"], ignore_errors=True)
 
 
 @pytest.fixture()
