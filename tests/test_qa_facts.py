@@ -998,3 +998,36 @@ def test_a_share_in_per_cent_is_asked_as_a_percentage_not_a_sum():
     questions = _questions(found, "3.8 per cent")
     assert [q for q in questions if "what percentage" in q.lower()], questions
     assert not [q for q in questions if "sum" in q or "how much" in q.lower()], questions
+
+
+REMARKS = """# The Orrin Harbour Board
+
+The Orrin Harbour Board runs the port of Selby Marsh. Eleven apprentices joined the board during the year, the largest
+intake since 2008. Harbour dues will rise by 3.8 per cent from 1 April 2022, the first increase in three years.
+The board's clock shows the hour, the phases of the moon and the times of high water.
+"""
+
+
+def test_a_closing_remark_on_the_clause_is_neither_asked_nor_carried_into_questions():
+    found = _read("remarks", REMARKS)
+    spans = [f.span for f in found]
+    assert "the largest intake" not in " ".join(spans) and "the first increase" not in " ".join(spans), spans
+    dues = _questions(found, "3.8 per cent")
+    assert "By what percentage will Harbour dues rise from 1 April 2022?" in dues, dues
+    joined = _questions(found, "Eleven apprentices of the Orrin Harbour Board")
+    assert not [q for q in dues + joined if "increase in" in q or "intake" in q]
+    # the answer still says it: it is the sentence's statement
+    assert _fact(found, "3.8 per cent").answer.endswith("the first increase in three years.")
+    # a list after a comma is no remark: its items are still asked
+    assert [f for f in found if "the times of high water" in f.span], spans
+
+
+def test_a_firm_filling_a_role_is_asked_as_an_organisation_and_a_phrasal_verb_has_no_doer_noun():
+    found = _read("wall", "# The Orrin Harbour Board\n\nThe Orrin Harbour Board runs the port of Selby Marsh. "
+                  "The wall was rebuilt by its contractor, Halloran & Vesk. The board's pilots carried out 1,092 "
+                  "acts of pilotage.\n")
+    firm = [q for f in found if f.role == "appos-name" and f.span == "Halloran & Vesk" for q in rewrite.questions(f)]
+    assert firm and not [q for q in firm if q.startswith(("Who", "Which person"))], firm
+    assert "Which organisation was the Orrin Harbour Board's contractor?" in firm, firm
+    pilots = [q for f in found if f.role == "subject" and "pilots" in f.span for q in rewrite.questions(f)]
+    assert pilots and not [q for q in pilots if "carrier" in q], pilots

@@ -766,7 +766,7 @@ def _args(clause: Clause) -> list[Arg]:
     inner = [g for c in verb.children if c.dep_ == "xcomp" and c.pos_ == "VERB" and _own_subject(c) is None
              for g in c.children]
     for c in list(verb.children) + inner:
-        if _family_aside(c):
+        if _family_aside(c) or _remark(c):
             continue
         if c.dep_ in ("dobj", "attr", "oprd", "dative"):
             if c.dep_ == "dobj" and c.lemma_.lower() in _IDIOMS.get(verb.lemma_, ()):
@@ -1008,6 +1008,8 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         root = next((x for x in sent if x.dep_ == "ROOT"), t)
         tense = "is" if root.tag_ in ("VBZ", "VBP") else "was"
         kind = "person" if _kind(desc) == "person" and name_kind != "place" else _kind(name)
+        if kind == "person" and _ORG_WORDS.search(_text(name)):
+            kind = "organisation"  # "the contractor, Halloran & Vesk": a role noun, filled by a firm
         # "the bulk carrier Merrow Dawn" describes the ship, not something of the document's subject
         out.append((_text(name), _resolve_np(desc, ctx, anchor=False), kind, tense))
         if _kind(name) == "person" and not ctx.topic_is_person:
@@ -1136,6 +1138,22 @@ def _phrase(tok: Any) -> list[Any]:
         c.dep_ == "punct" for c in t.head.children) or _set_off(t))])
 
 
+def _remark(tok: Any) -> bool:
+    """A noun phrase after a comma that ends the sentence and remarks on the whole clause: "Eleven apprentices
+    joined the authority, the largest intake since 2008", "Dues will rise by 3.8 per cent, the first increase in
+    three years". The parser reads it as a second object or an adverb; asked as one it gives "What did eleven
+    apprentices join ...?" and questions that carry the remark along."""
+    if tok.dep_ not in ("dobj", "npadvmod") or tok.i < tok.head.i or not _set_off(tok):
+        return False
+    if any(not t.is_punct for t in tok.doc[tok.right_edge.i + 1:tok.sent.end]):
+        return False
+    if tok.dep_ == "dobj" and not any(c.dep_ == "dobj" and c.i < tok.i for c in tok.head.children):
+        return False  # the verb's only object, after a comma: "He bought, in 1920, the mill"
+    if any(c.dep_ in ("cc", "conj") for c in tok.children):
+        return False  # "shows the day, the phases of the moon and the times of high water": a list's tail
+    return any(c.dep_ == "det" and c.lower_ in ("the", "a", "an") for c in tok.children)
+
+
 def _set_off(tok: Any) -> bool:
     """An apposition set off by a comma, a dash or a bracket before it ("640 people, two thirds of them women")."""
     start = tok.left_edge.i
@@ -1165,7 +1183,7 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             continue
         if c.dep_ not in _PART_DEPS or c.dep_ == "advmod" and (len(list(c.subtree)) > 1 or c.tag_ == "WRB"):
             continue  # a question keeps the clause's core phrases, not its side clauses
-        if _family_aside(c):
+        if _family_aside(c) or _remark(c):
             continue
         if c.dep_ == "advmod" and c.i < verb.i and c.i + 1 < len(c.doc) and c.doc[c.i + 1].text == ",":
             continue  # "First, the water passes ...": a step of the telling, not of the fact

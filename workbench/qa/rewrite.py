@@ -335,8 +335,8 @@ def doer_question(fact: Fact) -> str | None:
     if fact.kind not in ("person", "organisation") or not f or "inner" in fact.role:
         return None
     noun = agent_noun(f.get("lemma", ""))
-    if not noun:
-        return None
+    if not noun or f.get("prt"):
+        return None  # "carried out" has no doer noun: "the carrier of 1,092 acts of pilotage" is someone else
     be = "is" if f.get("tag") in ("VBZ", "VBP") else "was"
     if fact.role == "agent" and f.get("passive"):
         thing = f["subject"]
