@@ -1031,3 +1031,16 @@ def test_a_firm_filling_a_role_is_asked_as_an_organisation_and_a_phrasal_verb_ha
     assert "Which organisation was the Orrin Harbour Board's contractor?" in firm, firm
     pilots = [q for f in found if f.role == "subject" and "pilots" in f.span for q in rewrite.questions(f)]
     assert pilots and not [q for q in pilots if "carrier" in q], pilots
+
+
+def test_a_relative_clause_belongs_to_the_list_item_before_it_and_one_of_a_pair_is_no_count():
+    found = _read("lift", "# The Orrin Lift\n\nThe Orrin Lift is a funicular in Selby Marsh. The upper station houses "
+                  "the winding wheel, the brake levers and a cistern that holds 90,000 litres of water. The cars are "
+                  "joined by two cables, each 30 mm in diameter, which pass over a wheel at the upper station, so "
+                  "that one car rises as the other descends.\n")
+    held = _fact(found, "90,000 litres of water")
+    assert held.subject.lower().startswith(("a cistern", "the cistern")), held.subject
+    passed = [f for f in found if f.sentence.startswith("The cars") and "wheel" in f.span and f.role == "object"]
+    assert passed and passed[0].subject.lower().startswith("two cables"), [f.subject for f in passed]
+    rises = [q for f in found if f.answer.startswith("One car") for q in rewrite.questions(f)]
+    assert rises and not [q for q in rises if q.startswith(("How many", "What number"))], rises

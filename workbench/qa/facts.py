@@ -281,6 +281,8 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
         if kind == "money" and not _CURRENCY.search(" ".join(t.text for t in tokens)):
             return "percent" if re.search(r"\bper ?cent\b|%", _text(tokens), re.IGNORECASE) else "quantity"
         return kind
+    if _one_of_pair(head):
+        return "thing"
     if head.like_num or any(c.like_num and c.dep_ == "nummod" for c in head.children):
         # "the 1920 Harlow Fair" is asked with "when" and "the 2019 festival" with "which festival", neither
         # with "how many"
@@ -294,6 +296,12 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             and can_name_person(head.lemma_):
         return "person"  # "Its chair, Rosalind Ferrathy, took office": who did, not what
     return "thing"
+
+
+def _one_of_pair(head: Any) -> bool:
+    """"one car rises as the other descends": "one" picks a thing out of a pair; it is no count to ask."""
+    return (head.lower_ == "one" or any(c.lower_ == "one" and c.dep_ == "nummod" for c in head.children)) \
+        and re.search(r"\b(?:the other|another)\b", head.sent.text, re.IGNORECASE) is not None
 
 
 _ORG_WORDS = re.compile(r"\b(?:Company|Co|Ltd|Inc|Council|Society|Institution|Institute|College|University|Authority|"
@@ -583,14 +591,15 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     if verb.dep_ in ("advcl", "acl") and subj is None:
         return _participle(verb, ctx, tokens)
     if verb.dep_ == "relcl":
-        antecedent = _np_core(verb.head)
+        owner = _antecedent(verb)
+        antecedent = _np_core(owner, items=owner is not verb.head)
         if subj is not None and subj.lower_ in _RELATIVE:
             subject_text = _resolve_np(antecedent, ctx)
-            described = _copula_subject(verb.head)
+            described = _copula_subject(owner)
             if described is not None:
                 # "The X Railway is a funicular that links A with B": the railway links them
                 subject_text = _resolve_np(_np_core(described), ctx)
-            elif named := _described_name(verb.head):
+            elif named := _described_name(owner):
                 # "the Heritage Society, a volunteer group that plans ...": the society plans
                 subject_text = named
             elif antecedent[0].lower_ in ("a", "an") and ctx.topic.lower() not in subject_text.lower():
@@ -619,6 +628,24 @@ def _clause(verb: Any, ctx: Context) -> Clause | None:
     if subj is None or subj.dep_ == "expl":
         return None
     return _clause_with_subject(verb, subj, tokens, ctx)
+
+
+def _antecedent(relcl: Any) -> Any:
+    """The noun a relative clause is said of, where the parser hangs it elsewhere: "the wheel, the controls and a
+    cistern that holds 110,000 litres" (on "controls": the cistern holds them, the item just before the clause);
+    "two cables, each 32 mm in diameter, which pass over a wheel" (on "mm": the cables pass over it)."""
+    head = relcl.head
+    if head.dep_ == "appos" and any(c.dep_ == "det" and c.lower_ in ("each", "both", "all") for c in head.children):
+        return head.head
+    start = relcl.left_edge.i
+    if start > 0 and relcl.doc[start - 1].text == ",":
+        return head  # ", which ..." after a list may be said of the whole list
+    top = head
+    while top.dep_ == "conj":
+        top = top.head
+    before = [t for t in _conjuncts(top) if t.i < start]
+    nearest = max(before, key=lambda t: t.i, default=head)
+    return nearest if nearest.i > head.i else head
 
 
 def _coordinated(verb: Any) -> bool:
@@ -883,7 +910,7 @@ def _numbers(core: list[Any], role: str) -> list[Arg]:
         if t.dep_ == "nummod" and t.like_num and t.head in core and t.head.pos_ == "NOUN" and not hyphened:
             noun = [x for x in t.head.subtree if x in core and x.i > t.i and x.i <= t.head.i]
             num = [x for x in t.subtree]
-            if t.ent_type_ in ("DATE", "MONEY", "PERCENT"):
+            if t.ent_type_ in ("DATE", "MONEY", "PERCENT") or _one_of_pair(t.head):
                 continue
             out.append(Arg("number", num, num, "number", head_noun=_text(noun)))
     return out
