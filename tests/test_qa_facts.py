@@ -1044,3 +1044,16 @@ def test_a_relative_clause_belongs_to_the_list_item_before_it_and_one_of_a_pair_
     assert passed and passed[0].subject.lower().startswith("two cables"), [f.subject for f in passed]
     rises = [q for f in found if f.answer.startswith("One car") for q in rewrite.questions(f)]
     assert rises and not [q for q in rises if q.startswith(("How many", "What number"))], rises
+
+
+def test_a_named_bridge_is_no_organisation_and_a_description_hung_on_the_wrong_noun_finds_its_name():
+    found = _bio("Her first major commission was the Ambry Footbridge in her home town, a 68-metre cable-stayed "
+                 "span completed in 1934. The Saltmere Estuary Bridge was granted protected status in 1999, and a "
+                 "statue of her by the sculptor Nell Gaudry was unveiled beside the Ambry Footbridge in 2003 to mark "
+                 "the centenary of her birth.\n")
+    completed = _fact(found, "1934")
+    assert completed.answer == "The Ambry Footbridge was completed in 1934.", completed.answer
+    granted = [q for f in found if f.span == "The Saltmere Estuary Bridge" for q in rewrite.questions(f)]
+    assert granted and not [q for q in granted if "organisation" in q], granted
+    marked = [f.answer for f in found if "centenary" in f.answer and "marked" in f.answer]
+    assert marked and not [a for a in marked if a.startswith("To ")], marked

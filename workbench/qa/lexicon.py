@@ -64,6 +64,18 @@ def _common_senses(wn: Any, lemma: str) -> list[Any]:
 
 
 @functools.cache
+def is_kind_of(lemma: str, general: str) -> bool:
+    """Whether a noun, in one of its two most common senses, names a kind of what another noun names: a
+    "footbridge" is a kind of "span" (WordNet's bridge is also a span), a "viaduct" of "bridge"; False without
+    WordNet."""
+    wn = _wordnet()
+    if wn is None:
+        return False
+    targets = set(_common_senses(wn, general))
+    return any(targets & {s, *s.closure(lambda x: x.hypernyms())} for s in _common_senses(wn, lemma)[:2])
+
+
+@functools.cache
 def is_noun(word: str) -> bool:
     """True when WordNet knows ``word`` as a noun ("contractor", "carrier"; not "older"); True without WordNet."""
     wn = _wordnet()
