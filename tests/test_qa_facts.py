@@ -1025,12 +1025,17 @@ def test_a_closing_remark_on_the_clause_is_neither_asked_nor_carried_into_questi
 def test_a_firm_filling_a_role_is_asked_as_an_organisation_and_a_phrasal_verb_has_no_doer_noun():
     found = _read("wall", "# The Orrin Harbour Board\n\nThe Orrin Harbour Board runs the port of Selby Marsh. "
                   "The wall was rebuilt by its contractor, Halloran & Vesk. The board's pilots carried out 1,092 "
-                  "acts of pilotage.\n")
+                  "acts of pilotage. The board also agreed to sell its empty Brine Street warehouse to Quillmarsh "
+                  "Town Council for £410,000.\n")
     firm = [q for f in found if f.role == "appos-name" and f.span == "Halloran & Vesk" for q in rewrite.questions(f)]
     assert firm and not [q for q in firm if q.startswith(("Who", "Which person"))], firm
     assert "Which organisation was the Orrin Harbour Board's contractor?" in firm, firm
     pilots = [q for f in found if f.role == "subject" and "pilots" in f.span for q in rewrite.questions(f)]
     assert pilots and not [q for q in pilots if "carrier" in q], pilots
+    # a name inside a thing's name is the thing's: no "its empty which street warehouse"
+    sold = [q for f in found if "warehouse" in f.sentence for q in rewrite.questions(f)]
+    assert sold and not [q for q in sold if "which street" in q.lower()], sold
+    assert not [q for q in sold if "also" in q.lower()], sold  # "also" links to a sentence a question lacks
 
 
 def test_a_relative_clause_belongs_to_the_list_item_before_it_and_one_of_a_pair_is_no_count():

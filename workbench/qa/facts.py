@@ -885,6 +885,8 @@ def _inner(core: list[Any], role: str) -> list[Arg]:
         # a name beside its role ("donated by the farmer Agnes Mollart") is asked by the role's own clause
         if _role_named(e.root) and e.root.head.i in ids:
             continue
+        if e.root.dep_ == "compound" and e.root.head.pos_ == "NOUN" and e.label_ not in _AMOUNTS:
+            continue  # "its Brine Street warehouse": the name is the warehouse's ("which street warehouse?")
         if e.label_ in _INNER and e_ids < ids and e_ids != content and not _RATE.fullmatch(e.text) and not (
                 e.label_ == "CARDINAL" or any(t.dep_ == "nummod" and t.head.pos_ == "NOUN" for t in tokens
                                               if len(tokens) == 1)):
@@ -1234,6 +1236,8 @@ def _frame(clause: Clause, arg: Arg, ctx: Context) -> dict[str, Any]:
             continue  # "First, the water passes ...": a step of the telling, not of the fact
         if c.dep_ == "advmod" and c.lower_ in ("there", "here"):
             continue  # "There she studied mathematics": a place named before, which a question cannot point at
+        if c.dep_ == "advmod" and c.lower_ in ("also", "too"):
+            continue  # a link to the sentence before, which a question stands without ("... for £410,000 also?")
         if clause.relative and c.i == clause.relative[0]:  # "which" in "which she completed": its antecedent
             parts.append({"text": clause.relative[1], "pre": False, "dep": c.dep_})
             continue
