@@ -722,9 +722,7 @@ def _described_name(tok: Any) -> str:
 
 def _describes_name(tok: Any) -> bool:
     """"a portable bridge" in "the Corvane pontoon, a portable bridge that ...": a description set beside a name."""
-    owner = _appos_owner(tok)
-    return tok.dep_ == "appos" and (owner.pos_ == "PROPN" or any(
-        c.dep_ == "compound" and c.pos_ == "PROPN" for c in owner.children))
+    return tok.dep_ == "appos" and _is_named(_appos_owner(tok))
 
 
 def _appos_owner(tok: Any) -> Any:
@@ -733,20 +731,19 @@ def _appos_owner(tok: Any) -> Any:
     before = _before_comma(tok)
     if tok.head.pos_ == "PRON" and before is not None and before.pos_ in ("NOUN", "PROPN"):
         return before
-    if tok.dep_ == "appos" and tok.pos_ == "NOUN" and not _is_named(tok.head):
+    if tok.dep_ == "appos" and tok.pos_ == "NOUN" and not (_is_named(tok.head) and tok.head.dep_ != "compound"):
         # "the Ambry Footbridge in her home town, a 68-metre span": hung on "town", it describes the footbridge,
         # the nearest name before it whose noun is a kind of span
-        named = next((t for t in reversed(tok.doc[tok.sent.start:tok.head.i]) if _is_named(t) and t.pos_ in (
-            "NOUN", "PROPN") and is_kind_of(t.lemma_.lower(), tok.lemma_.lower())), None)
+        named = next((t for t in reversed(tok.doc[tok.sent.start:tok.head.i]) if _is_named(t) and t.dep_ != "compound"
+                      and t.pos_ in ("NOUN", "PROPN") and is_kind_of(t.lemma_.lower(), tok.lemma_.lower())), None)
         if named is not None:
             return named
     return tok.head
 
 
 def _is_named(tok: Any) -> bool:
-    """A noun that is a name or ends one: "Pellerby", "the Ambry Footbridge", "the Corvane pontoon"."""
-    return tok.pos_ == "PROPN" and tok.dep_ != "compound" or any(
-        c.dep_ == "compound" and c.pos_ == "PROPN" for c in tok.children)
+    """A name, or a noun with a name before it: "Pellerby", "the Ambry Footbridge", "the Corvane pontoon"."""
+    return tok.pos_ == "PROPN" or any(c.dep_ == "compound" and c.pos_ == "PROPN" for c in tok.children)
 
 
 def _after_comma(tok: Any) -> bool:
