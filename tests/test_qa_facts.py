@@ -1062,3 +1062,28 @@ def test_a_named_bridge_is_no_organisation_and_a_description_hung_on_the_wrong_n
     assert granted and not [q for q in granted if "organisation" in q], granted
     marked = [f.answer for f in found if "centenary" in f.answer and "marked" in f.answer]
     assert marked and not [a for a in marked if a.startswith("To ")], marked
+
+
+def test_a_ship_with_a_name_like_a_persons_is_not_asked_who():
+    # the tagger reads "Merrow Dawn" as a person and "carrier" may name one; "vessel" may not, so it is a ship
+    found = _read("port", "# The Orrin Harbour Board\n\nThe Orrin Harbour Board runs the port of Selby Marsh. "
+                  "The largest vessel ever handled at Selby Marsh, the bulk carrier Merrow Dawn, arrived on "
+                  "9 November 2021; she is 229 metres long.\n")
+    asked = [q for f in found if f.role.startswith("appos") and f.span in ("Merrow Dawn", "the bulk carrier")
+             for q in rewrite.questions(f)]
+    assert asked and not [q for q in asked if q.startswith(("Who", "Which person"))], asked
+    assert "What is the bulk carrier?" in asked or "What was the bulk carrier?" in asked, asked
+    assert "How long is Merrow Dawn?" in _questions(found, "229 metres")
+    ferry = _read("ferry", "# The Orrin Harbour Board\n\nThe Orrin Harbour Board runs the port of Selby Marsh. "
+                  "In March the passenger ferry Lady Corra briefly grounded on the Whelk Shoal in thick fog.\n")
+    asked = [q for f in ferry if "Lady Corra" in f.span for q in rewrite.questions(f)]
+    assert asked and not [q for q in asked if q.startswith(("Who", "Which person"))], asked
+
+
+def test_a_superlative_subject_takes_the_noun_the_sentence_before_named():
+    found = _read("port", "# The Orrin Harbour Board\n\nThe Orrin Harbour Board runs the port of Selby Marsh. "
+                  "The board's pilots carried out 1,092 acts of pilotage, and reportable incidents fell from nine to "
+                  "four. The most serious occurred on 22 March 2022, when a ferry grounded in fog.\n")
+    asked = _questions(found, "22 March 2022")
+    assert any("the most serious incident" in q for q in asked), asked
+    assert not [q for q in asked if re.search(r"the most serious (?:occur|on)", q)], asked

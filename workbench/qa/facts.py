@@ -275,6 +275,9 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             return "name"  # "the Ambry Footbridge": a built thing with a name, no body that acts
         if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
             return "thing"  # "the Vell harbour crane": a name inside the phrase, a machine at its head
+        described = [c for c in head.children if c.dep_ == "compound" and c.pos_ == "NOUN" and c.i < head.i]
+        if kind == "person" and head.pos_ == "PROPN" and described and not can_name_person(described[-1].lemma_):
+            return "name"  # "the passenger ferry Lady Corra": a ship with a name like a person's
         if kind in ("organisation", "person") and _placed(head, tokens):
             return "place"
         if kind == "person" and tokens[0].lower_ in _EVENT_WORDS | {"the"} and tokens[-1].lower_ != tokens[0].lower_ \
@@ -447,6 +450,9 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
     if activity:
         return activity
     first = tokens[0]
+    elided = _elided_noun(tokens, head)
+    if elided:
+        return f"{text} {elided} of {mid_sentence(ctx.topic)}"
     if head.pos_ != "NOUN" or first.lower_ not in _ANCHORED_DETS and first.pos_ not in ("NOUN", "ADJ", "NUM"):
         return text
     if len(tokens) <= 3 and head.lemma_.lower() in ctx.topic_words and first.lower_ in ("the", "this"):
@@ -474,6 +480,25 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
         if text.startswith(before):
             return f"{before} of {mid_sentence(ctx.topic)} {text[len(before):].strip()}"
     return f"{text} of {mid_sentence(ctx.topic)}"
+
+
+def _elided_noun(tokens: list[Any], head: Any) -> str | None:
+    """The noun a superlative subject leaves out: "Reportable incidents fell from nine to four. The most serious
+    occurred on 22 March 2022" is the most serious incident. The noun is the last plural subject of the sentence
+    before (else its last plural noun), in the singular; none where the phrase names its own ("the largest of
+    the ships") or the sentence before is not in this passage."""
+    superlative = head.tag_ == "JJS" or any(c.lower_ == "most" for c in head.children)
+    if head.pos_ != "ADJ" or head.dep_ not in ("nsubj", "nsubjpass") or tokens[0].lower_ != "the" \
+            or not superlative or any(c.dep_ not in ("det", "advmod") for c in head.children):
+        return None
+    start = head.sent.start
+    if start == 0:
+        return None
+    before = head.doc[start - 1].sent
+    plural = [t for t in before if t.tag_ == "NNS" and t.pos_ == "NOUN"]
+    subjects = [t for t in plural if t.dep_ in ("nsubj", "nsubjpass")]
+    chosen = (subjects or plural or [None])[-1]
+    return chosen.lemma_.lower() if chosen is not None else None
 
 
 # clauses -------------------------------------------------------------------------------------------
@@ -1058,7 +1083,12 @@ def _appositions(sent: Any, ctx: Context) -> list[tuple[str, str, str, str]]:
         out.append((_text(name), _resolve_np(desc, ctx, anchor=False), kind, tense))
         if _kind(name) == "person" and not ctx.topic_is_person:
             ctx.person = _text(name)
-    return out + _late_appositions(sent, ctx)
+    found = out + _late_appositions(sent, ctx)
+    # "the bulk carrier Merrow Dawn" (a carrier may be a person) and "the largest vessel ..., Merrow Dawn" (a vessel
+    # may not): one description that rules a person out rules it out for every description of the name
+    things = {name for name, _, kind, _ in found if kind == "name"}
+    return [(name, desc, "name" if kind == "person" and name in things else kind, tense)
+            for name, desc, kind, tense in found]
 
 
 def _role_before(appos: Any) -> list[Any]:
