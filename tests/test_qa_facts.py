@@ -1087,3 +1087,11 @@ def test_a_superlative_subject_takes_the_noun_the_sentence_before_named():
     asked = _questions(found, "22 March 2022")
     assert any("the most serious incident" in q for q in asked), asked
     assert not [q for q in asked if re.search(r"the most serious (?:occur|on)", q)], asked
+
+
+def test_a_count_after_a_persons_work_belongs_to_the_work_not_the_person():
+    found = _bio("During the war she designed the Corvane pontoon, a portable bridge that rested on 14 floats. "
+                 "More than 1,900 sets were manufactured. She wrote 12 books.")
+    assert "How many sets of the Corvane pontoon were manufactured?" in _questions(found, "More than 1,900 sets of "
+                                                                                   "the Corvane pontoon")
+    assert "How many books did Theodora Vask-Hallam write?" in _questions(found, "12 books")

@@ -459,10 +459,13 @@ def _anchor(tokens: list[Any], text: str, ctx: Context) -> str:
         return ctx.topic
     if any(t.tag_ == "POS" for t in tokens):  # "the ferry's operator" names its owner already
         return text
-    from .mentions import resolve  # mentions builds on this module's helpers
+    from .mentions import counted_of, resolve  # mentions builds on this module's helpers
     named = resolve(tokens, head, ctx)
     if named:
         return named
+    owner = counted_of(tokens, head, ctx)
+    if owner:
+        return f"{text} of {owner}"
     indefinite = first.lower_ in ("a", "an")
     if ctx.topic.lower() in text.lower() or len(text.split()) > 5 or ctx.topic_is_person and indefinite:
         return text

@@ -93,6 +93,19 @@ def resolve(tokens: list[Any], head: Any, ctx: F.Context) -> str | None:
     return None
 
 
+def counted_of(tokens: list[Any], head: Any, ctx: F.Context) -> str | None:
+    """In a text about a person, the built thing the sentence before named, for a count of things that names no
+    owner: "she designed the Corvane pontoon ... More than 1,900 sets were manufactured" -> "sets of the Corvane
+    pontoon", not "sets of Theodora Vask-Hallam"."""
+    counted = any(c.dep_ == "nummod" or c.like_num for c in head.children) or head.like_num
+    if not ctx.topic_is_person or not counted or head.tag_ != "NNS" or any(t.pos_ == "PROPN" for t in tokens):
+        return None
+    for noun, text, number, _ in reversed(ctx.mentions):
+        if number == ctx.sentence_no - 1 and noun_class(noun) in _BUILT:
+            return text
+    return None
+
+
 def introduced(sent: Any) -> tuple[str, bool] | None:
     """A built thing a person's or a body's sentence brings in with "a": "The board approved plans for a
     £22.4 million cruise terminal at Skerrow Point" -> "the cruise terminal at Skerrow Point". With it, whether
