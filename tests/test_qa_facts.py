@@ -1078,6 +1078,10 @@ def test_a_ship_with_a_name_like_a_persons_is_not_asked_who():
                   "In March the passenger ferry Lady Corra briefly grounded on the Whelk Shoal in thick fog.\n")
     asked = [q for f in ferry if "Lady Corra" in f.span for q in rewrite.questions(f)]
     assert asked and not [q for q in asked if q.startswith(("Who", "Which person"))], asked
+    # a firm's noun has no made-thing sense: its name is still asked "by whom"
+    park = _read("park", "# Canal Park\n\nCanal Park is a park in Selby Marsh. It was designed by the landscape "
+                 "practice Hollis Green.\n")
+    assert any(q.startswith(("By whom", "Who")) for q in _questions(park, "the landscape practice Hollis Green"))
 
 
 def test_a_superlative_subject_takes_the_noun_the_sentence_before_named():

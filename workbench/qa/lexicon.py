@@ -76,6 +76,15 @@ def is_kind_of(lemma: str, general: str) -> bool:
 
 
 @functools.cache
+def can_name_machine(lemma: str) -> bool:
+    """True when any common sense of the noun is a made thing or an animal ("ferry", "tug", "locomotive",
+    "horse"): a name after it ("the passenger ferry Lady Corra") is that thing's, however like a person's it
+    sounds. "practice" (a firm) has no such sense; False without WordNet."""
+    wn = _wordnet()
+    return wn is not None and any(s.lexname() in ("noun.artifact", "noun.animal") for s in _common_senses(wn, lemma))
+
+
+@functools.cache
 def is_noun(word: str) -> bool:
     """True when WordNet knows ``word`` as a noun ("contractor", "carrier"; not "older"); True without WordNet."""
     wn = _wordnet()
