@@ -275,9 +275,7 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             return "name"  # "the Ambry Footbridge": a built thing with a name, no body that acts
         if kind == "person" and head.pos_ == "NOUN" and not is_person_noun(head.lemma_):
             return "thing"  # "the Vell harbour crane": a name inside the phrase, a machine at its head
-        described = [c for c in head.children if c.dep_ == "compound" and c.pos_ == "NOUN" and c.i < head.i]
-        if kind == "person" and head.pos_ == "PROPN" and described and not can_name_person(described[-1].lemma_) \
-                and can_name_machine(described[-1].lemma_):
+        if kind == "person" and _machine_named(head):
             return "name"  # "the passenger ferry Lady Corra": a ship with a name like a person's
         if kind in ("organisation", "person") and _placed(head, tokens):
             return "place"
@@ -303,6 +301,14 @@ def _kind(tokens: list[Any], roles: bool = True) -> str:
             and can_name_person(head.lemma_):
         return "person"  # "Its chair, Rosalind Ferrathy, took office": who did, not what
     return "thing"
+
+
+def _machine_named(name: Any) -> bool:
+    """Whether the common noun before a name ("ferry" in "the passenger ferry Lady Corra") can name a made thing
+    or an animal and not a person."""
+    from .mentions import titled  # mentions builds on this module's helpers
+    noun = titled(name)
+    return noun is not None and not can_name_person(noun.lemma_) and can_name_machine(noun.lemma_)
 
 
 def _one_of_pair(head: Any) -> bool:

@@ -29,13 +29,13 @@ def note(sent: Any, ctx: F.Context) -> None:
         text = _name_of(tok)
         if text:
             ctx.mentions.append((tok.lemma_.lower(), text, ctx.sentence_no, tok.i))
-        role = _titled(tok)
+        role = titled(tok)
         if role is not None:
             ctx.mentions.append((role.lemma_.lower(), "the " + F._text(_without_det(tok)), ctx.sentence_no, tok.i))
     del ctx.mentions[:-_KEEP]
 
 
-def _titled(tok: Any) -> Any | None:
+def titled(tok: Any) -> Any | None:
     """The common noun before a name: "practice" in "the practice Vask-Hallam & Aske", so that "the practice"
     later means that firm."""
     if tok.pos_ != "PROPN" or tok.dep_ == "compound":
@@ -97,8 +97,8 @@ def counted_of(tokens: list[Any], head: Any, ctx: F.Context) -> str | None:
     """In a text about a person, the built thing the sentence before named, for a count of things that names no
     owner: "she designed the Corvane pontoon ... More than 1,900 sets were manufactured" -> "sets of the Corvane
     pontoon", not "sets of Theodora Vask-Hallam"."""
-    counted = any(c.dep_ == "nummod" or c.like_num for c in head.children) or head.like_num
-    if not ctx.topic_is_person or not counted or head.tag_ != "NNS" or any(t.pos_ == "PROPN" for t in tokens):
+    if not ctx.topic_is_person or F._kind(tokens, roles=False) != "number" or head.tag_ != "NNS" \
+            or any(t.pos_ == "PROPN" for t in tokens):
         return None
     for noun, text, number, _ in reversed(ctx.mentions):
         if number == ctx.sentence_no - 1 and noun_class(noun) in _BUILT:
