@@ -143,6 +143,33 @@ def test_the_default_build_withholds_no_fact_and_writes_a_ledger(tmp_path):
             assert pid in {p["id"] for p in test}
 
 
+def test_a_fact_is_also_asked_without_the_clauses_other_phrases(found):
+    """Readers ask "In what year was X built?", not "... built by the firm Orrin & Kell?"."""
+    assert "In what year was the Orrin Valley Depot constructed?" in _questions(found, "1990")
+    subject = [f for f in found if f.role == "subject" and "became a museum" in f.answer][0]
+    assert not any(q.startswith("Which shed became") and "2015" not in q for q in rewrite.questions(subject, 8)), \
+        "a subject asked by its verb alone fits any subject"
+
+
+WALL = """# The North Quay
+
+The North Quay wall collapsed in January 2020 during Storm Idris. The wall collapsed again in March 2021 after a
+flood. The new wall was built by Halloran & Vesk in 2022.
+"""
+
+
+def test_a_question_two_facts_would_both_answer_is_not_taught(tmp_path):
+    """Left without its phrases, "In what month and year did the North Quay wall collapse?" asks two facts."""
+    doc = tmp_path / "wall.md"
+    doc.write_text(WALL)
+    pipeline.build_dataset([doc], tmp_path / "ds", QAGenConfig())
+    pairs = read_jsonl(tmp_path / "ds" / "train.jsonl") + read_jsonl(tmp_path / "ds" / "test.jsonl")
+    questions = {p["question"] for p in pairs}
+    assert "In what month and year did the North Quay wall collapse?" not in questions
+    assert any("collapse during Storm Idris" in q and q.startswith("When") for q in questions)
+    assert "In what year was the new North Quay wall constructed?" in questions  # one fact asks it: kept
+
+
 def test_the_ledger_marks_an_unasked_fact_as_unasked(found):
     asked, unasked = found[0], found[1]
     train = [{"id": "p1", "fact_id": asked.id, "question": "q", "answer": "a"}]

@@ -161,6 +161,20 @@ def test_a_short_answer_reused_for_different_facts_keeps_only_the_most_relevant(
     assert report.counts["reused"] == 1
 
 
+def test_a_question_asked_with_two_different_answers_is_dropped_both_times():
+    other = {"id": "other", "question": "when did the Vell Line  tram open?",
+             "answer": "The Vell Line tram opened with 11 stops.", "passage_id": "p1"}
+    same_clause = {"id": "same_clause", "question": GOOD["question"], "passage_id": "p1",
+                   "answer": "On 12 September 2009 the Vell Line tram opened."}
+    report = run(GOOD, other, min_relevance=0.0, min_grounding=0.0)
+    assert dropped_by(report) == {"good": ("ambiguous", "the same question is asked with another answer"),
+                                  "other": ("ambiguous", "the same question is asked with another answer")}
+    assert report.counts["ambiguous"] == 2
+    clause = GOOD["answer"]  # two wordings of one fact's answer state one clause: not ambiguous
+    report = run({**GOOD, "clause": clause}, {**same_clause, "clause": clause}, min_relevance=0.0)
+    assert report.counts["ambiguous"] == 0
+
+
 def test_questions_about_two_different_facts_are_not_near_duplicates():
     answer = "The Vell Line tram was designed by Ada Quist and built by Orrin & Kell."
     designed = {"id": "designed", "question": "By whom was the Vell Line tram designed?", "passage_id": "p1",

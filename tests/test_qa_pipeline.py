@@ -88,17 +88,19 @@ def test_llm_from_endpoint_topped_up_by_rules(tmp_path: Path):
                           paraphrases=1, max_passages=4, min_relevance=0.0)
         report = pipeline.build_dataset([SAMPLE], tmp_path / "llm", cfg)
         strict = pipeline.build_dataset([SAMPLE], tmp_path / "strict", replace(cfg, min_relevance=0.3))
+        one = pipeline.build_dataset([SAMPLE], tmp_path / "one", replace(cfg, max_passages=1))
     assert strict["counts"]["dropped_by"]["relevance"] == 4 and strict["llm_usable_pairs"] == 0
     assert report["generator"] == "endpoint:fake" and report["mode"] == "llm+fallback"
     llm = report["llm"]
     assert llm["outputs"] == 4 and llm["pairs"] == 4 and llm["malformed_items"] == 4
     counts = report["counts"]
-    # The fake model asks the same question of every passage: only the first survives dedup, only it is
-    # reworded, and the other passages are filled with rule-based pairs.
-    assert counts["dropped_by"]["dedup"] == 3 and report["llm_usable_pairs"] == 1
-    assert report["paraphrase_malformed"] == 0
+    # The fake model asks the same question of every passage, answered by each passage's first sentence: a
+    # question with four answers teaches none, so all four are dropped and rules fill every passage.
+    assert counts["dropped_by"]["ambiguous"] == 4 and report["llm_usable_pairs"] == 0
     assert report["topped_up_passages"] == 4 and counts["kept_by_origin"]["rules"] > 0
-    llm_kept = sorted((p["kind"], p["question"]) for p in dataset.load_pairs(tmp_path / "llm") if p["origin"] == "llm")
+    # Asked of one passage, the question is kept and reworded.
+    assert one["llm_usable_pairs"] == 1 and one["paraphrase_malformed"] == 0
+    llm_kept = sorted((p["kind"], p["question"]) for p in dataset.load_pairs(tmp_path / "one") if p["origin"] == "llm")
     assert llm_kept == [("original", "What does the text say first?"),
                         ("paraphrase", "In other words, what does the text say first?")]
     dropped = dataset.read_jsonl(tmp_path / "llm" / "dropped.jsonl")

@@ -11,6 +11,8 @@ Filters, in the order they run (a pair is dropped by the first that rejects it):
   relevance    the answer does not answer the question: too few of the question's content words occur in
                the answer or in the passage sentences the answer comes from (small generators answer with a
                heading or an unrelated sentence of the passage)
+  ambiguous    the same question is asked of two different answer sentences (two facts whose questions lost
+               the phrases that told them apart: taught both answers, a model learns neither)
   reused       the same short answer was already kept for a different question about the same passage (a
                sentence may answer several questions; a name or a date answers one)
   dedup        the question is a near-duplicate (ROUGE-L F above 0.7, as in self-instruct) of a kept one;
@@ -269,7 +271,7 @@ PAIR_FILTERS: dict[str, Callable[[dict, str, dict, FilterSettings], str | None]]
     "wrong_fact": check_fact,
     "relevance": check_relevance,
 }
-FILTER_NAMES = (*PAIR_FILTERS, "reused", "dedup")
+FILTER_NAMES = (*PAIR_FILTERS, "ambiguous", "reused", "dedup")
 
 
 def check_pair(pair: dict[str, Any], passage: str, settings: FilterSettings) -> tuple[dict, str | None, str]:
@@ -280,6 +282,28 @@ def check_pair(pair: dict[str, Any], passage: str, settings: FilterSettings) -> 
         if reason:
             return scores, name, reason
     return scores, None, ""
+
+
+# ambiguous questions -------------------------------------------------------------------------------
+
+def _said(pair: dict[str, Any]) -> str:
+    """What a pair's answer states: its fact's clause where the generator read one (a fact's wordings vary
+    their answer sentence), else the answer."""
+    return " ".join(tokenize(str(pair.get("clause") or pair["answer"])))
+
+
+def drop_ambiguous(pairs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
+    """Drop every pair whose question (in lower case, spaces collapsed) is also asked with another answer."""
+    said: dict[str, set[str]] = defaultdict(set)
+    for pair in pairs:
+        said[" ".join(pair["question"].lower().split())].add(_said(pair))
+    kept, dropped = [], []
+    for pair in pairs:
+        if len(said[" ".join(pair["question"].lower().split())]) > 1:
+            dropped.append(_drop(pair, "ambiguous", "the same question is asked with another answer"))
+        else:
+            kept.append(pair)
+    return kept, dropped
 
 
 # reused answers ------------------------------------------------------------------------------------
@@ -435,7 +459,8 @@ def apply_filters(pairs: list[dict[str, Any]], passages: dict[str, str], setting
             report.dropped.append(_drop(pair, name, reason))
         else:
             survivors.append(pair)
+    survivors, ambiguous = drop_ambiguous(survivors)
     survivors, reused = drop_reused_answers(survivors)
     report.kept, deduped = dedup(survivors, settings)
-    report.dropped.extend(reused + deduped)
+    report.dropped.extend(ambiguous + reused + deduped)
     return report

@@ -155,6 +155,8 @@ def wh_words(fact: Fact) -> tuple[str, str, str]:
         if re.fullmatch(r"(?:the )?(?:year )?\d{4}", span):
             return "When", "which year", "In what year"
         if re.search(r"\b\d{4}\b", span):
+            if _MONTH.match(span) and prep in ("in", ""):  # "in January 2020", as readers ask for it
+                return "When", "what month and year", "In what month and year"
             return "When", "what month and year", "At what time"
         if re.search(r"\b(?:years?|months?|weeks?|days?|decades?)\b", span) and re.search(
                 rf"\d|\b{_NUMBER_WORD}\b", span, re.IGNORECASE):
@@ -427,6 +429,48 @@ def _about(fact: Fact, subject: str) -> Fact:
     return Fact(**{**fact.to_dict(), "frame": {**fact.frame, "subject": subject}})
 
 
+# prepositions that set a clause in time or place, or name its doer: the verb means the same without them
+# ("spent three years on remediation" needs its "on"; "opened in September 2021 at East Quay" needs neither)
+_ADJUNCT_PREPS = {"in", "at", "during", "after", "before", "since", "until", "by", "through", "across", "over",
+                  "under", "near", "within", "throughout", "around", "between", "along", "beside"}
+_DATED_PART = re.compile(rf"\b(?:1[5-9]\d\d|20\d\d)\b|{_MONTH.pattern}")
+
+
+def _adjunct(part: dict) -> bool:
+    """A phrase a reader's question may leave out: fronted, the doer, an adverb, a time, or a place."""
+    text = part.get("text", "")
+    if part.get("dep") == "topic":
+        return False
+    if part.get("pre") or part.get("dep") in ("agent", "advmod", "npadvmod"):
+        return True
+    return part.get("dep") == "prep" and (text.split(" ", 1)[0].lower() in _ADJUNCT_PREPS
+                                          or bool(_DATED_PART.search(text)))
+
+
+def _plain_wh(wh: str, wh_alt: str) -> str:
+    """The question word a short question reads best with: "In what year" before "When", but "When" before "At
+    what time" or "At what point"."""
+    return wh_alt if wh_alt and not wh_alt.startswith("At ") else wh
+
+
+def short_question(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
+    """The fronted question without the clause's other phrases, as a reader asks it: "In what year was the
+    Brackwater Sound Harbour Authority created?" beside "... created by an order of the Dunholt County
+    Council?". None where nothing would be left out, or where a subject would be asked with no object to
+    tell it from the document's other subjects ("What arrived?")."""
+    f = fact.frame
+    if not f or "inner" in fact.role or fact.role in ("number", "measure"):
+        return None
+    parts = f.get("parts", [])
+    kept = [p for p in parts if p.get("asked") or p.get("hole") or not _adjunct(p)]
+    if len(kept) == len(parts):
+        return None
+    if fact.role == "subject" and not any(p.get("dep") in ("dobj", "attr") and re.search(r"[\dA-Z]", p.get("text", ""))
+                                          for p in kept):
+        return None  # "Which person took office?", "What traced the grounding?" fit many subjects
+    return fronted(Fact(**{**fact.to_dict(), "frame": {**f, "parts": kept}}), wh, lemma)
+
+
 def _other_subjects(fact: Fact) -> list[str]:
     """Other names of the clause's subject a question may use: a description of it and the possessive turned."""
     subject = fact.frame.get("subject", "")
@@ -548,7 +592,9 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
         wh, wh_in, wh_alt = wh_words(fact)
         synonym = _synonym(fact)
         # most different first: only ``n`` are kept, and each should add words the others lack
-        found = [(fronted(fact, wh), None), (other_voice(fact, wh_alt or wh), None),
+        # the second leaves out the clause's other phrases, as readers do ("In what year was X set up?")
+        found = [(fronted(fact, wh), None), (short_question(fact, _plain_wh(wh, wh_alt), synonym), synonym),
+                 (other_voice(fact, wh_alt or wh), None),
                  (fronted(fact, wh_alt or wh, synonym) if synonym else None, synonym), (doer_question(fact), None),
                  (in_place(fact, wh_in), None), (fronted(fact, wh_alt) if wh_alt else None, None),
                  (other_voice(fact, wh), None), (fronted(fact, wh, synonym) if synonym else None, synonym)]
