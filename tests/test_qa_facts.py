@@ -158,6 +158,19 @@ flood. The new wall was built by Halloran & Vesk in 2022.
 """
 
 
+def test_an_adverb_before_the_verb_stays_with_the_verb():
+    found = _read("wall", "# The North Quay\n\nThe North Quay wall partly collapsed in January 2020 during Storm "
+                          "Idris. The ferry briefly grounded on the Whelk Shoal in thick fog.")
+    questions = [q for f in found for q in rewrite.questions(f, 8)]
+    assert "When did the North Quay wall partly collapse during Storm Idris?" in questions
+    assert "What partly collapsed in January 2020 during Storm Idris?" in questions
+    assert any(re.search(r"did the ferry .*briefly ground", q) for q in questions)
+    assert not [q for q in questions if re.search(r"\b(?:partly|briefly)\?$", q, re.IGNORECASE)]
+    assert not [q for q in questions if q.startswith(("Partly", "Briefly"))]
+    said = [rewrite.statement(f) or "" for f in found]
+    assert not [a for a in said if re.search(r"\b(?:partly|briefly)\.$", a)]
+
+
 def test_a_question_two_facts_would_both_answer_is_not_taught(tmp_path):
     """Left without its phrases, "In what month and year did the North Quay wall collapse?" asks two facts."""
     doc = tmp_path / "wall.md"

@@ -219,6 +219,21 @@ def _placed(fact: Fact, part: dict) -> bool:
     return not any(topic in x.lower() for x in (fact.span, frame.get("subject", ""), *others))
 
 
+_NOT_MANNER = {"only", "early", "daily", "weekly", "monthly", "yearly", "likely", "family", "rally", "italy"}
+
+
+def _verb_adverb(part: dict) -> bool:
+    """A one-word "-ly" adverb that stood before the verb ("partly collapsed", "Originally, water came"): it goes
+    back before the verb, not to the question's end ("... during Storm Idris partly?")."""
+    text = part.get("text", "").strip(" ,")
+    return bool(part.get("pre") and part.get("dep") == "advmod" and not part.get("asked")
+                and re.fullmatch(r"[A-Za-z]+ly", text) and text.lower() not in _NOT_MANNER)
+
+
+def _adverb(fact: Fact) -> str:
+    return " ".join(p["text"].strip(" ,").lower() for p in fact.frame.get("parts", []) if _verb_adverb(p))
+
+
 def _parts(fact: Fact, inner: str = "", placed: bool = True) -> tuple[str, str]:
     """(words after the verb, fronted phrases moved to the end) without the asked phrase; ``inner``
     fills the hole when the asked span sits inside a phrase; ``placed`` keeps a phrase that places the clause
@@ -228,8 +243,8 @@ def _parts(fact: Fact, inner: str = "", placed: bool = True) -> tuple[str, str]:
     for part in fact.frame.get("parts", []):
         if part.get("asked") or ranged and _RANGE_END.match(part.get("text", "")):
             continue  # "closed from 1940 to 1946" asked for 1940 is not "When was it closed to 1946?"
-        if part.get("dep") == "topic" and not (placed and _placed(fact, part)):
-            continue
+        if part.get("dep") == "topic" and not (placed and _placed(fact, part)) or _verb_adverb(part):
+            continue  # a verb's adverb is said with the verb (``_verb_bits``, ``_finite``)
         text = part["text"]
         if part.get("hole"):
             if not inner and not part.get("gap"):
@@ -244,12 +259,13 @@ def _verb_bits(fact: Fact, lemma: str | None = None) -> tuple[str, str]:
     f = fact.frame
     auxes, lemma = list(f.get("auxes", [])), lemma or f.get("lemma", "")
     prt = f.get("prt", "")
+    adverb = _adverb(fact)
     if auxes:
         verb = _inflect(lemma, f["tag"]) if lemma != f.get("lemma") else f["verb"]
-        return auxes[0], " ".join([*auxes[1:], verb, prt]).strip()
+        return auxes[0], " ".join(" ".join([*auxes[1:], adverb, verb, prt]).split())
     if f.get("lemma") == "be":
-        return f["verb"], ""
-    return _DO.get(f.get("tag", ""), "did"), f"{lemma} {prt}".strip()
+        return f["verb"], adverb
+    return _DO.get(f.get("tag", ""), "did"), " ".join(f"{adverb} {lemma} {prt}".split())
 
 
 def _finite(fact: Fact, lemma: str | None = None) -> str:
@@ -257,7 +273,7 @@ def _finite(fact: Fact, lemma: str | None = None) -> str:
     f = fact.frame
     lemma = lemma or f.get("lemma", "")
     verb = f["verb"] if lemma == f.get("lemma") else _inflect(lemma, f.get("tag", "VBD"))
-    return " ".join([*f.get("auxes", []), verb, f.get("prt", "")]).strip()
+    return " ".join(" ".join([*f.get("auxes", []), _adverb(fact), verb, f.get("prt", "")]).split())
 
 
 def fronted(fact: Fact, wh: str, lemma: str | None = None) -> str | None:
@@ -644,7 +660,7 @@ def statement(fact: Fact, lemma: str | None = None) -> str | None:
         text = part.get("span", "") if part.get("asked") else part.get("text", "")
         if part.get("hole"):
             return None
-        if part.get("dep") == "topic" and not _placed(fact, part):
+        if part.get("dep") == "topic" and not _placed(fact, part) or _verb_adverb(part):
             continue
         (pre if part.get("pre") else post).append(text)
     moved = [_LOWER_START.sub(lambda m: m.group("w").lower(), x, count=1) if _LOWER_START.match(x) else x
