@@ -146,6 +146,8 @@ def test_the_default_build_withholds_no_fact_and_writes_a_ledger(tmp_path):
 def test_a_fact_is_also_asked_without_the_clauses_other_phrases(found):
     """Readers ask "In what year was X built?", not "... built by the firm Orrin & Kell?"."""
     assert "In what year was the Orrin Valley Depot constructed?" in _questions(found, "1990")
+    long_only = [q for q, _ in rewrite.wordings(_fact(found, "1990"), 8, short=False)]
+    assert long_only and not [q for q in long_only if q.endswith("Depot constructed?")]  # QAGenConfig.short_questions
     subject = [f for f in found if f.role == "subject" and "became a museum" in f.answer][0]
     assert not any(q.startswith("Which shed became") and "2015" not in q for q in rewrite.questions(subject, 8)), \
         "a subject asked by its verb alone fits any subject"
@@ -175,7 +177,7 @@ def test_a_question_two_facts_would_both_answer_is_not_taught(tmp_path):
     """Left without its phrases, "In what month and year did the North Quay wall collapse?" asks two facts."""
     doc = tmp_path / "wall.md"
     doc.write_text(WALL)
-    pipeline.build_dataset([doc], tmp_path / "ds", QAGenConfig())
+    pipeline.build_dataset([doc], tmp_path / "ds", QAGenConfig(short_questions=True))
     pairs = read_jsonl(tmp_path / "ds" / "train.jsonl") + read_jsonl(tmp_path / "ds" / "test.jsonl")
     questions = {p["question"] for p in pairs}
     assert "In what month and year did the North Quay wall collapse?" not in questions

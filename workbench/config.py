@@ -431,6 +431,11 @@ class QAGenConfig:
     name_subject: bool = param(False, "facts strategy: every question names the document's subject, as readers' "
                                "questions do (\"the board of the X Authority\", \"... at the X Authority?\", a "
                                "biography's works as the person's)")
+    # Measured (bench/knowledge.py, 2026-12-08, knowledge_short_questions.json): 47 of 90 on the three documents
+    # (40 of 90 on their second sets) and 17 of 60 on the validation documents, against 49 (43) and 17 for the
+    # defaults' table run; no gain, so off.
+    short_questions: bool = param(False, "facts strategy: also ask each fact without its clause's time, place and "
+                                  "doer phrases, as readers do (\"In what year was X set up?\")")
     fallback_only: bool = param(False, "rule-based questions only, no LLM: seconds instead of minutes (same as "
                                 "strategy=rules)")
     top_up: bool = param(True, "add rule-based pairs where the LLM gave fewer usable pairs than pairs_per_passage")

@@ -114,7 +114,7 @@ def _facts_stage(passages: list[dict[str, Any]], pairs: _Pairs, cfg: QAGenConfig
                  fact.frame.get("owner"), *placed)
         resolved = " ".join(x for x in names if x)
         first = None
-        for question, answer in rewrite.wordings(fact, cfg.wordings):
+        for question, answer in rewrite.wordings(fact, cfg.wordings, short=cfg.short_questions):
             record = pairs.add(question, answer, fact.passage_id, generator="facts", origin="facts",
                                group=first["id"] if first else None, rule=fact.role, keys=keys)
             record.update(fact_id=fact.id, clause=fact.answer, sentence=fact.sentence, resolved=resolved,

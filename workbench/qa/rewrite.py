@@ -588,14 +588,15 @@ def questions(fact: Fact, n: int = 4) -> list[str]:
     return [q for q, _ in wordings(fact, n)]
 
 
-def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
+def wordings(fact: Fact, n: int = 4, short: bool = True) -> list[tuple[str, str]]:
     """Up to ``n`` (question, answer) pairs for one fact: distinct question wordings, best first, each with an
     answer sentence that states the fact. The answers vary with the questions: a question asked with another
     verb ("When did construction start?") is answered with that verb ("Construction of X started in October
     1889."), and others alternate between the source's clause and the same clause with its leading phrases
     moved to the end. Each fact is then seen in several statements, not one sentence repeated; a model
     recalls a fact from new wordings far better when it was trained on several (Allen-Zhu & Li, Physics of
-    Language Models 3.1, 2023)."""
+    Language Models 3.1, 2023). ``short`` adds the question without the clause's other phrases
+    (``short_question``)."""
     if fact.role in _OWN_QUESTIONS:
         found = [(q, None) for q in _OWN_QUESTIONS[fact.role](fact)]
     elif fact.role.startswith("appos"):
@@ -609,7 +610,8 @@ def wordings(fact: Fact, n: int = 4) -> list[tuple[str, str]]:
         synonym = _synonym(fact)
         # most different first: only ``n`` are kept, and each should add words the others lack
         # the second leaves out the clause's other phrases, as readers do ("In what year was X set up?")
-        found = [(fronted(fact, wh), None), (short_question(fact, _plain_wh(wh, wh_alt), synonym), synonym),
+        found = [(fronted(fact, wh), None),
+                 (short_question(fact, _plain_wh(wh, wh_alt), synonym) if short else None, synonym),
                  (other_voice(fact, wh_alt or wh), None),
                  (fronted(fact, wh_alt or wh, synonym) if synonym else None, synonym), (doer_question(fact), None),
                  (in_place(fact, wh_in), None), (fronted(fact, wh_alt) if wh_alt else None, None),

@@ -26,8 +26,9 @@ from .common import UIError, active_jobs, dataset_folder, dataset_names, friendl
 from .data import corpus_folder, corpus_names
 from .forms import Form, build_form
 
-GENERATOR_FIELDS = ("strategy", "wordings", "fallback_only", "model", "endpoint_url", "endpoint_model", "top_up",
-                    "pairs_per_passage", "paraphrases", "batch_size", "max_new_tokens", "temperature", "top_p")
+GENERATOR_FIELDS = ("strategy", "wordings", "short_questions", "fallback_only", "model", "endpoint_url",
+                    "endpoint_model", "top_up", "pairs_per_passage", "paraphrases", "batch_size", "max_new_tokens",
+                    "temperature", "top_p")
 FILTER_FIELDS = ("min_grounding", "grounding_metric", "min_relevance", "dedup_threshold", "min_question_tokens",
                  "max_question_tokens", "max_answer_tokens", "test_fraction", "split_by", "seed")
 PAIR_HEADERS = ["split", "source", "question", "answer", "grounding", "kind"]
