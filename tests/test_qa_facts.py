@@ -145,11 +145,13 @@ def test_the_default_build_withholds_no_fact_and_writes_a_ledger(tmp_path):
 
 def test_a_fact_is_also_asked_without_the_clauses_other_phrases(found):
     """Readers ask "In what year was X built?", not "... built by the firm Orrin & Kell?"."""
-    assert "In what year was the Orrin Valley Depot constructed?" in _questions(found, "1990")
-    long_only = [q for q, _ in rewrite.wordings(_fact(found, "1990"), 8, short=False)]
-    assert long_only and not [q for q in long_only if q.endswith("Depot constructed?")]  # QAGenConfig.short_questions
+    year = _fact(found, "1990")
+    assert "In what year was the Orrin Valley Depot constructed?" in rewrite.questions(year, short=True)
+    long_only = rewrite.questions(year, 8)  # the default, as QAGenConfig.short_questions
+    assert long_only and not [q for q in long_only if q.endswith("Depot constructed?")]
     subject = [f for f in found if f.role == "subject" and "became a museum" in f.answer][0]
-    assert not any(q.startswith("Which shed became") and "2015" not in q for q in rewrite.questions(subject, 8)), \
+    assert not any(q.startswith("Which shed became") and "2015" not in q
+                   for q in rewrite.questions(subject, 8, short=True)), \
         "a subject asked by its verb alone fits any subject"
 
 

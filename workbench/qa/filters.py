@@ -294,12 +294,13 @@ def _said(pair: dict[str, Any]) -> str:
 
 def drop_ambiguous(pairs: list[dict[str, Any]]) -> tuple[list[dict], list[dict]]:
     """Drop every pair whose question (in lower case, spaces collapsed) is also asked with another answer."""
+    asked = [" ".join(pair["question"].lower().split()) for pair in pairs]
     said: dict[str, set[str]] = defaultdict(set)
-    for pair in pairs:
-        said[" ".join(pair["question"].lower().split())].add(_said(pair))
+    for pair, question in zip(pairs, asked):
+        said[question].add(_said(pair))
     kept, dropped = [], []
-    for pair in pairs:
-        if len(said[" ".join(pair["question"].lower().split())]) > 1:
+    for pair, question in zip(pairs, asked):
+        if len(said[question]) > 1:
             dropped.append(_drop(pair, "ambiguous", "the same question is asked with another answer"))
         else:
             kept.append(pair)

@@ -223,8 +223,8 @@ _NOT_MANNER = {"only", "early", "daily", "weekly", "monthly", "yearly", "likely"
 
 
 def _verb_adverb(part: dict) -> bool:
-    """A one-word "-ly" adverb that stood before the verb ("partly collapsed", "Originally, water came"): it goes
-    back before the verb, not to the question's end ("... during Storm Idris partly?")."""
+    """A one-word "-ly" adverb that stood before the verb ("partly collapsed", "briefly grounded"): it goes back
+    before the verb, not to the question's end ("... during Storm Idris partly?")."""
     text = part.get("text", "").strip(" ,")
     return bool(part.get("pre") and part.get("dep") == "advmod" and not part.get("asked")
                 and re.fullmatch(r"[A-Za-z]+ly", text) and text.lower() not in _NOT_MANNER)
@@ -582,13 +582,13 @@ _OWN_QUESTIONS = {"parents": family_questions, "family-count": family_questions,
                   "np-maker": np_maker_questions}
 
 
-def questions(fact: Fact, n: int = 4) -> list[str]:
+def questions(fact: Fact, n: int = 4, short: bool = False) -> list[str]:
     """Up to ``n`` distinct wordings of the question the fact answers, best first; those that fail
     ``check_question`` are left out."""
-    return [q for q, _ in wordings(fact, n)]
+    return [q for q, _ in wordings(fact, n, short)]
 
 
-def wordings(fact: Fact, n: int = 4, short: bool = True) -> list[tuple[str, str]]:
+def wordings(fact: Fact, n: int = 4, short: bool = False) -> list[tuple[str, str]]:
     """Up to ``n`` (question, answer) pairs for one fact: distinct question wordings, best first, each with an
     answer sentence that states the fact. The answers vary with the questions: a question asked with another
     verb ("When did construction start?") is answered with that verb ("Construction of X started in October
